@@ -1,0 +1,19 @@
+//! genreward-sim: Meta-World v3 Sawyer manipulation tasks on rapier3d.
+//!
+//! The crate knows nothing of Bevy or burn. Its parts:
+//! - [`task`]: the seven tasks, their bounds and sampling ranges;
+//! - [`reward`]: Meta-World's dense rewards, info terms and success checks (float64);
+//! - [`expert`]: the scripted expert policies;
+//! - [`fixture`]: reading Meta-World fixture records and replaying them (parity).
+
+pub mod env;
+pub mod expert;
+pub mod fixture;
+pub mod reward;
+pub mod rng;
+pub mod task;
+pub mod world;
+
+pub use env::{Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
+pub use task::{TaskKind, UnknownTask};
+pub use world::{PhysicsConfig, SawyerWorld};
