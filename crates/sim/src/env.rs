@@ -18,12 +18,13 @@ pub const MAX_PATH_LENGTH: usize = 500;
 const HAND_OBS_LOW: [f64; 3] = [-0.525, 0.348, -0.0525];
 const HAND_OBS_HIGH: [f64; 3] = [0.525, 1.025, 0.7];
 
-/// Object z after Meta-World's reset settling, used for z of sampled positions (facts §3.1).
+/// Object z after Meta-World's reset settling, used for z of sampled positions
+/// (facts §3.1; exact values from the fixtures' `obj_init_pos`).
 fn settled_z(task: TaskKind) -> Option<f64> {
     match task {
-        TaskKind::Push => Some(0.019_404_7),
-        TaskKind::BinPicking => Some(0.029_995_1),
-        TaskKind::ShelfPlace => Some(0.019_936_0),
+        TaskKind::Push => Some(0.019_404_683_840_342_52),
+        TaskKind::BinPicking => Some(0.029_995_094_805_573_386),
+        TaskKind::ShelfPlace => Some(0.019_936_046_923_271_65),
         _ => None,
     }
 }

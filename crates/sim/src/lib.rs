@@ -4,16 +4,24 @@
 //! - [`task`]: the seven tasks, their bounds and sampling ranges;
 //! - [`reward`]: Meta-World's dense rewards, info terms and success checks (float64);
 //! - [`expert`]: the scripted expert policies;
-//! - [`fixture`]: reading Meta-World fixture records and replaying them (parity).
+//! - [`fixture`]: reading Meta-World fixture records and replaying them (parity);
+//! - [`world`] / [`env`]: the rapier scene and Meta-World's reset/step contract;
+//! - [`policy`], [`rollout`], [`vec_env`]: acting, recording and batching.
 
 pub mod env;
 pub mod expert;
 pub mod fixture;
+pub mod policy;
 pub mod reward;
+pub mod rollout;
 pub mod rng;
 pub mod task;
+pub mod vec_env;
 pub mod world;
 
 pub use env::{Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
+pub use policy::{Policy, PolicyKind, UnknownPolicy};
+pub use rollout::{RolloutConfig, RolloutSummary, StepRecord};
 pub use task::{TaskKind, UnknownTask};
+pub use vec_env::VecEnv;
 pub use world::{PhysicsConfig, SawyerWorld};

@@ -563,13 +563,13 @@ impl SawyerWorld {
     }
     /// Hand body origin (obs[0:3]).
     pub fn hand_pos(&self) -> [f64; 3] {
-        arr(self.world.bodies[self.hand_body].translation())
+        self.hand
     }
     /// Right and left claw origins.
     pub fn claws(&self) -> ([f64; 3], [f64; 3]) {
         (
-            arr(self.world.bodies[self.finger_r_body].translation()),
-            arr(self.world.bodies[self.finger_l_body].translation()),
+            add(self.hand, [0.0, -CLAW_Y + self.q_r, 0.0]),
+            add(self.hand, [0.0, CLAW_Y + self.q_l, 0.0]),
         )
     }
     /// Gripper opening observation: claw distance / 0.1, clipped to [0, 1].

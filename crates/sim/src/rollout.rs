@@ -1,0 +1,168 @@
+//! Running episodes: the per-step record written to `steps.jsonl`, sparse
+//! environment rewards, and the summary statistics.
+
+use crate::env::{Env, EnvError, OBS_DIM};
+use crate::policy::{Policy, PolicyKind};
+use crate::reward::RewardInfo;
+use crate::task::TaskKind;
+use crate::world::PhysicsConfig;
+use serde::Serialize;
+
+/// Settings of a rollout.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RolloutConfig {
+    pub task: TaskKind,
+    pub policy: PolicyKind,
+    pub episodes: usize,
+    /// Episode `i` uses placement seed `seed + i` and noise stream `(seed, i)`.
+    pub seed: u32,
+    pub max_steps: usize,
+    /// Pay the environment reward only every K steps (0 or 1: every step).
+    pub sparse_every: usize,
+    /// Gaussian action noise standard deviation.
+    pub noise: f64,
+    pub physics: PhysicsConfig,
+}
+
+/// One line of `steps.jsonl`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    pub episode: usize,
+    pub step: usize,
+    /// Placement seed of the episode.
+    pub seed: u32,
+    /// Observation the policy saw (before the step).
+    #[serde(serialize_with = "ser_obs")]
+    pub obs: [f64; OBS_DIM],
+    pub action: [f64; 4],
+    /// Reward paid to the agent (the dense reward, or 0 between sparse payments).
+    pub reward: f64,
+    /// Meta-World's dense reward of this step.
+    pub dense_reward: f64,
+    pub near_object: f64,
+    pub grasp_success: f64,
+    pub grasp_reward: f64,
+    pub in_place_reward: f64,
+    pub obj_to_target: f64,
+    pub success: bool,
+    pub truncated: bool,
+}
+
+fn ser_obs<S: serde::Serializer>(o: &[f64; OBS_DIM], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(o.iter())
+}
+
+/// The reward paid at 0-based `step` when the environment pays every `k` steps.
+pub fn sparse_reward(dense: f64, step: usize, k: usize) -> f64 {
+    if k <= 1 || (step + 1) % k == 0 {
+        dense
+    } else {
+        0.0
+    }
+}
+
+/// Outcome of one episode.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpisodeSummary {
+    pub episode: usize,
+    pub seed: u32,
+    pub steps: usize,
+    pub episode_return: f64,
+    pub success: bool,
+    /// Steps taken up to and including the first successful one.
+    pub steps_to_success: Option<usize>,
+}
+
+/// Runs episode `index` of `cfg`, calling `on_step` for every step.
+pub fn run_episode(
+    cfg: &RolloutConfig,
+    index: usize,
+    mut on_step: impl FnMut(&StepRecord, &Env),
+) -> Result<EpisodeSummary, EnvError> {
+    let seed = cfg.seed.wrapping_add(index as u32);
+    let mut env = Env::new(cfg.task, seed, cfg.physics);
+    env.set_max_path_length(cfg.max_steps);
+    let stream = ((cfg.seed as u64) << 32) | index as u64;
+    let mut policy = Policy::new(cfg.policy, cfg.task, cfg.noise, stream);
+    let mut obs = *env.last_obs();
+    let mut ret = 0.0;
+    let mut first = None;
+    for step in 0..cfg.max_steps {
+        let action = policy.act(&obs);
+        let r = env.step(action)?;
+        let paid = sparse_reward(r.reward, step, cfg.sparse_every);
+        ret += paid;
+        let success = r.info.is_success();
+        if success && first.is_none() {
+            first = Some(step + 1);
+        }
+        let rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
+        on_step(&rec, &env);
+        obs = r.obs;
+    }
+    Ok(EpisodeSummary {
+        episode: index,
+        seed,
+        steps: cfg.max_steps,
+        episode_return: ret,
+        success: first.is_some(),
+        steps_to_success: first,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    episode: usize,
+    step: usize,
+    seed: u32,
+    obs: [f64; OBS_DIM],
+    action: [f64; 4],
+    paid: f64,
+    info: &RewardInfo,
+    truncated: bool,
+) -> StepRecord {
+    StepRecord {
+        episode,
+        step,
+        seed,
+        obs,
+        action,
+        reward: paid,
+        dense_reward: info.reward,
+        near_object: info.near_object,
+        grasp_success: info.grasp_success,
+        grasp_reward: info.grasp_reward,
+        in_place_reward: info.in_place_reward,
+        obj_to_target: info.obj_to_target,
+        success: info.is_success(),
+        truncated,
+    }
+}
+
+/// Aggregate over episodes: what `genreward rollout` prints last.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RolloutSummary {
+    pub task: String,
+    pub policy: String,
+    pub episodes: usize,
+    pub success_rate: f64,
+    pub mean_return: f64,
+    /// Mean over successful episodes; null when none succeeded.
+    pub mean_steps_to_success: Option<f64>,
+}
+
+impl RolloutSummary {
+    pub fn new(cfg: &RolloutConfig, eps: &[EpisodeSummary]) -> RolloutSummary {
+        let n = eps.len().max(1) as f64;
+        let succ: Vec<f64> = eps.iter().filter_map(|e| e.steps_to_success.map(|s| s as f64)).collect();
+        RolloutSummary {
+            task: cfg.task.name().to_string(),
+            policy: cfg.policy.to_string(),
+            episodes: eps.len(),
+            success_rate: succ.len() as f64 / n,
+            mean_return: eps.iter().map(|e| e.episode_return).sum::<f64>() / n,
+            mean_steps_to_success: (!succ.is_empty())
+                .then(|| succ.iter().sum::<f64>() / succ.len() as f64),
+        }
+    }
+}
