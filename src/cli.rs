@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(name = "genreward", version, about = "Goal-driven rewards and policies for Meta-World Sawyer tasks")]
+#[command(
+    name = "genreward",
+    version,
+    about = "Goal-driven rewards and policies for Meta-World Sawyer tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -163,9 +167,11 @@ fn rollout(a: RolloutArgs) -> Result<()> {
 
     let bar = ProgressBar::new((cfg.episodes * cfg.max_steps) as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_message(format!("{} {}", task, policy));
     let mut episodes = Vec::with_capacity(cfg.episodes);
@@ -187,7 +193,8 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         }
         episodes.push(summary);
     }
-    w.flush().with_context(|| format!("cannot write {}", steps_path.display()))?;
+    w.flush()
+        .with_context(|| format!("cannot write {}", steps_path.display()))?;
     bar.finish_and_clear();
 
     let summary = RolloutSummary::new(&cfg, &episodes);
@@ -243,9 +250,16 @@ fn bench(a: BenchArgs) -> Result<()> {
         }
         (a.steps, t0.elapsed().as_secs_f64(), 1)
     } else {
-        let mut venv = VecEnv::new(task, a.envs, a.seed, physics, genreward_sim::env::MAX_PATH_LENGTH);
-        let mut pols: Vec<Policy> =
-            (0..a.envs).map(|i| Policy::new(policy, task, 0.0, i as u64)).collect();
+        let mut venv = VecEnv::new(
+            task,
+            a.envs,
+            a.seed,
+            physics,
+            genreward_sim::env::MAX_PATH_LENGTH,
+        );
+        let mut pols: Vec<Policy> = (0..a.envs)
+            .map(|i| Policy::new(policy, task, 0.0, i as u64))
+            .collect();
         let rounds = a.steps.div_ceil(a.envs);
         let t0 = Instant::now();
         for _ in 0..rounds {
@@ -253,7 +267,11 @@ fn bench(a: BenchArgs) -> Result<()> {
             let acts: Vec<[f64; 4]> = pols.iter_mut().zip(&obs).map(|(p, o)| p.act(o)).collect();
             venv.step(&acts)?;
         }
-        (rounds * a.envs, t0.elapsed().as_secs_f64(), rayon::current_num_threads())
+        (
+            rounds * a.envs,
+            t0.elapsed().as_secs_f64(),
+            rayon::current_num_threads(),
+        )
     };
     let res = BenchResult {
         task: task.name().into(),
@@ -263,7 +281,11 @@ fn bench(a: BenchArgs) -> Result<()> {
         steps,
         seconds,
         steps_per_sec: steps as f64 / seconds,
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
     };
     println!("{}", serde_json::to_string(&res)?);
     Ok(())
@@ -273,7 +295,10 @@ fn parity(dir: &Path) -> Result<()> {
     let report = parity_dir(dir)?;
     println!("{report}");
     if !report.passed() {
-        bail!("parity failed: an error exceeds {:e} or a flag differs", genreward_sim::fixture::PARITY_TOLERANCE);
+        bail!(
+            "parity failed: an error exceeds {:e} or a flag differs",
+            genreward_sim::fixture::PARITY_TOLERANCE
+        );
     }
     Ok(())
 }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn genreward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genreward")).args(args).output().expect("run genreward")
+    Command::new(env!("CARGO_BIN_EXE_genreward"))
+        .args(args)
+        .output()
+        .expect("run genreward")
 }
 
 fn last_json(out: &Output) -> serde_json::Value {
@@ -31,8 +34,19 @@ fn rollout_writes_steps_manifest_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pp");
     let o = genreward(&[
-        "rollout", "--task", "pick-place-v3", "--policy", "expert", "--episodes", "2", "--seed", "0",
-        "--max-steps", "120", "--out", out.to_str().unwrap(),
+        "rollout",
+        "--task",
+        "pick-place-v3",
+        "--policy",
+        "expert",
+        "--episodes",
+        "2",
+        "--seed",
+        "0",
+        "--max-steps",
+        "120",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = last_json(&o);
@@ -50,11 +64,22 @@ fn rollout_writes_steps_manifest_and_summary() {
     assert_eq!(l["step"], 10);
     assert_eq!(l["obs"].as_array().unwrap().len(), 39);
     assert_eq!(l["action"].as_array().unwrap().len(), 4);
-    for key in ["reward", "near_object", "grasp_success", "grasp_reward", "in_place_reward", "obj_to_target", "success"] {
+    for key in [
+        "reward",
+        "near_object",
+        "grasp_success",
+        "grasp_reward",
+        "in_place_reward",
+        "obj_to_target",
+        "success",
+    ] {
         assert!(l.get(key).is_some(), "missing {key}");
     }
     // Episode returns in the summary agree with the per-step rewards.
-    let ret0: f64 = lines[..120].iter().map(|l| l["reward"].as_f64().unwrap()).sum();
+    let ret0: f64 = lines[..120]
+        .iter()
+        .map(|l| l["reward"].as_f64().unwrap())
+        .sum();
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["task"], "pick-place");
@@ -71,8 +96,19 @@ fn same_seed_and_noise_write_identical_steps() {
     let run = |name: &str| {
         let out = dir.path().join(name);
         let o = genreward(&[
-            "rollout", "--task", "push", "--episodes", "2", "--seed", "3", "--noise", "0.1", "--max-steps", "100",
-            "--out", out.to_str().unwrap(),
+            "rollout",
+            "--task",
+            "push",
+            "--episodes",
+            "2",
+            "--seed",
+            "3",
+            "--noise",
+            "0.1",
+            "--max-steps",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert!(o.status.success());
         std::fs::read(out.join("steps.jsonl")).unwrap()
@@ -81,7 +117,21 @@ fn same_seed_and_noise_write_identical_steps() {
     assert_eq!(a, run("b"));
     // And the noise does something: a different seed gives different actions.
     let out = dir.path().join("c");
-    genreward(&["rollout", "--task", "push", "--episodes", "2", "--seed", "4", "--noise", "0.1", "--max-steps", "100", "--out", out.to_str().unwrap()]);
+    genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--episodes",
+        "2",
+        "--seed",
+        "4",
+        "--noise",
+        "0.1",
+        "--max-steps",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_ne!(a, std::fs::read(out.join("steps.jsonl")).unwrap());
 }
 
@@ -90,12 +140,23 @@ fn sparse_rewards_are_paid_every_k_steps() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s");
     let o = genreward(&[
-        "rollout", "--task", "reach", "--max-steps", "128", "--sparse-every", "64", "--out", out.to_str().unwrap(),
+        "rollout",
+        "--task",
+        "reach",
+        "--max-steps",
+        "128",
+        "--sparse-every",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success());
     for l in read_lines(&out.join("steps.jsonl")) {
         let step = l["step"].as_u64().unwrap();
-        let (paid, dense) = (l["reward"].as_f64().unwrap(), l["dense_reward"].as_f64().unwrap());
+        let (paid, dense) = (
+            l["reward"].as_f64().unwrap(),
+            l["dense_reward"].as_f64().unwrap(),
+        );
         if step == 63 || step == 127 {
             assert_eq!(paid, dense);
             assert!(dense > 0.0);
@@ -110,17 +171,30 @@ fn tasks_lists_the_seven_tasks() {
     let o = genreward(&["tasks"]);
     assert!(o.status.success());
     let s = String::from_utf8(o.stdout).unwrap();
-    let names: Vec<&str> = s.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let names: Vec<&str> = s
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["reach", "push", "pick-place", "pick-out-of-hole", "bin-picking", "shelf-place", "disassemble"]
+        [
+            "reach",
+            "push",
+            "pick-place",
+            "pick-out-of-hole",
+            "bin-picking",
+            "shelf-place",
+            "disassemble"
+        ]
     );
 }
 
 #[test]
 fn bench_prints_steps_per_second() {
     for envs in ["1", "3"] {
-        let o = genreward(&["bench", "--task", "push", "--policy", "random", "--steps", "300", "--envs", envs]);
+        let o = genreward(&[
+            "bench", "--task", "push", "--policy", "random", "--steps", "300", "--envs", envs,
+        ]);
         assert!(o.status.success());
         let j = last_json(&o);
         assert!(j["steps_per_sec"].as_f64().unwrap() > 0.0);
@@ -140,8 +214,11 @@ fn parity_passes_on_the_shared_fixtures() {
 fn parity_fails_when_a_recorded_reward_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(fixtures().join("reach-v3.jsonl")).unwrap();
-    let mut lines: Vec<serde_json::Value> =
-        text.lines().take(20).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .take(20)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let r = lines[5]["reward"].as_f64().unwrap();
     lines[5]["reward"] = serde_json::json!(r + 1e-5);
     let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
@@ -159,26 +236,83 @@ fn bad_input_gives_one_line_errors() {
     let out = out.to_str().unwrap();
     let bad_fixture = dir.path().join("bad");
     std::fs::create_dir(&bad_fixture).unwrap();
-    std::fs::write(bad_fixture.join("push-v3.jsonl"), "{\"task\": \"push-v3\", \"seed\": 0,\n").unwrap();
+    std::fs::write(
+        bad_fixture.join("push-v3.jsonl"),
+        "{\"task\": \"push-v3\", \"seed\": 0,\n",
+    )
+    .unwrap();
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let unwritable = blocker.join("sub");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["rollout", "--task", "fly", "--out", out], "unknown task"),
-        (vec!["rollout", "--task", "push", "--policy", "smart", "--out", out], "unknown policy"),
-        (vec!["rollout", "--task", "push", "--episodes", "-1", "--out", out], "-1"),
-        (vec!["rollout", "--task", "push", "--episodes", "0", "--out", out], "episodes"),
-        (vec!["rollout", "--task", "push", "--episodes", "two", "--out", out], "two"),
-        (vec!["rollout", "--task", "push", "--noise", "NaN", "--out", out], "noise"),
-        (vec!["rollout", "--task", "push", "--noise", "-0.5", "--out", out], "noise"),
-        (vec!["rollout", "--task", "push", "--max-steps", "10", "--out", unwritable.to_str().unwrap()], "cannot"),
+        (
+            vec!["rollout", "--task", "fly", "--out", out],
+            "unknown task",
+        ),
+        (
+            vec![
+                "rollout", "--task", "push", "--policy", "smart", "--out", out,
+            ],
+            "unknown policy",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--episodes",
+                "-1",
+                "--out",
+                out,
+            ],
+            "-1",
+        ),
+        (
+            vec!["rollout", "--task", "push", "--episodes", "0", "--out", out],
+            "episodes",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--episodes",
+                "two",
+                "--out",
+                out,
+            ],
+            "two",
+        ),
+        (
+            vec!["rollout", "--task", "push", "--noise", "NaN", "--out", out],
+            "noise",
+        ),
+        (
+            vec!["rollout", "--task", "push", "--noise", "-0.5", "--out", out],
+            "noise",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--max-steps",
+                "10",
+                "--out",
+                unwritable.to_str().unwrap(),
+            ],
+            "cannot",
+        ),
         (vec!["bench", "--task", "push", "--steps", "abc"], "abc"),
         (vec!["bench", "--task", "nope"], "unknown task"),
         (vec!["parity", "/nonexistent/fixtures"], "nonexistent"),
         (vec!["parity", empty.to_str().unwrap()], "jsonl"),
-        (vec!["parity", bad_fixture.to_str().unwrap()], "push-v3.jsonl:1"),
+        (
+            vec!["parity", bad_fixture.to_str().unwrap()],
+            "push-v3.jsonl:1",
+        ),
     ];
     for (args, needle) in cases {
         let o = genreward(&args);
@@ -188,6 +322,9 @@ fn bad_input_gives_one_line_errors() {
         let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{args:?}: not one line: {err}");
         assert!(lines[0].starts_with("error: "), "{args:?}: {err}");
-        assert!(lines[0].to_lowercase().contains(&needle.to_lowercase()), "{args:?}: {err} lacks {needle}");
+        assert!(
+            lines[0].to_lowercase().contains(&needle.to_lowercase()),
+            "{args:?}: {err} lacks {needle}"
+        );
     }
 }

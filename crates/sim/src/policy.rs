@@ -62,7 +62,12 @@ impl Policy {
     /// `noise_std` must be finite and >= 0 (0 disables noise); `seed` fixes the stream.
     pub fn new(kind: PolicyKind, task: TaskKind, noise_std: f64, seed: u64) -> Policy {
         let noise = (noise_std > 0.0).then(|| Normal::new(0.0, noise_std).expect("finite std"));
-        Policy { kind, task, noise, rng: ChaCha8Rng::seed_from_u64(seed) }
+        Policy {
+            kind,
+            task,
+            noise,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     pub fn kind(&self) -> PolicyKind {

@@ -54,7 +54,7 @@ fn ser_obs<S: serde::Serializer>(o: &[f64; OBS_DIM], s: S) -> Result<S::Ok, S::E
 
 /// The reward paid at 0-based `step` when the environment pays every `k` steps.
 pub fn sparse_reward(dense: f64, step: usize, k: usize) -> f64 {
-    if k <= 1 || (step + 1) % k == 0 {
+    if k <= 1 || (step + 1).is_multiple_of(k) {
         dense
     } else {
         0.0
@@ -154,7 +154,10 @@ pub struct RolloutSummary {
 impl RolloutSummary {
     pub fn new(cfg: &RolloutConfig, eps: &[EpisodeSummary]) -> RolloutSummary {
         let n = eps.len().max(1) as f64;
-        let succ: Vec<f64> = eps.iter().filter_map(|e| e.steps_to_success.map(|s| s as f64)).collect();
+        let succ: Vec<f64> = eps
+            .iter()
+            .filter_map(|e| e.steps_to_success.map(|s| s as f64))
+            .collect();
         RolloutSummary {
             task: cfg.task.name().to_string(),
             policy: cfg.policy.to_string(),

@@ -14,7 +14,13 @@ pub struct VecEnv {
 }
 
 impl VecEnv {
-    pub fn new(task: TaskKind, n: usize, seed: u32, physics: PhysicsConfig, max_steps: usize) -> VecEnv {
+    pub fn new(
+        task: TaskKind,
+        n: usize,
+        seed: u32,
+        physics: PhysicsConfig,
+        max_steps: usize,
+    ) -> VecEnv {
         let envs = (0..n)
             .into_par_iter()
             .map(|i| {

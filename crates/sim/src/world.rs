@@ -14,6 +14,7 @@
 
 use crate::task::TaskKind;
 use rapier3d::glamx::{Mat3, Quat};
+use rapier3d::parry::bounding_volume::BoundingVolume;
 use rapier3d::parry::query::{self as pq, ShapeCastOptions};
 use rapier3d::prelude::*;
 
@@ -82,10 +83,11 @@ fn pose_t(t: [f64; 3]) -> Pose {
     Pose::from_translation(v3(t))
 }
 
-/// Friction/contact material of a collider (MuJoCo combines friction by max).
+/// Friction/contact material of a collider. Frictions are averaged (MuJoCo takes
+/// the max; see docs/physics.md for why we do not).
 fn material(b: ColliderBuilder, friction: f32) -> ColliderBuilder {
     b.friction(friction)
-        .friction_combine_rule(CoefficientCombineRule::Max)
+        .friction_combine_rule(CoefficientCombineRule::Average)
         .restitution(0.0)
 }
 
@@ -335,13 +337,6 @@ impl SawyerWorld {
             self.limit_fingers();
             self.place_gripper(false);
             self.world.step();
-            if std::env::var("GR_DEBUG").is_ok() && !self.world.quarantine().is_empty() {
-                eprintln!(
-                    "quarantine: {:?} {:?}",
-                    self.world.quarantine().bodies(),
-                    self.world.quarantine().colliders()
-                );
-            }
         }
     }
 
@@ -502,8 +497,12 @@ impl SawyerWorld {
                 self.world.colliders[if right { self.pad_r } else { self.pad_l }].shape();
             let pad_pose = pose_t(pad_center);
             let mut excess: f64 = 0.0;
+            let pad_aabb = pad_shape.compute_aabb(&pad_pose);
             for ch in &self.object_colliders {
                 let co = &self.world.colliders[*ch];
+                if !co.compute_aabb().intersects(&pad_aabb) {
+                    continue;
+                }
                 let local = co
                     .position_wrt_parent()
                     .copied()

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 
 fn fixtures_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metaworld");
-    assert!(d.is_dir(), "fixtures not found at {} (the checkout must sit beside shared/)", d.display());
+    assert!(
+        d.is_dir(),
+        "fixtures not found at {} (the checkout must sit beside shared/)",
+        d.display()
+    );
     d
 }
 
@@ -18,9 +22,21 @@ fn seeds_place_objects_and_goals_exactly_as_metaworld() {
         for line in read_fixture_file(&file).unwrap() {
             let Some(reset) = &line.reset else { continue };
             let p = Placement::for_seed(line.task, line.seed as u32);
-            assert_eq!(p.rand_vec, reset.rand_vec, "{} seed {}", line.task, line.seed);
-            assert_eq!(p.obj_init_pos, line.obj_init_pos, "{} seed {}", line.task, line.seed);
-            assert_eq!(p.target_pos, line.target_pos, "{} seed {}", line.task, line.seed);
+            assert_eq!(
+                p.rand_vec, reset.rand_vec,
+                "{} seed {}",
+                line.task, line.seed
+            );
+            assert_eq!(
+                p.obj_init_pos, line.obj_init_pos,
+                "{} seed {}",
+                line.task, line.seed
+            );
+            assert_eq!(
+                p.target_pos, line.target_pos,
+                "{} seed {}",
+                line.task, line.seed
+            );
             // Goal slot of the reset observation.
             let env = Env::new(line.task, line.seed as u32, PhysicsConfig::default());
             assert_eq!(&env.last_obs()[36..39], &reset.obs[36..39]);
@@ -35,12 +51,20 @@ fn reset_observation_layout_matches_metaworld() {
     for task in TaskKind::ALL {
         let env = Env::new(task, 3, PhysicsConfig::default());
         let o = env.last_obs();
-        assert_eq!(&o[0..18], &o[18..36], "{task}: previous frame = current at reset");
+        assert_eq!(
+            &o[0..18],
+            &o[18..36],
+            "{task}: previous frame = current at reset"
+        );
         assert!(o[11..18].iter().all(|x| *x == 0.0), "{task}: padding");
         assert!((o[3] - 1.0).abs() < 1e-12, "{task}: fingers open at reset");
         let hand = task.hand_init_pos();
         // Meta-World's reset hand sits ~5 mm below the mocap (arm sag).
-        assert!((o[2] - (hand[2] - 0.0049)).abs() < 1e-3, "{task}: hand z {}", o[2]);
+        assert!(
+            (o[2] - (hand[2] - 0.0049)).abs() < 1e-3,
+            "{task}: hand z {}",
+            o[2]
+        );
         let q = &o[7..11];
         let norm: f64 = q.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "{task}: unit quaternion");
@@ -57,7 +81,11 @@ fn fingers_close_and_open_at_metaworld_speed() {
     for _ in 0..20 {
         opening.push(env.step([0.0, 0.0, 0.0, 1.0]).unwrap().obs[3]);
     }
-    assert!((opening[10] - 0.50).abs() < 0.03, "after 11 steps: {}", opening[10]);
+    assert!(
+        (opening[10] - 0.50).abs() < 0.03,
+        "after 11 steps: {}",
+        opening[10]
+    );
     assert!((opening[19] - 0.30).abs() < 0.01, "closed: {}", opening[19]);
     let mut reopened = 0;
     for k in 1..=20 {
@@ -66,7 +94,10 @@ fn fingers_close_and_open_at_metaworld_speed() {
             break;
         }
     }
-    assert!((10..=16).contains(&reopened), "reopened after {reopened} steps");
+    assert!(
+        (10..=16).contains(&reopened),
+        "reopened after {reopened} steps"
+    );
 }
 
 #[test]
@@ -82,7 +113,10 @@ fn objects_rest_still_under_zero_actions() {
         for _ in 0..200 {
             last = env.step([0.0; 4]).unwrap().obs;
         }
-        let d: f64 = (4..7).map(|i| (last[i] - start[i]).powi(2)).sum::<f64>().sqrt();
+        let d: f64 = (4..7)
+            .map(|i| (last[i] - start[i]).powi(2))
+            .sum::<f64>()
+            .sqrt();
         assert!(d < 1e-3, "{task}: object crept {d} m");
         let v = env.world().object_velocity();
         let speed = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
@@ -123,8 +157,10 @@ fn vec_env_matches_serial_envs_bit_for_bit() {
         .collect();
     for t in 0..80 {
         let obs = venv.observations();
-        let acts: Vec<[f64; 4]> =
-            obs.iter().map(|o| expert::expert_action(task, o).map(f64::from)).collect();
+        let acts: Vec<[f64; 4]> = obs
+            .iter()
+            .map(|o| expert::expert_action(task, o).map(f64::from))
+            .collect();
         let rs = venv.step(&acts).unwrap();
         for (i, e) in serial.iter_mut().enumerate() {
             let r = e.step(acts[i]).unwrap();
@@ -145,7 +181,10 @@ fn bad_actions_are_errors_not_panics() {
     env.set_max_path_length(2);
     env.step([0.0; 4]).unwrap();
     assert!(env.step([0.0; 4]).unwrap().truncated);
-    assert!(env.step([0.0; 4]).is_err(), "stepping past the limit must fail");
+    assert!(
+        env.step([0.0; 4]).is_err(),
+        "stepping past the limit must fail"
+    );
 }
 
 /// The bar: every task's expert succeeds within 500 steps on >= 90 % of 50 seeds
@@ -190,7 +229,14 @@ fn a_grasped_puck_stays_held() {
         }
         let last = last.unwrap();
         assert!(first.is_some(), "seed {seed}: never succeeded");
-        assert!(last.info.is_success(), "seed {seed}: puck lost after success");
-        assert!(last.obs[6] > 0.04, "seed {seed}: puck is not in the air (z {})", last.obs[6]);
+        assert!(
+            last.info.is_success(),
+            "seed {seed}: puck lost after success"
+        );
+        assert!(
+            last.obs[6] > 0.04,
+            "seed {seed}: puck is not in the air (z {})",
+            last.obs[6]
+        );
     }
 }
