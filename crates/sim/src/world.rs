@@ -129,6 +129,53 @@ pub enum Role {
     Object,
     Hand,
     Finger,
+    /// Sawyer's pedestal and links (drawn, not collided).
+    Arm,
+}
+
+/// Sawyer's proportions for the drawn arm: pedestal top, shoulder height,
+/// upper arm and forearm lengths, wrist above the hand (`right_hand` is 0.12 m
+/// above the `hand` body in Meta-World's model).
+pub const ARM_SHOULDER: [f64; 3] = [0.0, 0.0, 0.317];
+pub const ARM_UPPER: f64 = 0.58;
+pub const ARM_FOREARM: f64 = 0.62;
+pub const ARM_WRIST_ABOVE_HAND: f64 = 0.12;
+
+/// Joint positions (pedestal foot, shoulder, elbow, wrist, hand) of a two-link
+/// arm reaching the wrist point above `hand`, elbow up, in the vertical plane
+/// through the base and the wrist.
+pub fn arm_joints(hand: [f64; 3]) -> [[f64; 3]; 5] {
+    let s = ARM_SHOULDER;
+    let w = add(hand, [0.0, 0.0, ARM_WRIST_ABOVE_HAND]);
+    let d = [w[0] - s[0], w[1] - s[1], w[2] - s[2]];
+    let horiz = (d[0] * d[0] + d[1] * d[1]).sqrt();
+    let dist = (horiz * horiz + d[2] * d[2]).sqrt().max(1e-9);
+    let (l1, l2) = (ARM_UPPER, ARM_FOREARM);
+    // Clamp into the reachable annulus; the drawn wrist then stops short.
+    let r = dist.clamp((l1 - l2).abs() + 1e-6, l1 + l2 - 1e-6);
+    let cos_a = ((l1 * l1 + r * r - l2 * l2) / (2.0 * l1 * r)).clamp(-1.0, 1.0);
+    let base_angle = d[2].atan2(horiz);
+    let a = base_angle + cos_a.acos();
+    let (ux, uy) = if horiz > 1e-9 {
+        (d[0] / horiz, d[1] / horiz)
+    } else {
+        (0.0, 1.0)
+    };
+    let elbow = [
+        s[0] + l1 * a.cos() * ux,
+        s[1] + l1 * a.cos() * uy,
+        s[2] + l1 * a.sin(),
+    ];
+    let wrist = if (r - dist).abs() < 1e-9 {
+        w
+    } else {
+        [
+            s[0] + d[0] * r / dist,
+            s[1] + d[1] * r / dist,
+            s[2] + d[2] * r / dist,
+        ]
+    };
+    [[0.0, 0.0, -0.913], s, elbow, wrist, hand]
 }
 
 /// A rapier world holding one Meta-World task scene.
@@ -659,6 +706,19 @@ impl SawyerWorld {
             for h in self.world.bodies[b].colliders() {
                 push(*h, Role::Finger);
             }
+        }
+        let j = arm_joints(self.hand);
+        for (k, radius) in [(0, 0.09f32), (1, 0.065), (2, 0.055), (3, 0.045)] {
+            out.push(ShapeInstance {
+                translation: [0.0; 3],
+                rotation: [0.0, 0.0, 0.0, 1.0],
+                shape: ShapeKind::Capsule {
+                    radius,
+                    a: j[k].map(|x| x as f32),
+                    b: j[k + 1].map(|x| x as f32),
+                },
+                role: Role::Arm,
+            });
         }
         out
     }

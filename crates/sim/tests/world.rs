@@ -240,3 +240,39 @@ fn a_grasped_puck_stays_held() {
         );
     }
 }
+
+/// The drawn arm stays attached: shoulder fixed, links of Sawyer's lengths, wrist
+/// above the hand wherever the hand goes in its box.
+#[test]
+fn arm_links_follow_the_hand() {
+    use genreward_sim::world::{
+        arm_joints, ARM_FOREARM, ARM_SHOULDER, ARM_UPPER, ARM_WRIST_ABOVE_HAND,
+    };
+    let dist = |a: [f64; 3], b: [f64; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
+    for hand in [
+        [0.0, 0.6, 0.2],
+        [-0.5, 0.4, 0.05],
+        [0.5, 1.0, 0.5],
+        [0.1, 0.75, -0.05],
+    ] {
+        let j = arm_joints(hand);
+        assert_eq!(j[1], ARM_SHOULDER);
+        assert!((dist(j[1], j[2]) - ARM_UPPER).abs() < 1e-9);
+        assert!((dist(j[2], j[3]) - ARM_FOREARM).abs() < 1e-9, "{hand:?}");
+        assert!(
+            (dist(j[3], j[4]) - ARM_WRIST_ABOVE_HAND).abs() < 1e-9,
+            "{hand:?}: wrist off the hand"
+        );
+        assert!(j[2][2] > j[1][2] - 0.2, "elbow up");
+    }
+    let env = Env::new(TaskKind::PickPlace, 0, PhysicsConfig::default());
+    let arm = env
+        .world()
+        .shapes()
+        .into_iter()
+        .filter(|s| s.role == genreward_sim::world::Role::Arm)
+        .count();
+    assert_eq!(arm, 4);
+}
