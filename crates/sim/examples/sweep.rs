@@ -10,13 +10,20 @@ fn main() {
     let seeds: u32 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(10);
     let steps: usize = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(500);
     let verbose = std::env::var("VERBOSE").is_ok();
+    let mut physics = PhysicsConfig::default();
+    if let Ok(v) = std::env::var("SUBSTEPS") {
+        physics.substeps = v.parse().expect("SUBSTEPS");
+    }
+    if let Ok(v) = std::env::var("ITERS") {
+        physics.solver_iterations = v.parse().expect("ITERS");
+    }
     for task in tasks {
         let t0 = std::time::Instant::now();
         let mut ok = 0;
         let mut first = Vec::new();
         let mut total_steps = 0;
         for seed in 0..seeds {
-            let mut env = Env::new(task, seed, PhysicsConfig::default());
+            let mut env = Env::new(task, seed, physics);
             let mut obs = *env.last_obs();
             let mut succ = None;
             for t in 0..steps {
