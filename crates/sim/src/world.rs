@@ -49,6 +49,8 @@ const CLAW_Y: f64 = 0.05;
 const PAD_Y: f64 = 0.003;
 /// Pad / claw box half-size (world x, y, z).
 const PAD_HALF: [f32; 3] = [0.015, 0.003, 0.045];
+/// Radius of the drawn goal marker (Meta-World's goal sites are 2 cm spheres).
+const GOAL_MARKER_RADIUS: f32 = 0.02;
 /// Fingertip (end-effector site) below the hand origin.
 const TIP_Z: f64 = 0.045;
 
@@ -113,6 +115,9 @@ pub enum ShapeKind {
         radius: f32,
         half_height: f32,
     },
+    Sphere {
+        radius: f32,
+    },
     /// Capsule around the local segment a-b.
     Capsule {
         radius: f32,
@@ -131,6 +136,8 @@ pub enum Role {
     Finger,
     /// Sawyer's pedestal and links (drawn, not collided).
     Arm,
+    /// The task's goal site (drawn, not collided).
+    Goal,
 }
 
 /// Sawyer's proportions for the drawn arm: pedestal top, shoulder height,
@@ -206,6 +213,8 @@ pub struct SawyerWorld {
     ctrl: f64,
     /// Both pads pressed on the object at the last check.
     gripping: bool,
+    /// The task's goal position (drawn as the goal marker).
+    goal: [f64; 3],
 }
 
 impl SawyerWorld {
@@ -346,6 +355,7 @@ impl SawyerWorld {
             qd_l: 0.0,
             ctrl: -1.0,
             gripping: false,
+            goal: target_pos,
         };
         // Nothing is stepped here: the broad phase learns of the scene on the first
         // step, and the gripper starts 15 cm above anything it could hit.
@@ -720,7 +730,20 @@ impl SawyerWorld {
                 role: Role::Arm,
             });
         }
+        out.push(ShapeInstance {
+            translation: self.goal.map(|x| x as f32),
+            rotation: [0.0, 0.0, 0.0, 1.0],
+            shape: ShapeKind::Sphere {
+                radius: GOAL_MARKER_RADIUS,
+            },
+            role: Role::Goal,
+        });
         out
+    }
+
+    /// The task's goal position.
+    pub fn goal(&self) -> [f64; 3] {
+        self.goal
     }
 }
 

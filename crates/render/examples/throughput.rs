@@ -1,0 +1,36 @@
+//! Render throughput: `cargo run --release -p genreward-render --example throughput -- [batch] [size] [batches]`.
+use genreward_render::{CameraName, Renderer, View};
+use genreward_sim::{Env, PhysicsConfig, TaskKind};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let batch: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(64);
+    let size: u32 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(64);
+    let batches: usize = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(20);
+    let envs: Vec<Env> = (0..batch)
+        .map(|i| Env::new(TaskKind::PickPlace, i as u32, PhysicsConfig::default()))
+        .collect();
+    let shapes: Vec<_> = envs
+        .iter()
+        .map(|e| (e.world().shapes(), e.world().hand_pos()))
+        .collect();
+    let mut r = Renderer::new().unwrap();
+    let views: Vec<View> = shapes
+        .iter()
+        .map(|(s, h)| View {
+            shapes: s,
+            camera: CameraName::Corner2.pose(*h),
+        })
+        .collect();
+    r.render(&views, size, size).unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..batches {
+        r.render(&views, size, size).unwrap();
+    }
+    let dt = t.elapsed().as_secs_f64();
+    println!(
+        "{}: batch {batch} {size}x{size}: {:.0} obs/s",
+        r.adapter_name(),
+        (batch * batches) as f64 / dt
+    );
+}
