@@ -1,16 +1,19 @@
 //! Subcommands: `rollout`, `tasks`, `bench`, `parity`.
 
+use crate::record::{render_views, Recorder, ViewSpec};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use genreward_record::VideoFormat;
+use genreward_render::{CameraName, Renderer, View};
 use genreward_sim::fixture::parity_dir;
 use genreward_sim::rollout::{run_episode, EpisodeSummary};
 use genreward_sim::{
     Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, RolloutSummary, TaskKind, VecEnv,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
@@ -32,6 +35,8 @@ enum Command {
     Tasks,
     /// Measure simulation throughput (steps per second).
     Bench(BenchArgs),
+    /// Open the app: the 3D scene, the agent's view, rewards and plots.
+    View(ViewArgs),
     /// Replay Meta-World fixtures (*.jsonl) through our rewards, info terms,
     /// success checks and experts; fail if any differs.
     Parity {
@@ -65,6 +70,51 @@ struct RolloutArgs {
     /// Output folder (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// Save each episode's camera observations as <out>/obs_NNN.npy (uint8 [T, H, W, 3]).
+    /// Cameras: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Observation size, WxH.
+    #[arg(long, default_value = "64x64")]
+    size: String,
+    /// Record the run as video, one frame per step (.mp4: H.264, .gif).
+    #[arg(long)]
+    video: Option<PathBuf>,
+    /// Camera of the video.
+    #[arg(long, default_value = "corner")]
+    video_camera: String,
+    /// Video frame size, WxH.
+    #[arg(long, default_value = "256x256")]
+    video_size: String,
+    /// Print step, reward and success on the video frames.
+    #[arg(long)]
+    overlay: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ViewArgs {
+    #[arg(long, default_value = "pick-place")]
+    task: String,
+    /// expert | random | zero | keyboard
+    #[arg(long, default_value = "expert")]
+    policy: String,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u32,
+    /// Camera of the agent's observation.
+    #[arg(long, default_value = "corner2")]
+    camera: String,
+    /// Observation size, WxH.
+    #[arg(long, default_value = "64x64")]
+    size: String,
+    /// Run this many frames (one simulation step each), then exit.
+    #[arg(long, allow_negative_numbers = true)]
+    frames: Option<u32>,
+    /// Save a screenshot of the window after the last frame (.png), then exit.
+    #[arg(long, requires = "frames")]
+    screenshot: Option<PathBuf>,
+    /// Save the agent-view frames shown as uint8 [T, H, W, 3] .npy.
+    #[arg(long)]
+    save_agent_view: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -82,6 +132,13 @@ struct BenchArgs {
     envs: usize,
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u32,
+    /// Also render every environment's observation each step from this camera
+    /// (all environments in one batch) and report obs_per_sec.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Observation size, WxH.
+    #[arg(long, default_value = "64x64")]
+    size: String,
 }
 
 pub fn run() -> Result<()> {
@@ -107,6 +164,7 @@ pub fn run() -> Result<()> {
             Ok(())
         }
         Command::Bench(a) => bench(a),
+        Command::View(a) => view(a),
         Command::Parity { dir } => parity(&dir),
     }
 }
@@ -133,9 +191,25 @@ struct Manifest<'a> {
     task: &'a str,
     metaworld_name: String,
     config: &'a RolloutConfig,
-    files: Vec<&'static str>,
+    /// Camera observations saved as obs_NNN.npy, if any.
+    observations: Option<ViewSpec>,
+    video: Option<VideoInfo>,
+    files: Vec<String>,
+    /// The run was stopped with Ctrl-C; the files hold what ran.
+    interrupted: bool,
     episodes: &'a [EpisodeSummary],
     summary: &'a RolloutSummary,
+}
+
+fn parse_view(camera: &str, size: &str, flag: &str) -> Result<ViewSpec> {
+    let camera: CameraName = camera.parse()?;
+    let (width, height) =
+        genreward_render::parse_size(size).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))?;
+    Ok(ViewSpec {
+        camera,
+        width,
+        height,
+    })
 }
 
 fn rollout(a: RolloutArgs) -> Result<()> {
@@ -148,6 +222,21 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
     }
+    let obs = match &a.camera {
+        Some(c) => Some(parse_view(c, &a.size, "size")?),
+        None => None,
+    };
+    let video = match &a.video {
+        Some(path) => {
+            VideoFormat::from_path(path)?;
+            Some((
+                parse_view(&a.video_camera, &a.video_size, "video-size")?,
+                path.as_path(),
+                a.overlay,
+            ))
+        }
+        None => None,
+    };
     let cfg = RolloutConfig {
         task,
         policy,
@@ -160,10 +249,6 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     };
     fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
-    let steps_path = a.out.join("steps.jsonl");
-    let file = File::create(&steps_path)
-        .with_context(|| format!("cannot write {}", steps_path.display()))?;
-    let mut w = BufWriter::new(file);
 
     let bar = ProgressBar::new((cfg.episodes * cfg.max_steps) as u64);
     bar.set_style(
@@ -174,28 +259,21 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     bar.set_message(format!("{} {}", task, policy));
+    let stop = crate::interrupt_flag();
+    let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
     let mut episodes = Vec::with_capacity(cfg.episodes);
     for i in 0..cfg.episodes {
-        let mut io_err = None;
-        let summary = run_episode(&cfg, i, |rec, _env| {
-            if io_err.is_none() {
-                if let Err(e) = serde_json::to_writer(&mut w, rec)
-                    .map_err(std::io::Error::from)
-                    .and_then(|_| w.write_all(b"\n"))
-                {
-                    io_err = Some(e);
-                }
-            }
-            bar.inc(1);
-        })?;
-        if let Some(e) = io_err {
-            return Err(e).with_context(|| format!("cannot write {}", steps_path.display()));
-        }
+        rec.begin_episode(i)?;
+        let summary = run_episode(&cfg, i, &mut rec)?;
+        rec.end_episode()?;
         episodes.push(summary);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
     }
-    w.flush()
-        .with_context(|| format!("cannot write {}", steps_path.display()))?;
+    let files = rec.finish()?;
     bar.finish_and_clear();
+    let interrupted = stop.load(Ordering::SeqCst);
 
     let summary = RolloutSummary::new(&cfg, &episodes);
     let manifest = Manifest {
@@ -204,7 +282,16 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         task: task.name(),
         metaworld_name: task.v3_name(),
         config: &cfg,
-        files: vec!["steps.jsonl"],
+        observations: obs,
+        video: a.video.as_ref().map(|p| VideoInfo {
+            path: p.display().to_string(),
+            view: video.expect("video settings").0,
+            overlay: a.overlay,
+            fps: crate::record::VIDEO_FPS,
+            frames_are: "state before each step's action, one frame per step",
+        }),
+        files,
+        interrupted,
         episodes: &episodes,
         summary: &summary,
     };
@@ -212,7 +299,23 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     fs::write(&mpath, serde_json::to_string_pretty(&manifest)? + "\n")
         .with_context(|| format!("cannot write {}", mpath.display()))?;
     println!("{}", serde_json::to_string(&summary)?);
+    if interrupted {
+        bail!(
+            "interrupted: kept {} episode(s) in {}",
+            episodes.len(),
+            a.out.display()
+        );
+    }
     Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct VideoInfo {
+    path: String,
+    view: ViewSpec,
+    overlay: bool,
+    fps: u32,
+    frames_are: &'static str,
 }
 
 #[derive(serde::Serialize)]
@@ -223,7 +326,15 @@ struct BenchResult {
     threads: usize,
     steps: usize,
     seconds: f64,
+    /// Environment steps per second (including rendering when a camera is given).
     steps_per_sec: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    camera: Option<ViewSpec>,
+    /// Observations rendered per second, counting only the time spent rendering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    obs_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adapter: Option<String>,
     profile: &'static str,
 }
 
@@ -236,8 +347,18 @@ fn bench(a: BenchArgs) -> Result<()> {
     if a.envs == 0 {
         bail!("--envs must be at least 1");
     }
+    let view = match &a.camera {
+        Some(c) => Some(parse_view(c, &a.size, "size")?),
+        None => None,
+    };
+    let mut renderer = match view {
+        Some(_) => Some(Renderer::new()?),
+        None => None,
+    };
     let physics = PhysicsConfig::default();
-    let (steps, seconds, threads) = if a.envs == 1 {
+    let mut render_time = 0.0;
+    let mut rendered = 0usize;
+    let (steps, seconds, threads) = if a.envs == 1 && renderer.is_none() {
         let mut env = Env::new(task, a.seed, physics);
         let mut pol = Policy::new(policy, task, 0.0, a.seed as u64);
         let t0 = Instant::now();
@@ -261,8 +382,29 @@ fn bench(a: BenchArgs) -> Result<()> {
             .map(|i| Policy::new(policy, task, 0.0, i as u64))
             .collect();
         let rounds = a.steps.div_ceil(a.envs);
+        // Compile shaders and size the buffers before timing.
+        if let (Some(r), Some(v)) = (&mut renderer, view) {
+            render_views(r, &venv.envs()[0], &[v])?;
+        }
         let t0 = Instant::now();
         for _ in 0..rounds {
+            if let (Some(r), Some(v)) = (&mut renderer, view) {
+                let t = Instant::now();
+                let scenes: Vec<_> = venv
+                    .envs()
+                    .iter()
+                    .map(|e| (e.world().shapes(), e.world().hand_pos()))
+                    .collect();
+                let views: Vec<View> = scenes
+                    .iter()
+                    .map(|(s, h)| View {
+                        shapes: s,
+                        camera: v.camera.pose(*h),
+                    })
+                    .collect();
+                rendered += r.render(&views, v.width, v.height)?.len();
+                render_time += t.elapsed().as_secs_f64();
+            }
             let obs = venv.observations();
             let acts: Vec<[f64; 4]> = pols.iter_mut().zip(&obs).map(|(p, o)| p.act(o)).collect();
             venv.step(&acts)?;
@@ -281,6 +423,9 @@ fn bench(a: BenchArgs) -> Result<()> {
         steps,
         seconds,
         steps_per_sec: steps as f64 / seconds,
+        camera: view,
+        obs_per_sec: view.map(|_| rendered as f64 / render_time),
+        adapter: renderer.as_ref().map(|r| r.adapter_name()),
         profile: if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -289,6 +434,25 @@ fn bench(a: BenchArgs) -> Result<()> {
     };
     println!("{}", serde_json::to_string(&res)?);
     Ok(())
+}
+
+fn view(a: ViewArgs) -> Result<()> {
+    let task = parse_task(&a.task)?;
+    let driver: crate::app::Driver = a.policy.parse()?;
+    let obs = parse_view(&a.camera, &a.size, "size")?;
+    if a.frames == Some(0) {
+        bail!("--frames must be at least 1");
+    }
+    crate::app::run(crate::app::ViewOptions {
+        task,
+        driver,
+        seed: a.seed,
+        obs_camera: obs.camera,
+        obs_size: (obs.width, obs.height),
+        frames: a.frames,
+        screenshot: a.screenshot,
+        save_agent_view: a.save_agent_view,
+    })
 }
 
 fn parity(dir: &Path) -> Result<()> {

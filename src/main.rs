@@ -1,9 +1,58 @@
 //! `genreward`: the command line. Every user mistake ends in a one-line error
 //! and a non-zero exit; results go to stdout as JSON on the last line.
 
+mod app;
 mod cli;
+mod record;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Set by the first Ctrl-C: long commands finish the step in hand, complete
+/// their files (the video stays playable) and stop. A second Ctrl-C exits at once.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let installed = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("stopping after this step (Ctrl-C again to quit at once)");
+        });
+        if let Err(e) = installed {
+            tracing::warn!("Ctrl-C handler not installed: {e}");
+        }
+        flag
+    })
+    .clone()
+}
+
+/// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on
+/// stderr when they probe for Wayland and the variable is missing (containers,
+/// CI, ssh). We do not use Wayland sockets headless; point the variable at a
+/// private folder so errors stay one line. Runs first, before any thread starts.
+fn quiet_wayland_probe() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|p| p.is_absolute() && p.is_dir());
+    if valid {
+        return;
+    }
+    let dir = std::env::temp_dir().join("genreward-runtime");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+    }
+}
 
 fn main() {
+    quiet_wayland_probe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -246,6 +246,8 @@ fn bad_input_gives_one_line_errors() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let unwritable = blocker.join("sub");
+    let bad_video = unwritable.join("v.mp4");
+    let bad_shot = unwritable.join("s.png");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["rollout", "--task", "fly", "--out", out],
@@ -304,6 +306,89 @@ fn bad_input_gives_one_line_errors() {
                 unwritable.to_str().unwrap(),
             ],
             "cannot",
+        ),
+        (
+            vec![
+                "rollout", "--task", "push", "--camera", "corner9", "--out", out,
+            ],
+            "unknown camera",
+        ),
+        (
+            vec![
+                "rollout", "--task", "push", "--camera", "corner", "--size", "0x64", "--out", out,
+            ],
+            "size",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--camera",
+                "corner",
+                "--size",
+                "100000x100000",
+                "--out",
+                out,
+            ],
+            "size",
+        ),
+        (
+            vec![
+                "rollout", "--task", "push", "--video", "run.avi", "--out", out,
+            ],
+            ".avi",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--video",
+                bad_video.to_str().unwrap(),
+                "--max-steps",
+                "5",
+                "--out",
+                out,
+            ],
+            "v.mp4",
+        ),
+        (
+            vec![
+                "rollout",
+                "--task",
+                "push",
+                "--video",
+                "v.gif",
+                "--video-camera",
+                "nadir",
+                "--out",
+                out,
+            ],
+            "unknown camera",
+        ),
+        (
+            vec![
+                "bench", "--task", "push", "--camera", "corner2", "--size", "64y64",
+            ],
+            "size",
+        ),
+        (vec!["view", "--task", "fly"], "unknown task"),
+        (vec!["view", "--policy", "psychic"], "unknown policy"),
+        (vec!["view", "--camera", "fisheye"], "unknown camera"),
+        (
+            vec!["view", "--frames", "3", "--screenshot", "shot.bmp"],
+            ".png",
+        ),
+        (
+            vec![
+                "view",
+                "--frames",
+                "3",
+                "--screenshot",
+                bad_shot.to_str().unwrap(),
+            ],
+            "does not exist",
         ),
         (vec!["bench", "--task", "push", "--steps", "abc"], "abc"),
         (vec!["bench", "--task", "nope"], "unknown task"),

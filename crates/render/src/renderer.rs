@@ -100,14 +100,32 @@ impl Renderer {
     /// Opens a headless device: a real GPU when there is one, otherwise a
     /// software adapter (Mesa's lavapipe).
     pub fn new() -> Result<Renderer, RenderError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            force_fallback_adapter: false,
-            compatible_surface: None,
-        }))
-        .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
+        // Vulkan (Metal, DX12) unless WGPU_BACKEND says otherwise: probing GL
+        // headless only prints EGL noise; GL is the last resort.
+        let chosen = wgpu::Backends::from_env();
+        let mut tries = vec![chosen.unwrap_or(wgpu::Backends::PRIMARY)];
+        if chosen.is_none() {
+            tries.push(wgpu::Backends::all());
+        }
+        let mut last_err = String::new();
+        let mut found = None;
+        for backends in tries {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+            desc.backends = backends;
+            let instance = wgpu::Instance::new(desc);
+            match pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+            })) {
+                Ok(a) => {
+                    found = Some(a);
+                    break;
+                }
+                Err(e) => last_err = e.to_string(),
+            }
+        }
+        let adapter = found.ok_or(RenderError::NoAdapter(last_err))?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("genreward-render"),
             required_features: wgpu::Features::empty(),

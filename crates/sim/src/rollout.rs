@@ -73,11 +73,20 @@ pub struct EpisodeSummary {
     pub steps_to_success: Option<usize>,
 }
 
-/// Runs episode `index` of `cfg`, calling `on_step` for every step.
+/// Watches an episode step by step (recorders, renderers, progress bars).
+pub trait StepObserver {
+    /// Called before the policy acts at `step`, with the state it observes.
+    fn before_step(&mut self, _step: usize, _env: &Env) {}
+    /// Called after the step with its record and the new state. Returning
+    /// `false` ends the episode early (for example on Ctrl-C).
+    fn after_step(&mut self, rec: &StepRecord, env: &Env) -> bool;
+}
+
+/// Runs episode `index` of `cfg`, telling `observer` about every step.
 pub fn run_episode(
     cfg: &RolloutConfig,
     index: usize,
-    mut on_step: impl FnMut(&StepRecord, &Env),
+    observer: &mut impl StepObserver,
 ) -> Result<EpisodeSummary, EnvError> {
     let seed = cfg.seed.wrapping_add(index as u32);
     let mut env = Env::new(cfg.task, seed, cfg.physics);
@@ -87,7 +96,9 @@ pub fn run_episode(
     let mut obs = *env.last_obs();
     let mut ret = 0.0;
     let mut first = None;
+    let mut steps = 0;
     for step in 0..cfg.max_steps {
+        observer.before_step(step, &env);
         let action = policy.act(&obs);
         let r = env.step(action)?;
         let paid = sparse_reward(r.reward, step, cfg.sparse_every);
@@ -97,13 +108,16 @@ pub fn run_episode(
             first = Some(step + 1);
         }
         let rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
-        on_step(&rec, &env);
+        steps = step + 1;
         obs = r.obs;
+        if !observer.after_step(&rec, &env) {
+            break;
+        }
     }
     Ok(EpisodeSummary {
         episode: index,
         seed,
-        steps: cfg.max_steps,
+        steps,
         episode_return: ret,
         success: first.is_some(),
         steps_to_success: first,

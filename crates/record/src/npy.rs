@@ -1,0 +1,219 @@
+//! NumPy `.npy` (format version 1.0) for stacks of uint8 RGB frames.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::RecordError;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+/// Magic (6) + version (2) + header length (2).
+const PREAMBLE: usize = 10;
+
+/// Streams `[H, W, 3]` uint8 frames into a `.npy` array of shape `[T, H, W, 3]`.
+///
+/// T is only known at the end, so the header is written with room for a 20-digit T and
+/// rewritten in place (same length) by [`NpyWriter::finish`], or on drop if `finish` was not
+/// called (ignoring errors there).
+pub struct NpyWriter {
+    path: PathBuf,
+    height: u32,
+    width: u32,
+    frames: u64,
+    header_len: usize,
+    out: Option<BufWriter<File>>,
+}
+
+/// The dict NumPy reads, e.g. `{'descr': '|u1', 'fortran_order': False, 'shape': (5, 4, 6, 3), }`.
+fn header_dict(frames: u64, height: u32, width: u32) -> String {
+    format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({frames}, {height}, {width}, 3), }}"
+    )
+}
+
+/// The full header (preamble + dict + space padding + `\n`), `total` bytes long.
+fn header_bytes(frames: u64, height: u32, width: u32, total: usize) -> Vec<u8> {
+    let dict = header_dict(frames, height, width);
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&((total - PREAMBLE) as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(total - 1, b' ');
+    out.push(b'\n');
+    out
+}
+
+impl NpyWriter {
+    /// Creates `path` and writes a provisional header for frames of `height x width x 3`.
+    pub fn create(path: &Path, height: u32, width: u32) -> Result<NpyWriter, RecordError> {
+        // Longest possible dict: T with 20 digits (u64::MAX); rounded up to 64 bytes in all.
+        let longest = PREAMBLE + header_dict(u64::MAX, height, width).len() + 1;
+        let header_len = longest.next_multiple_of(64);
+        let file = File::create(path).map_err(|source| RecordError::Create {
+            kind: "npy",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut out = BufWriter::new(file);
+        out.write_all(&header_bytes(0, height, width, header_len))
+            .map_err(|e| RecordError::write(path, e))?;
+        Ok(NpyWriter {
+            path: path.to_path_buf(),
+            height,
+            width,
+            frames: 0,
+            header_len,
+            out: Some(out),
+        })
+    }
+
+    /// Appends one frame of `height * width * 3` bytes.
+    pub fn write_frame(&mut self, rgb: &[u8]) -> Result<(), RecordError> {
+        let (w, h) = (self.width, self.height);
+        if rgb.len() != w as usize * h as usize * 3 {
+            return Err(RecordError::frame_size(&self.path, w, h, rgb.len()));
+        }
+        let out = self.out.as_mut().expect("only finish takes the file");
+        out.write_all(rgb)
+            .map_err(|e| RecordError::write(&self.path, e))?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Number of frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Rewrites the header with the final frame count and flushes the file.
+    pub fn finish(mut self) -> Result<(), RecordError> {
+        self.finish_inner()
+    }
+
+    fn finish_inner(&mut self) -> Result<(), RecordError> {
+        let Some(mut out) = self.out.take() else {
+            return Ok(());
+        };
+        let header = header_bytes(self.frames, self.height, self.width, self.header_len);
+        let result = out
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| out.write_all(&header))
+            .and_then(|_| out.seek(SeekFrom::End(0)))
+            .and_then(|_| out.flush());
+        result.map_err(|e| RecordError::write(&self.path, e))
+    }
+}
+
+impl Drop for NpyWriter {
+    fn drop(&mut self) {
+        let _ = self.finish_inner();
+    }
+}
+
+/// Reads a C-ordered uint8 `.npy` file (format 1.0, 2.0 or 3.0): returns `(shape, data)`.
+///
+/// Rejects other dtypes, Fortran order, malformed headers and files whose data length does not
+/// match the shape.
+pub fn read_npy_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
+    let bytes = std::fs::read(path).map_err(|source| RecordError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let invalid = |message: &str| RecordError::InvalidNpy {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    if bytes.len() < PREAMBLE || !bytes.starts_with(MAGIC) {
+        return Err(invalid("missing the \\x93NUMPY magic"));
+    }
+    let (header_len, header_start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => {
+            let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+            (len as usize, 12)
+        }
+        v => return Err(invalid(&format!("unsupported format version {v}"))),
+    };
+    let data_start = header_start + header_len;
+    let header = bytes
+        .get(header_start..data_start)
+        .ok_or_else(|| invalid("header is truncated"))?;
+    let header = std::str::from_utf8(header).map_err(|_| invalid("header is not text"))?;
+    let shape = parse_header(header).map_err(|m| invalid(&m))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| invalid("shape is too large"))?;
+    let data = &bytes[data_start..];
+    if data.len() != count {
+        return Err(invalid(&format!(
+            "shape {shape:?} needs {count} bytes of data, found {}",
+            data.len()
+        )));
+    }
+    Ok((shape, data.to_vec()))
+}
+
+/// Parses the header dict; returns the shape if dtype is uint8 and the order is C.
+fn parse_header(header: &str) -> Result<Vec<usize>, String> {
+    let body = header
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or("header is not a dict")?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    let mut rest = body.trim_start();
+    while !rest.is_empty() {
+        // A quoted key, a colon, then a value up to the next top-level comma.
+        let quote = rest.chars().next().filter(|&c| c == '\'' || c == '"');
+        let quote = quote.ok_or_else(|| format!("expected a quoted key at '{rest}'"))?;
+        let end = rest[1..].find(quote).ok_or("unterminated key")? + 1;
+        let key = &rest[1..end];
+        let after = rest[end + 1..].trim_start();
+        let after = after.strip_prefix(':').ok_or("expected ':' after a key")?;
+        let after = after.trim_start();
+        let value_len = if after.starts_with('(') {
+            after.find(')').ok_or("unterminated shape tuple")? + 1
+        } else {
+            after.find(',').unwrap_or(after.len())
+        };
+        let value = after[..value_len].trim();
+        match key {
+            "descr" => descr = Some(value.trim_matches(|c| c == '\'' || c == '"').to_string()),
+            "fortran_order" => fortran = Some(value.to_string()),
+            "shape" => shape = Some(parse_shape(value)?),
+            other => return Err(format!("unexpected key '{other}'")),
+        }
+        rest = after[value_len..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+    match descr.as_deref() {
+        Some("|u1" | "<u1" | ">u1" | "u1") => {}
+        Some(d) => return Err(format!("dtype '{d}' is not uint8")),
+        None => return Err("no 'descr' in header".into()),
+    }
+    match fortran.as_deref() {
+        Some("False") => {}
+        Some("True") => return Err("Fortran-ordered arrays are not supported".into()),
+        _ => return Err("missing or invalid 'fortran_order'".into()),
+    }
+    shape.ok_or_else(|| "no 'shape' in header".into())
+}
+
+/// Parses `(5, 4, 6, 3)`, `(7,)` or `()`.
+fn parse_shape(value: &str) -> Result<Vec<usize>, String> {
+    let inner = value
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| format!("shape '{value}' is not a tuple"))?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad dimension '{s}' in shape"))
+        })
+        .collect()
+}

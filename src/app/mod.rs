@@ -1,0 +1,100 @@
+//! `genreward view`: the Bevy app.
+//!
+//! One plugin per concern, each a module: `sim` steps the environment and
+//! renders the agent's observation with the headless renderer (the very
+//! pixels a headless run saves), `scene` mirrors the simulation into Bevy
+//! entities, `camera` is the orbit camera and Meta-World's presets, `ui` is the
+//! egui panel, `capture` takes screenshots and records video.
+
+mod camera;
+mod capture;
+mod scene;
+mod sim;
+mod ui;
+
+use anyhow::{bail, Result};
+use bevy::prelude::*;
+use bevy::render::RenderPlugin;
+use bevy::window::{PresentMode, WindowResolution};
+use bevy_egui::EguiPlugin;
+use genreward_render::CameraName;
+use genreward_sim::TaskKind;
+use std::path::PathBuf;
+
+pub use sim::Driver;
+
+/// What `genreward view` was asked to do.
+#[derive(Clone, Debug)]
+pub struct ViewOptions {
+    pub task: TaskKind,
+    pub driver: Driver,
+    pub seed: u32,
+    /// Camera and size of the agent's observation.
+    pub obs_camera: CameraName,
+    pub obs_size: (u32, u32),
+    /// Run this many frames, one simulation step per frame, then exit.
+    pub frames: Option<u32>,
+    /// Save a screenshot of the window after the last frame (needs `frames`).
+    pub screenshot: Option<PathBuf>,
+    /// Save the agent-view frames shown, as uint8 [T, H, W, 3] .npy.
+    pub save_agent_view: Option<PathBuf>,
+}
+
+/// Background of the 3D view, the same sky as the observations.
+fn sky() -> Color {
+    let b = genreward_render::renderer::BACKGROUND;
+    Color::linear_rgb(b[0] as f32, b[1] as f32, b[2] as f32)
+}
+
+/// Opens the window and runs until it is closed (or the frame budget is spent).
+pub fn run(opts: ViewOptions) -> Result<()> {
+    if let Some(p) = &opts.screenshot {
+        capture::check_screenshot_path(p)?;
+    }
+    let scripted = opts.frames.is_some();
+    let sim = sim::Sim::new(&opts)?;
+    let outcome = capture::Outcome::default();
+    let mut app = App::new();
+    app.insert_resource(ClearColor(sky()))
+        .add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window {
+                        title: "genreward".into(),
+                        resolution: WindowResolution::new(1280, 800),
+                        present_mode: PresentMode::AutoVsync,
+                        ..default()
+                    }),
+                    ..default()
+                })
+                .set(RenderPlugin {
+                    // Scripted runs must show the scene on their last frame,
+                    // not wait for shaders compiling in the background.
+                    synchronous_pipeline_compilation: scripted,
+                    ..default()
+                })
+                // main() already installed the tracing subscriber.
+                .disable::<bevy::log::LogPlugin>(),
+        )
+        .add_plugins(EguiPlugin::default())
+        .insert_resource(sim)
+        .insert_resource(outcome.clone())
+        .add_plugins((
+            sim::SimPlugin,
+            scene::ScenePlugin,
+            camera::CameraPlugin,
+            ui::UiPlugin,
+            capture::CapturePlugin {
+                frames: opts.frames,
+                screenshot: opts.screenshot.clone(),
+            },
+        ));
+    let exit = app.run();
+    if let Some(msg) = outcome.error() {
+        bail!("{msg}");
+    }
+    if let AppExit::Error(code) = exit {
+        bail!("the app stopped with error code {code}");
+    }
+    Ok(())
+}

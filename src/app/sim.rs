@@ -1,0 +1,299 @@
+//! The simulation inside the app: stepping at the chosen speed, the policy or
+//! the keyboard driving it, and the agent's observation rendered after every
+//! step by the same headless renderer `genreward rollout --camera` uses.
+
+use super::ViewOptions;
+use anyhow::Result;
+use bevy::prelude::*;
+use bevy_egui::EguiContexts;
+use genreward_record::NpyWriter;
+use genreward_render::{CameraName, Frame, Renderer, View};
+use genreward_sim::rollout::{sparse_reward, StepRecord};
+use genreward_sim::{Env, PhysicsConfig, Policy, PolicyKind, TaskKind};
+use std::fmt;
+use std::str::FromStr;
+
+/// Who acts: a policy, or a person at the keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    Policy(PolicyKind),
+    Keyboard,
+}
+
+impl Driver {
+    pub const ALL: [Driver; 4] = [
+        Driver::Policy(PolicyKind::Expert),
+        Driver::Policy(PolicyKind::Random),
+        Driver::Policy(PolicyKind::Zero),
+        Driver::Keyboard,
+    ];
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Driver::Policy(p) => write!(f, "{p}"),
+            Driver::Keyboard => f.write_str("keyboard"),
+        }
+    }
+}
+
+impl FromStr for Driver {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s.eq_ignore_ascii_case("keyboard") {
+            return Ok(Driver::Keyboard);
+        }
+        s.parse::<PolicyKind>().map(Driver::Policy).map_err(|_| {
+            anyhow::anyhow!("unknown policy '{s}' (known: expert, random, zero, keyboard)")
+        })
+    }
+}
+
+/// Meta-World's control rate: speed 1.0 plays 80 steps per second.
+pub const CONTROL_HZ: f32 = 80.0;
+
+/// The running episode and everything the panel shows about it.
+#[derive(Resource)]
+pub struct Sim {
+    pub task: TaskKind,
+    pub seed: u32,
+    pub driver: Driver,
+    pub env: Env,
+    policy: Policy,
+    /// Keyboard driver: gripper closed (space toggles).
+    pub gripper_closed: bool,
+    /// Steps of this episode.
+    pub history: Vec<StepRecord>,
+    pub playing: bool,
+    /// Playback speed, 1.0 = real time.
+    pub speed: f32,
+    accum: f32,
+    pub step_requested: bool,
+    /// Scripted runs: exactly one step per frame.
+    pub one_step_per_frame: bool,
+    pub obs_camera: CameraName,
+    pub obs_size: (u32, u32),
+    renderer: Option<Renderer>,
+    /// The agent's current observation image (state before the next action).
+    pub agent_frame: Option<Frame>,
+    /// Bumped whenever `agent_frame` changes.
+    pub agent_frame_serial: u64,
+    agent_dump: Option<NpyWriter>,
+    /// The last problem to show in the panel.
+    pub message: Option<String>,
+    /// Bumped on every reset, so views can rebuild.
+    pub episode_serial: u64,
+}
+
+impl Sim {
+    pub fn new(opts: &ViewOptions) -> Result<Sim> {
+        let agent_dump = match &opts.save_agent_view {
+            Some(p) => Some(NpyWriter::create(p, opts.obs_size.1, opts.obs_size.0)?),
+            None => None,
+        };
+        let (renderer, message) = match Renderer::new() {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("agent view unavailable: {e}"))),
+        };
+        let mut sim = Sim {
+            task: opts.task,
+            seed: opts.seed,
+            driver: opts.driver,
+            env: Env::new(opts.task, opts.seed, PhysicsConfig::default()),
+            policy: Policy::new(PolicyKind::Zero, opts.task, 0.0, 0),
+            gripper_closed: false,
+            history: Vec::new(),
+            playing: true,
+            speed: 1.0,
+            accum: 0.0,
+            step_requested: false,
+            one_step_per_frame: opts.frames.is_some(),
+            obs_camera: opts.obs_camera,
+            obs_size: opts.obs_size,
+            renderer,
+            agent_frame: None,
+            agent_frame_serial: 0,
+            agent_dump,
+            message,
+            episode_serial: 0,
+        };
+        sim.reset();
+        Ok(sim)
+    }
+
+    /// Starts the episode of the current task, seed and driver again.
+    pub fn reset(&mut self) {
+        self.env = Env::new(self.task, self.seed, PhysicsConfig::default());
+        // The stream of episode 0 of `genreward rollout --seed <seed>`.
+        let stream = (self.seed as u64) << 32;
+        let kind = match self.driver {
+            Driver::Policy(p) => p,
+            Driver::Keyboard => PolicyKind::Zero,
+        };
+        self.policy = Policy::new(kind, self.task, 0.0, stream);
+        self.gripper_closed = false;
+        self.history.clear();
+        self.accum = 0.0;
+        self.episode_serial += 1;
+        self.render_agent_view();
+    }
+
+    pub fn episode_over(&self) -> bool {
+        self.history.len() >= self.env.max_path_length()
+    }
+
+    /// Advances one step with `keyboard` as the action when a person drives.
+    pub fn step(&mut self, keyboard: [f64; 4]) {
+        if self.episode_over() {
+            self.playing = false;
+            return;
+        }
+        let obs = *self.env.last_obs();
+        let action = match self.driver {
+            Driver::Policy(_) => self.policy.act(&obs),
+            Driver::Keyboard => keyboard,
+        };
+        match self.env.step(action) {
+            Ok(r) => {
+                let step = self.history.len();
+                let paid = sparse_reward(r.reward, step, 0);
+                self.history.push(StepRecord {
+                    episode: 0,
+                    step,
+                    seed: self.seed,
+                    obs,
+                    action,
+                    reward: paid,
+                    dense_reward: r.info.reward,
+                    near_object: r.info.near_object,
+                    grasp_success: r.info.grasp_success,
+                    grasp_reward: r.info.grasp_reward,
+                    in_place_reward: r.info.in_place_reward,
+                    obj_to_target: r.info.obj_to_target,
+                    success: r.info.is_success(),
+                    truncated: r.truncated,
+                });
+                self.render_agent_view();
+            }
+            Err(e) => {
+                self.message = Some(format!("step failed: {e}"));
+                self.playing = false;
+            }
+        }
+    }
+
+    /// Changes the observation camera and renders it again.
+    pub fn set_obs_camera(&mut self, camera: CameraName) {
+        if camera != self.obs_camera {
+            self.obs_camera = camera;
+            self.render_agent_view();
+        }
+    }
+
+    fn render_agent_view(&mut self) {
+        let Some(r) = &mut self.renderer else { return };
+        let shapes = self.env.world().shapes();
+        let view = View {
+            shapes: &shapes,
+            camera: self.obs_camera.pose(self.env.world().hand_pos()),
+        };
+        match r.render(&[view], self.obs_size.0, self.obs_size.1) {
+            Ok(mut f) => {
+                let frame = f.remove(0);
+                if let Some(dump) = &mut self.agent_dump {
+                    if let Err(e) = dump.write_frame(&frame.rgb) {
+                        self.message = Some(format!("saving the agent view failed: {e}"));
+                        self.agent_dump = None;
+                    }
+                }
+                self.agent_frame = Some(frame);
+                self.agent_frame_serial += 1;
+            }
+            Err(e) => self.message = Some(format!("agent view failed: {e}")),
+        }
+    }
+
+    /// Completes the saved agent-view file, if any.
+    pub fn finish_agent_dump(&mut self) -> Result<()> {
+        if let Some(d) = self.agent_dump.take() {
+            d.finish()?;
+        }
+        Ok(())
+    }
+}
+
+pub struct SimPlugin;
+
+impl Plugin for SimPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, advance);
+    }
+}
+
+/// The keyboard action: arrows or WASD move in x/y, E/Q up and down, space
+/// toggles the gripper.
+fn keyboard_action(keys: &ButtonInput<KeyCode>, sim: &mut Sim) -> [f64; 4] {
+    let axis = |pos: &[KeyCode], neg: &[KeyCode]| -> f64 {
+        let p = pos.iter().any(|k| keys.pressed(*k)) as i32;
+        let n = neg.iter().any(|k| keys.pressed(*k)) as i32;
+        (p - n) as f64
+    };
+    if keys.just_pressed(KeyCode::Space) {
+        sim.gripper_closed = !sim.gripper_closed;
+    }
+    [
+        axis(
+            &[KeyCode::ArrowRight, KeyCode::KeyD],
+            &[KeyCode::ArrowLeft, KeyCode::KeyA],
+        ),
+        axis(
+            &[KeyCode::ArrowUp, KeyCode::KeyW],
+            &[KeyCode::ArrowDown, KeyCode::KeyS],
+        ),
+        axis(&[KeyCode::KeyE], &[KeyCode::KeyQ]),
+        if sim.gripper_closed { 1.0 } else { -1.0 },
+    ]
+}
+
+pub(super) fn advance(
+    mut sim: ResMut<Sim>,
+    time: Res<Time>,
+    keys: Res<ButtonInput<KeyCode>>,
+    mut egui: EguiContexts,
+) {
+    let typing = egui
+        .ctx_mut()
+        .map(|c| c.egui_wants_keyboard_input())
+        .unwrap_or(false);
+    let action = if sim.driver == Driver::Keyboard && !typing {
+        keyboard_action(&keys, &mut sim)
+    } else {
+        [0.0, 0.0, 0.0, if sim.gripper_closed { 1.0 } else { -1.0 }]
+    };
+    let steps = if sim.one_step_per_frame {
+        1
+    } else if sim.playing {
+        sim.accum += time.delta_secs() * CONTROL_HZ * sim.speed;
+        // Never fall more than a few frames behind.
+        sim.accum = sim.accum.min(64.0);
+        let n = sim.accum.floor();
+        sim.accum -= n;
+        n as usize
+    } else {
+        0
+    };
+    let steps = if sim.step_requested {
+        steps.max(1)
+    } else {
+        steps
+    };
+    sim.step_requested = false;
+    for _ in 0..steps {
+        sim.step(action);
+        if sim.episode_over() {
+            sim.playing = false;
+            break;
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The egui side panel: task, seed and policy pickers; play, pause, step,
+//! reset and speed; camera presets; the agent's observation; the current
+//! reward and info terms; a plot of the reward terms over the episode; the
+//! recorder; and any error, shown instead of crashing.
+
+use super::camera::{CamMode, ViewCamera};
+use super::capture::{RecordSource, Recording};
+use super::sim::{Driver, Sim};
+use bevy::asset::RenderAssetUsages;
+use bevy::image::ImageSampler;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy_egui::{egui, EguiContexts, EguiPrimaryContextPass, EguiTextureHandle};
+use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use genreward_render::CameraName;
+use genreward_sim::TaskKind;
+
+pub struct UiPlugin;
+
+impl Plugin for UiPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<AgentTexture>()
+            .add_systems(EguiPrimaryContextPass, panel);
+    }
+}
+
+/// The agent view as a Bevy image shown by egui, updated in place when the
+/// frame changes (its egui texture id stays the same).
+#[derive(Resource, Default)]
+struct AgentTexture {
+    image: Option<(Handle<Image>, egui::TextureId, u32, u32)>,
+    serial: u64,
+}
+
+impl AgentTexture {
+    fn update(&mut self, sim: &Sim, images: &mut Assets<Image>, contexts: &mut EguiContexts) {
+        if self.serial == sim.agent_frame_serial {
+            return;
+        }
+        self.serial = sim.agent_frame_serial;
+        let Some(f) = &sim.agent_frame else { return };
+        let rgba: Vec<u8> = f
+            .rgb
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
+        if let Some((handle, _, w, h)) = &self.image {
+            if (*w, *h) == (f.width, f.height) {
+                if let Some(mut img) = images.get_mut(handle) {
+                    img.data = Some(rgba);
+                    return;
+                }
+            }
+        }
+        // The renderer writes display-ready bytes: show them as sRGB so egui
+        // puts the very same values on screen.
+        let mut img = Image::new(
+            Extent3d {
+                width: f.width,
+                height: f.height,
+                depth_or_array_layers: 1,
+            },
+            TextureDimension::D2,
+            rgba,
+            TextureFormat::Rgba8UnormSrgb,
+            RenderAssetUsages::default(),
+        );
+        img.sampler = ImageSampler::nearest();
+        let handle = images.add(img);
+        let id = contexts.add_image(EguiTextureHandle::Strong(handle.clone()));
+        self.image = Some((handle, id, f.width, f.height));
+    }
+}
+
+/// Width of the side panel in logical pixels.
+pub const PANEL_WIDTH: f32 = 400.0;
+
+fn panel(
+    mut contexts: EguiContexts,
+    mut sim: ResMut<Sim>,
+    mut cam: ResMut<ViewCamera>,
+    mut tex: ResMut<AgentTexture>,
+    mut rec: ResMut<Recording>,
+    mut images: ResMut<Assets<Image>>,
+) -> Result {
+    tex.update(&sim, &mut images, &mut contexts);
+    let ctx = contexts.ctx_mut()?.clone();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "genreward-root".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    egui::Panel::right("genreward-panel")
+        .default_size(PANEL_WIDTH)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                episode_controls(ui, &mut sim);
+                ui.separator();
+                camera_controls(ui, &mut cam, &mut sim);
+                ui.separator();
+                agent_view(ui, &sim, &tex);
+                ui.separator();
+                terms(ui, &sim);
+                reward_plot(ui, &sim);
+                ui.separator();
+                recorder(ui, &mut rec, &sim);
+                if let Some(msg) = sim.message.clone() {
+                    ui.separator();
+                    ui.horizontal_wrapped(|ui| {
+                        ui.colored_label(egui::Color32::from_rgb(230, 80, 60), msg);
+                        if ui.small_button("dismiss").clicked() {
+                            sim.message = None;
+                        }
+                    });
+                }
+            });
+        });
+    Ok(())
+}
+
+fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
+    ui.heading("genreward");
+    let mut reset = false;
+    egui::Grid::new("episode").num_columns(2).show(ui, |ui| {
+        ui.label("task");
+        let mut task = sim.task;
+        egui::ComboBox::from_id_salt("task")
+            .selected_text(task.name())
+            .show_ui(ui, |ui| {
+                for t in TaskKind::ALL {
+                    ui.selectable_value(&mut task, t, t.name());
+                }
+            });
+        if task != sim.task {
+            sim.task = task;
+            reset = true;
+        }
+        ui.end_row();
+        ui.label("seed");
+        let mut seed = sim.seed;
+        ui.add(egui::DragValue::new(&mut seed).range(0..=u32::MAX));
+        if seed != sim.seed {
+            sim.seed = seed;
+            reset = true;
+        }
+        ui.end_row();
+        ui.label("policy");
+        let mut driver = sim.driver;
+        egui::ComboBox::from_id_salt("policy")
+            .selected_text(driver.to_string())
+            .show_ui(ui, |ui| {
+                for d in Driver::ALL {
+                    ui.selectable_value(&mut driver, d, d.to_string());
+                }
+            });
+        if driver != sim.driver {
+            sim.driver = driver;
+            reset = true;
+        }
+        ui.end_row();
+    });
+    if sim.driver == Driver::Keyboard {
+        ui.small("arrows/WASD: x, y   E/Q: up/down   space: gripper");
+    }
+    ui.horizontal(|ui| {
+        let label = if sim.playing { "⏸ pause" } else { "▶ play" };
+        if ui.button(label).clicked() {
+            sim.playing = !sim.playing;
+            if sim.episode_over() {
+                sim.playing = false;
+            }
+        }
+        if ui.button("step").clicked() {
+            sim.playing = false;
+            sim.step_requested = true;
+        }
+        if ui.button("reset").clicked() {
+            reset = true;
+        }
+    });
+    ui.add(
+        egui::Slider::new(&mut sim.speed, 0.05..=8.0)
+            .logarithmic(true)
+            .text("speed (x real time)"),
+    );
+    if reset {
+        sim.reset();
+    }
+    let n = sim.history.len();
+    let success_at = sim.history.iter().position(|r| r.success);
+    ui.label(format!(
+        "step {n}/{}   {}",
+        sim.env.max_path_length(),
+        match success_at {
+            Some(s) => format!("success at step {}", s + 1),
+            None => "not yet successful".into(),
+        }
+    ));
+}
+
+fn camera_controls(ui: &mut egui::Ui, cam: &mut ViewCamera, sim: &mut Sim) {
+    ui.label("3D view (drag: orbit, right-drag: pan, wheel: zoom)");
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .selectable_label(cam.mode == CamMode::Orbit, "orbit")
+            .clicked()
+        {
+            cam.mode = CamMode::Orbit;
+        }
+        for c in CameraName::ALL {
+            if ui
+                .selectable_label(cam.mode == CamMode::Preset(c), c.name())
+                .clicked()
+            {
+                cam.mode = CamMode::Preset(c);
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("agent camera");
+        let mut c = sim.obs_camera;
+        egui::ComboBox::from_id_salt("obs-camera")
+            .selected_text(c.name())
+            .show_ui(ui, |ui| {
+                for n in CameraName::ALL {
+                    ui.selectable_value(&mut c, n, n.name());
+                }
+            });
+        sim.set_obs_camera(c);
+    });
+}
+
+fn agent_view(ui: &mut egui::Ui, sim: &Sim, tex: &AgentTexture) {
+    ui.label(format!(
+        "agent view ({} {}x{}, the pixels a headless run saves)",
+        sim.obs_camera, sim.obs_size.0, sim.obs_size.1
+    ));
+    if let Some((_, id, w, h)) = &tex.image {
+        let (w, h) = (*w as f32, *h as f32);
+        let scale = (192.0 / w.max(h)).max(1.0);
+        ui.add(egui::Image::new((*id, egui::vec2(w * scale, h * scale))));
+    } else {
+        ui.label("(no image)");
+    }
+}
+
+fn terms(ui: &mut egui::Ui, sim: &Sim) {
+    let Some(r) = sim.history.last() else {
+        ui.label("no step yet");
+        return;
+    };
+    egui::Grid::new("terms")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (name, v) in [
+                ("reward", r.reward),
+                ("near_object", r.near_object),
+                ("grasp_success", r.grasp_success),
+                ("grasp_reward", r.grasp_reward),
+                ("in_place_reward", r.in_place_reward),
+                ("obj_to_target", r.obj_to_target),
+            ] {
+                ui.label(name);
+                ui.monospace(format!("{v:>9.4}"));
+                ui.end_row();
+            }
+            ui.label("success");
+            ui.monospace(if r.success { "yes" } else { "no" });
+            ui.end_row();
+            ui.label("action");
+            ui.monospace(format!(
+                "{:+.2} {:+.2} {:+.2} {:+.2}",
+                r.action[0], r.action[1], r.action[2], r.action[3]
+            ));
+            ui.end_row();
+        });
+}
+
+fn reward_plot(ui: &mut egui::Ui, sim: &Sim) {
+    let series = |f: fn(&genreward_sim::StepRecord) -> f64| -> PlotPoints {
+        sim.history
+            .iter()
+            .enumerate()
+            .map(|(i, r)| [i as f64, f(r)])
+            .collect()
+    };
+    Plot::new("reward-terms")
+        .height(170.0)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("reward", series(|r| r.reward)));
+            p.line(Line::new("in_place", series(|r| r.in_place_reward)));
+            p.line(Line::new("grasp", series(|r| r.grasp_reward)));
+            p.line(Line::new("near_object", series(|r| r.near_object)));
+            if let Some(s) = sim.history.iter().position(|r| r.success) {
+                p.vline(VLine::new("first success", s as f64));
+            }
+        });
+}
+
+fn recorder(ui: &mut egui::Ui, rec: &mut Recording, sim: &Sim) {
+    ui.label("record (.mp4 or .gif)");
+    ui.text_edit_singleline(&mut rec.path_text);
+    ui.horizontal(|ui| {
+        if rec.is_active() {
+            if ui.button("⏹ stop").clicked() {
+                rec.stop_requested = true;
+            }
+            ui.label(format!("{} frames", rec.frames()));
+        } else {
+            if ui.button("⏺ agent view").clicked() {
+                rec.start_requested = Some(RecordSource::AgentView);
+            }
+            if ui.button("⏺ window").clicked() {
+                rec.start_requested = Some(RecordSource::Window);
+            }
+        }
+    });
+    if let Some(s) = &rec.status {
+        ui.small(s.clone());
+    }
+    let _ = sim;
+}
