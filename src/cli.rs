@@ -115,6 +115,12 @@ struct ViewArgs {
     /// Save the agent-view frames shown as uint8 [T, H, W, 3] .npy.
     #[arg(long)]
     save_agent_view: Option<PathBuf>,
+    /// Start recording at once to this .mp4 or .gif (as the Record button does).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// What --record records: agent (the agent view, one frame per step) or window.
+    #[arg(long, default_value = "agent", requires = "record")]
+    record_source: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -443,6 +449,14 @@ fn view(a: ViewArgs) -> Result<()> {
     if a.frames == Some(0) {
         bail!("--frames must be at least 1");
     }
+    if let Some(p) = &a.record {
+        VideoFormat::from_path(p)?;
+    }
+    let record_source = match a.record_source.to_ascii_lowercase().as_str() {
+        "agent" => crate::app::RecordSource::AgentView,
+        "window" => crate::app::RecordSource::Window,
+        other => bail!("unknown --record-source '{other}' (known: agent, window)"),
+    };
     crate::app::run(crate::app::ViewOptions {
         task,
         driver,
@@ -452,6 +466,7 @@ fn view(a: ViewArgs) -> Result<()> {
         frames: a.frames,
         screenshot: a.screenshot,
         save_agent_view: a.save_agent_view,
+        record: a.record.map(|p| (p, record_source)),
     })
 }
 

@@ -45,6 +45,7 @@ fn screenshot_shows_scene_and_panel_and_agent_view_matches_headless() {
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("shot.png");
     let agent = dir.path().join("agent.npy");
+    let recorded = dir.path().join("agent.mp4");
     let frames = 30;
     view(&[
         "--task",
@@ -63,6 +64,8 @@ fn screenshot_shows_scene_and_panel_and_agent_view_matches_headless() {
         shot.to_str().unwrap(),
         "--save-agent-view",
         agent.to_str().unwrap(),
+        "--record",
+        recorded.to_str().unwrap(),
     ]);
 
     let img = load_png(&shot);
@@ -127,4 +130,55 @@ fn screenshot_shows_scene_and_panel_and_agent_view_matches_headless() {
         &head[..],
         "agent view differs from the headless frames"
     );
+
+    // The recording has one frame per step shown (it starts after the first step).
+    let probe = ffprobe(&recorded);
+    let n: usize = probe.rsplit(',').next().unwrap().parse().unwrap();
+    assert!(probe.starts_with("h264,64,64,"), "{probe}");
+    assert!(
+        n + 2 >= app_shape[0] && n <= app_shape[0],
+        "{n} frames recorded vs {} shown",
+        app_shape[0]
+    );
+}
+
+#[test]
+#[ignore = "slow: starts the Bevy app (CI runs it)"]
+fn window_recording_is_a_playable_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("window.mp4");
+    view(&[
+        "--task",
+        "reach",
+        "--frames",
+        "12",
+        "--record",
+        video.to_str().unwrap(),
+        "--record-source",
+        "window",
+    ]);
+    let probe = ffprobe(&video);
+    let n: usize = probe.rsplit(',').next().unwrap().parse().unwrap();
+    assert!(probe.starts_with("h264,1280,800,"), "{probe}");
+    assert!(n >= 5, "{probe}");
+}
+
+fn ffprobe(path: &Path) -> String {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe (from ffmpeg) is needed: scripts/setup-system.sh installs it");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }

@@ -374,6 +374,11 @@ fn bad_input_gives_one_line_errors() {
             "size",
         ),
         (vec!["view", "--task", "fly"], "unknown task"),
+        (vec!["view", "--record", "clip.avi"], ".avi"),
+        (
+            vec!["view", "--record", "clip.mp4", "--record-source", "screen"],
+            "record-source",
+        ),
         (vec!["view", "--policy", "psychic"], "unknown policy"),
         (vec!["view", "--camera", "fisheye"], "unknown camera"),
         (

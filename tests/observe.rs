@@ -291,3 +291,61 @@ fn bench_reports_observations_per_second() {
     assert_eq!(j["camera"]["camera"], "corner2");
     assert!(j["adapter"].as_str().unwrap().len() > 3);
 }
+
+#[test]
+fn ctrl_c_keeps_a_playable_video_and_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let video = dir.path().join("run.mp4");
+    let child = Command::new(env!("CARGO_BIN_EXE_genreward"))
+        .args([
+            "rollout",
+            "--task",
+            "push",
+            "--episodes",
+            "100",
+            "--video",
+            video.to_str().unwrap(),
+            "--video-size",
+            "64x64",
+            "--camera",
+            "corner",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until steps are being written, then interrupt.
+    let steps = out.join("steps.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(&steps).map_or(0, |m| m.len()) < 200_000 {
+        assert!(t0.elapsed().as_secs() < 120, "rollout wrote nothing");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let lines = std::fs::read_to_string(&steps).unwrap().lines().count();
+    assert!(lines > 0 && lines < 100 * 500);
+    // One video frame and one observation per recorded step.
+    assert_eq!(ffprobe(&video), format!("h264,64,64,{lines}"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["interrupted"], true);
+    let mut obs_frames = 0;
+    for f in manifest["files"].as_array().unwrap() {
+        let name = f.as_str().unwrap();
+        if name.ends_with(".npy") {
+            obs_frames += read_npy_u8(&out.join(name)).unwrap().0[0];
+        }
+    }
+    assert_eq!(obs_frames, lines);
+}

@@ -58,6 +58,7 @@ pub fn check_screenshot_path(p: &Path) -> Result<()> {
 pub struct CapturePlugin {
     pub frames: Option<u32>,
     pub screenshot: Option<PathBuf>,
+    pub record: Option<(PathBuf, RecordSource)>,
 }
 
 impl Plugin for CapturePlugin {
@@ -69,7 +70,14 @@ impl Plugin for CapturePlugin {
             requested_at: None,
             saved: Arc::new(Mutex::new(None)),
         })
-        .insert_resource(Recording::default())
+        .insert_resource(match &self.record {
+            Some((path, source)) => Recording {
+                path_text: path.display().to_string(),
+                start_requested: Some(*source),
+                ..Default::default()
+            },
+            None => Recording::default(),
+        })
         .add_systems(Update, (script, record).after(super::sim::advance));
     }
 }
@@ -96,6 +104,7 @@ fn script(
     mut commands: Commands,
     mut script: ResMut<Script>,
     mut sim: ResMut<Sim>,
+    mut rec: ResMut<Recording>,
     outcome: Res<Outcome>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -104,6 +113,10 @@ fn script(
     let mut finish = |sim: &mut Sim, err: Option<String>| {
         if let Err(e) = sim.finish_agent_dump() {
             outcome.set(format!("{e:#}"));
+        }
+        rec.stop();
+        if let Some(s) = rec.status.as_ref().filter(|s| !s.starts_with("saved")) {
+            outcome.set(s.clone());
         }
         match err {
             Some(e) => {

@@ -21,6 +21,7 @@ use genreward_render::CameraName;
 use genreward_sim::TaskKind;
 use std::path::PathBuf;
 
+pub use capture::RecordSource;
 pub use sim::Driver;
 
 /// What `genreward view` was asked to do.
@@ -38,6 +39,8 @@ pub struct ViewOptions {
     pub screenshot: Option<PathBuf>,
     /// Save the agent-view frames shown, as uint8 [T, H, W, 3] .npy.
     pub save_agent_view: Option<PathBuf>,
+    /// Start recording at once (path, source), as the Record button does.
+    pub record: Option<(PathBuf, RecordSource)>,
 }
 
 /// Background of the 3D view, the same sky as the observations.
@@ -87,6 +90,7 @@ pub fn run(opts: ViewOptions) -> Result<()> {
             capture::CapturePlugin {
                 frames: opts.frames,
                 screenshot: opts.screenshot.clone(),
+                record: opts.record.clone(),
             },
         ));
     let exit = app.run();
