@@ -5,6 +5,9 @@
 //! Slow (starts Bevy on a software GPU): ignored by default, run by CI with
 //! `--include-ignored`.
 
+mod common;
+use common::*;
+
 use genreward_record::read_npy_u8;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -161,24 +164,4 @@ fn window_recording_is_a_playable_video() {
     let n: usize = probe.rsplit(',').next().unwrap().parse().unwrap();
     assert!(probe.starts_with("h264,1280,800,"), "{probe}");
     assert!(n >= 5, "{probe}");
-}
-
-fn ffprobe(path: &Path) -> String {
-    let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,width,height,nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe (from ffmpeg) is needed: scripts/setup-system.sh installs it");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }

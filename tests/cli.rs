@@ -1,21 +1,10 @@
 //! The command line as a user meets it: files written, JSON summaries, and
 //! one-line errors with a non-zero exit for bad input.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn genreward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genreward"))
-        .args(args)
-        .output()
-        .expect("run genreward")
-}
-
-fn last_json(out: &Output) -> serde_json::Value {
-    let s = String::from_utf8_lossy(&out.stdout);
-    let line = s.lines().last().expect("stdout has a line");
-    serde_json::from_str(line).expect("last stdout line is JSON")
-}
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/metaworld")

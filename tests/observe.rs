@@ -3,30 +3,11 @@
 //! decoder read back with one frame per step, and the render benchmark.
 //! Needs a Vulkan device (Mesa's lavapipe in CI) and ffmpeg's ffprobe.
 
+mod common;
+use common::*;
+
 use genreward_record::read_npy_u8;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn genreward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genreward"))
-        .args(args)
-        .output()
-        .expect("run genreward")
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn last_json(out: &Output) -> serde_json::Value {
-    let s = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(s.lines().last().expect("a stdout line")).expect("JSON")
-}
+use std::process::Command;
 
 /// Mean absolute difference between two frames.
 fn diff(a: &[u8], b: &[u8]) -> f64 {
@@ -144,26 +125,6 @@ fn observations_load_in_numpy() {
         String::from_utf8_lossy(&py.stdout).trim(),
         format!("(12, 32, 48, 3) uint8 {sum}")
     );
-}
-
-fn ffprobe(path: &Path) -> String {
-    let o = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,width,height,nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe (from ffmpeg) is needed: scripts/setup-system.sh installs it");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 #[test]
