@@ -66,8 +66,8 @@ pub struct PhysicsConfig {
 impl Default for PhysicsConfig {
     fn default() -> Self {
         PhysicsConfig {
-            substeps: 5,
-            solver_iterations: 4,
+            substeps: 1,
+            solver_iterations: 8,
         }
     }
 }
@@ -391,7 +391,7 @@ impl SawyerWorld {
                 self.integrate_drives(h);
             }
             self.limit_hand_motion(start);
-            self.limit_fingers();
+            self.limit_fingers(start);
             self.place_gripper(false);
             self.world.step();
         }
@@ -537,7 +537,7 @@ impl SawyerWorld {
     }
 
     /// Keeps each closing finger from pressing into an object by more than [`SQUEEZE`].
-    fn limit_fingers(&mut self) {
+    fn limit_fingers(&mut self, start: [f64; 3]) {
         let obj_body = &self.world.bodies[self.object_body];
         let obj_pose = *obj_body.position();
         let mut contact = [false; 2];
@@ -545,10 +545,12 @@ impl SawyerWorld {
             // Closing direction in world y: +1 for the right finger, -1 for the left.
             let dir = if right { 1.0 } else { -1.0 };
             let q = if right { self.q_r } else { self.q_l };
+            // Pads at their new opening but where the hand was: the hand's own
+            // travel pushes the object through the contact solver and is not squeeze.
             let pad_center = if right {
-                add(self.hand, [0.0, -CLAW_Y + q + PAD_Y, 0.0])
+                add(start, [0.0, -CLAW_Y + q + PAD_Y, 0.0])
             } else {
-                add(self.hand, [0.0, CLAW_Y + q - PAD_Y, 0.0])
+                add(start, [0.0, CLAW_Y + q - PAD_Y, 0.0])
             };
             let pad_shape =
                 self.world.colliders[if right { self.pad_r } else { self.pad_l }].shape();
