@@ -106,7 +106,7 @@ fn panel(
                 terms(ui, &sim);
                 reward_plot(ui, &sim);
                 ui.separator();
-                recorder(ui, &mut rec, &sim);
+                recorder(ui, &mut rec);
                 if let Some(msg) = sim.message.clone() {
                     ui.separator();
                     ui.horizontal_wrapped(|ui| {
@@ -303,7 +303,7 @@ fn reward_plot(ui: &mut egui::Ui, sim: &Sim) {
         });
 }
 
-fn recorder(ui: &mut egui::Ui, rec: &mut Recording, sim: &Sim) {
+fn recorder(ui: &mut egui::Ui, rec: &mut Recording) {
     ui.label("record (.mp4 or .gif)");
     ui.text_edit_singleline(&mut rec.path_text);
     ui.horizontal(|ui| {
@@ -324,5 +324,4 @@ fn recorder(ui: &mut egui::Ui, rec: &mut Recording, sim: &Sim) {
     if let Some(s) = &rec.status {
         ui.small(s.clone());
     }
-    let _ = sim;
 }
