@@ -4,6 +4,7 @@
 //!   or an animated `.gif`, chosen by the file extension.
 //! * [`NpyWriter`] streams `uint8` frames into a NumPy `.npy` array of shape `[T, H, W, 3]`;
 //!   [`read_npy_u8`] reads such a file back.
+//! * [`load_video`] reads a video back from `.mp4`, `.gif`, `.npy` or a folder of `.png` frames.
 //! * [`overlay`] stamps ASCII text (step, reward, success) onto a frame.
 //!
 //! Frames everywhere are RGB, 8 bits per channel, row-major, row 0 at the top:
@@ -11,11 +12,15 @@
 
 use std::path::{Path, PathBuf};
 
+mod load;
 mod npy;
+mod save;
 pub mod overlay;
 mod video;
 
+pub use load::{load_video, Video, MAX_SIDE, READABLE};
 pub use npy::{read_npy_u8, NpyWriter};
+pub use save::{save_frames, ClipFormat};
 pub use video::{VideoFormat, VideoWriter, DEFAULT_FPS};
 
 /// Everything that can go wrong while recording. Every message is one line and names the file.
@@ -58,6 +63,10 @@ pub enum RecordError {
     /// The H.264 encoder, the MP4 muxer or the GIF encoder failed.
     #[error("encoding '{}' failed: {message}", path.display())]
     Encode { path: PathBuf, message: String },
+    /// A video that cannot be read back: unknown format, corrupt or truncated data, no frames,
+    /// absurd sizes.
+    #[error("cannot read video '{}': {message}", path.display())]
+    InvalidVideo { path: PathBuf, message: String },
     /// A `.npy` file that is not a C-ordered uint8 array, or is truncated.
     #[error("invalid npy file '{}': {message}", path.display())]
     InvalidNpy { path: PathBuf, message: String },

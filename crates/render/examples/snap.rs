@@ -1,5 +1,5 @@
 //! Renders every camera of a task to PPM files: `cargo run -p genreward-render --example snap -- pick-place 128 /tmp/snap`.
-use genreward_render::{CameraName, Renderer, View};
+use genreward_render::{render_specs, CameraName, Renderer, ViewSpec};
 use genreward_sim::{Env, PhysicsConfig};
 
 fn main() {
@@ -14,18 +14,17 @@ fn main() {
     let dir = std::path::PathBuf::from(args.get(3).cloned().unwrap_or("/tmp/snap".into()));
     std::fs::create_dir_all(&dir).unwrap();
     let env = Env::new(task, 0, PhysicsConfig::default());
-    let shapes = env.world().shapes();
-    let hand = env.world().hand_pos();
     let mut r = Renderer::new().unwrap();
     println!("adapter: {}", r.adapter_name());
-    let views: Vec<View> = CameraName::ALL
+    let specs: Vec<ViewSpec> = CameraName::ALL
         .iter()
-        .map(|c| View {
-            shapes: &shapes,
-            camera: c.pose(hand),
+        .map(|&camera| ViewSpec {
+            camera,
+            width: size,
+            height: size,
         })
         .collect();
-    let frames = r.render(&views, size, size).unwrap();
+    let frames = render_specs(&mut r, env.world(), &specs).unwrap();
     for (c, f) in CameraName::ALL.iter().zip(frames) {
         let mut out = format!("P6\n{} {}\n255\n", f.width, f.height).into_bytes();
         out.extend_from_slice(&f.rgb);

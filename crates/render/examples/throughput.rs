@@ -1,5 +1,5 @@
 //! Render throughput: `cargo run --release -p genreward-render --example throughput -- [batch] [size] [batches]`.
-use genreward_render::{CameraName, Renderer, View};
+use genreward_render::{render_envs, CameraName, Renderer, ViewSpec};
 use genreward_sim::{Env, PhysicsConfig, TaskKind};
 
 fn main() {
@@ -10,22 +10,17 @@ fn main() {
     let envs: Vec<Env> = (0..batch)
         .map(|i| Env::new(TaskKind::PickPlace, i as u32, PhysicsConfig::default()))
         .collect();
-    let shapes: Vec<_> = envs
-        .iter()
-        .map(|e| (e.world().shapes(), e.world().hand_pos()))
-        .collect();
     let mut r = Renderer::new().unwrap();
-    let views: Vec<View> = shapes
-        .iter()
-        .map(|(s, h)| View {
-            shapes: s,
-            camera: CameraName::Corner2.pose(*h),
-        })
-        .collect();
-    r.render(&views, size, size).unwrap();
+    let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
+    let spec = ViewSpec {
+        camera: CameraName::Corner2,
+        width: size,
+        height: size,
+    };
+    render_envs(&mut r, &worlds, spec).unwrap();
     let t = std::time::Instant::now();
     for _ in 0..batches {
-        r.render(&views, size, size).unwrap();
+        render_envs(&mut r, &worlds, spec).unwrap();
     }
     let dt = t.elapsed().as_secs_f64();
     println!(

@@ -9,9 +9,11 @@ pub mod camera;
 pub mod mesh;
 pub mod renderer;
 pub mod scene;
+pub mod spec;
 
 pub use camera::{CameraName, CameraPose, UnknownCamera};
 pub use renderer::{check_size, Frame, RenderError, Renderer, View, MAX_SIZE};
+pub use spec::{render_envs, render_specs, ViewSpec};
 
 /// The scene shader (`shaders/scene.wgsl`).
 pub const SCENE_WGSL: &str = include_str!("../../../shaders/scene.wgsl");

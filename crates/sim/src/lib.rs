@@ -20,7 +20,7 @@ pub mod vec_env;
 pub mod world;
 
 pub use env::{Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
-pub use policy::{Policy, PolicyKind, UnknownPolicy};
+pub use policy::{Actor, Observation, Pixels, Policy, PolicyKind, UnknownPolicy};
 pub use rollout::{RolloutConfig, RolloutSummary, StepRecord};
 pub use task::{TaskKind, UnknownTask};
 pub use vec_env::VecEnv;

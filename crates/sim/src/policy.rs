@@ -1,6 +1,10 @@
-//! Policies that drive an [`Env`](crate::Env) from the command line and the app:
-//! the scripted expert, uniform random actions and zero actions, with optional
-//! seeded Gaussian action noise.
+//! What acts in an episode.
+//!
+//! [`Actor`] is the seam: anything that turns an [`Observation`] (the 39-d state and, when the
+//! loop renders one, the camera frame) into an action. The episode loop, the app and the recorder
+//! all drive an `Actor`, so scripted, random, keyboard and learned (recurrent) policies share
+//! them. [`Policy`] is the built-in one: the scripted expert, uniform random actions or zero
+//! actions, with optional seeded Gaussian action noise.
 
 use crate::expert::expert_action;
 use crate::task::TaskKind;
@@ -9,6 +13,31 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use std::fmt;
 use std::str::FromStr;
+
+/// A camera frame: `width * height * 3` bytes of RGB, row 0 at the top.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+/// What an actor sees at a step.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    /// Meta-World's 39-d observation.
+    pub state: &'a [f64; crate::env::OBS_DIM],
+    /// The camera observation, when the loop renders one.
+    pub pixels: Option<&'a Pixels>,
+}
+
+/// Something that acts: reset at the start of each episode, then asked for one action a step.
+pub trait Actor {
+    /// A new episode of `task` with placement seed `seed` (episode `index` of the run) begins.
+    fn reset(&mut self, task: TaskKind, seed: u32, index: usize);
+    /// The action for this step (the env clips xyz to [-1, 1]).
+    fn act(&mut self, obs: &Observation<'_>) -> [f64; 4];
+}
 
 /// Which policy acts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,6 +85,23 @@ pub struct Policy {
     task: TaskKind,
     noise: Option<Normal<f64>>,
     rng: ChaCha8Rng,
+    /// Seed of the run, from which each episode's stream is derived in [`Actor::reset`].
+    run_seed: Option<u32>,
+}
+
+impl Actor for Policy {
+    /// Episode `index` of a run with seed `s` uses the stream `(s << 32) | index`, so every
+    /// episode is reproducible on its own.
+    fn reset(&mut self, task: TaskKind, _seed: u32, index: usize) {
+        self.task = task;
+        if let Some(s) = self.run_seed {
+            self.rng = ChaCha8Rng::seed_from_u64(((s as u64) << 32) | index as u64);
+        }
+    }
+
+    fn act(&mut self, obs: &Observation<'_>) -> [f64; 4] {
+        self.action(obs.state)
+    }
 }
 
 impl Policy {
@@ -67,7 +113,16 @@ impl Policy {
             task,
             noise,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            run_seed: None,
         }
+    }
+
+    /// The policy of a rollout with seed `run_seed`: each episode reseeds its stream on
+    /// [`Actor::reset`] (the same streams `genreward rollout` has always used).
+    pub fn for_run(kind: PolicyKind, task: TaskKind, noise_std: f64, run_seed: u32) -> Policy {
+        let mut p = Policy::new(kind, task, noise_std, run_seed as u64);
+        p.run_seed = Some(run_seed);
+        p
     }
 
     pub fn kind(&self) -> PolicyKind {
@@ -77,7 +132,7 @@ impl Policy {
     /// The action for `obs`. With noise, Gaussian noise is added to every
     /// component and the result clipped to [-1, 1] (the fixtures' protocol);
     /// without it the expert's raw output is passed on (the env clips xyz).
-    pub fn act(&mut self, obs: &[f64; 39]) -> [f64; 4] {
+    pub fn action(&mut self, obs: &[f64; 39]) -> [f64; 4] {
         let mut a = match self.kind {
             PolicyKind::Expert => expert_action(self.task, obs).map(f64::from),
             PolicyKind::Random => std::array::from_fn(|_| self.rng.random_range(-1.0..=1.0)),

@@ -2,14 +2,15 @@
 //! environment rewards, and the summary statistics.
 
 use crate::env::{Env, EnvError, OBS_DIM};
-use crate::policy::{Policy, PolicyKind};
+use crate::policy::{Actor, Observation, Pixels, PolicyKind};
 use crate::reward::RewardInfo;
 use crate::task::TaskKind;
 use crate::world::PhysicsConfig;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Settings of a rollout.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RolloutConfig {
     pub task: TaskKind,
     pub policy: PolicyKind,
@@ -25,14 +26,14 @@ pub struct RolloutConfig {
 }
 
 /// One line of `steps.jsonl`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub episode: usize,
     pub step: usize,
     /// Placement seed of the episode.
     pub seed: u32,
     /// Observation the policy saw (before the step).
-    #[serde(serialize_with = "ser_obs")]
+    #[serde(serialize_with = "ser_obs", deserialize_with = "de_obs")]
     pub obs: [f64; OBS_DIM],
     pub action: [f64; 4],
     /// Reward paid to the agent (the dense reward, or 0 between sparse payments).
@@ -46,6 +47,17 @@ pub struct StepRecord {
     pub obj_to_target: f64,
     pub success: bool,
     pub truncated: bool,
+    /// Named reward terms beyond Meta-World's (GenReward's `r_video`, ...), written as one
+    /// `"terms"` object; absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub terms: BTreeMap<String, f64>,
+}
+
+fn de_obs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; OBS_DIM], D::Error> {
+    let v = Vec::<f64>::deserialize(d)?;
+    let n = v.len();
+    v.try_into()
+        .map_err(|_| serde::de::Error::custom(format!("obs has {n} values, expected {OBS_DIM}")))
 }
 
 fn ser_obs<S: serde::Serializer>(o: &[f64; OBS_DIM], s: S) -> Result<S::Ok, S::Error> {
@@ -62,7 +74,7 @@ pub fn sparse_reward(dense: f64, step: usize, k: usize) -> f64 {
 }
 
 /// Outcome of one episode.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeSummary {
     pub episode: usize,
     pub seed: u32,
@@ -73,44 +85,54 @@ pub struct EpisodeSummary {
     pub steps_to_success: Option<usize>,
 }
 
-/// Watches an episode step by step (recorders, renderers, progress bars).
+/// Watches an episode step by step (recorders, renderers, reward terms, progress bars).
 pub trait StepObserver {
-    /// Called before the policy acts at `step`, with the state it observes.
-    fn before_step(&mut self, _step: usize, _env: &Env) {}
-    /// Called after the step with its record and the new state. Returning
-    /// `false` ends the episode early (for example on Ctrl-C).
-    fn after_step(&mut self, rec: &StepRecord, env: &Env) -> bool;
+    /// Called before the policy acts at `step`, with the state it observes. An observer that
+    /// renders the camera observation returns it here, and the actor sees it.
+    fn before_step(&mut self, _step: usize, _env: &Env) -> Option<Pixels> {
+        None
+    }
+    /// Called after the step with its record (an observer may add `terms` and change the paid
+    /// `reward`) and the new state. Returning `false` ends the episode early (for example on
+    /// Ctrl-C).
+    fn after_step(&mut self, rec: &mut StepRecord, env: &Env) -> bool;
 }
 
-/// Runs episode `index` of `cfg`, telling `observer` about every step.
+/// Runs episode `index` of `cfg` with `actor` acting, telling `observer` about every step.
+/// The episode's return sums the `reward` of each record after the observer saw it (the
+/// environment's paid reward plus any terms an observer mixed in).
 pub fn run_episode(
     cfg: &RolloutConfig,
     index: usize,
+    actor: &mut dyn Actor,
     observer: &mut impl StepObserver,
 ) -> Result<EpisodeSummary, EnvError> {
     let seed = cfg.seed.wrapping_add(index as u32);
     let mut env = Env::new(cfg.task, seed, cfg.physics);
     env.set_max_path_length(cfg.max_steps);
-    let stream = ((cfg.seed as u64) << 32) | index as u64;
-    let mut policy = Policy::new(cfg.policy, cfg.task, cfg.noise, stream);
+    actor.reset(cfg.task, seed, index);
     let mut obs = *env.last_obs();
     let mut ret = 0.0;
     let mut first = None;
     let mut steps = 0;
     for step in 0..cfg.max_steps {
-        observer.before_step(step, &env);
-        let action = policy.act(&obs);
+        let pixels = observer.before_step(step, &env);
+        let action = actor.act(&Observation {
+            state: &obs,
+            pixels: pixels.as_ref(),
+        });
         let r = env.step(action)?;
         let paid = sparse_reward(r.reward, step, cfg.sparse_every);
-        ret += paid;
         let success = r.info.is_success();
         if success && first.is_none() {
             first = Some(step + 1);
         }
-        let rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
+        let mut rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
         steps = step + 1;
         obs = r.obs;
-        if !observer.after_step(&rec, &env) {
+        let go_on = observer.after_step(&mut rec, &env);
+        ret += rec.reward;
+        if !go_on {
             break;
         }
     }
@@ -150,11 +172,12 @@ fn record(
         obj_to_target: info.obj_to_target,
         success: info.is_success(),
         truncated,
+        terms: BTreeMap::new(),
     }
 }
 
 /// Aggregate over episodes: what `genreward rollout` prints last.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RolloutSummary {
     pub task: String,
     pub policy: String,

@@ -132,7 +132,7 @@ fn same_seed_and_actions_give_identical_bits() {
             let mut pol = Policy::new(PolicyKind::Expert, task, 0.1, 42);
             let mut out = vec![];
             for _ in 0..150 {
-                let a = pol.act(env.last_obs());
+                let a = pol.action(env.last_obs());
                 let r = env.step(a).unwrap();
                 out.extend(r.obs.iter().map(|x| x.to_bits()));
                 out.push(r.reward.to_bits());

@@ -1,0 +1,159 @@
+//! Run folders as data.
+//!
+//! `genreward rollout --out DIR` writes:
+//! - `DIR/manifest.json`: [`RunManifest`] (settings, files, per-episode results, summary);
+//! - `DIR/steps.jsonl`: one [`StepRecord`] per line; named reward terms (`r_env`, `r_video`, ...)
+//!   go in its `terms` object;
+//! - `DIR/obs_NNN.npy`: episode `NNN`'s camera observations, uint8 `[T, H, W, 3]`, frame `t` the
+//!   state the policy saw at step `t`.
+//!
+//! [`RunDir`] reads all of it back; every failure is one line naming the file.
+
+use genreward_record::{load_video, RecordError, Video};
+use genreward_render::ViewSpec;
+use genreward_sim::rollout::{EpisodeSummary, RolloutConfig, RolloutSummary, StepRecord};
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+/// The video of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    pub path: String,
+    pub view: ViewSpec,
+    pub overlay: bool,
+    pub fps: u32,
+    pub frames_are: String,
+}
+
+/// The goal a run was scored against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GoalInfo {
+    /// The goal video as given.
+    pub path: String,
+    /// Its length and the 16 frames sampled from it.
+    pub frames: usize,
+    pub sampled: Vec<usize>,
+    /// The VAE checkpoint folder.
+    pub vae: String,
+    /// r_video is paid on steps where step + 1 is a multiple of `every`.
+    pub every: usize,
+    /// reward = r_env + alpha * r_video.
+    pub alpha: f64,
+    pub device: String,
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub genreward_version: String,
+    pub command: Vec<String>,
+    pub task: String,
+    pub metaworld_name: String,
+    pub config: RolloutConfig,
+    /// Camera observations saved as obs_NNN.npy, if any.
+    pub observations: Option<ViewSpec>,
+    pub video: Option<VideoInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<GoalInfo>,
+    pub files: Vec<String>,
+    /// The run was stopped with Ctrl-C; the files hold what ran.
+    pub interrupted: bool,
+    pub episodes: Vec<EpisodeSummary>,
+    pub summary: RolloutSummary,
+}
+
+/// Reading a run folder failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("'{}' is not a run folder: {reason}", path.display())]
+    NotARun { path: PathBuf, reason: String },
+    #[error("cannot read '{}': {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error("'{}' line {line}: {reason}", path.display())]
+    BadLine {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error(transparent)]
+    Frames(#[from] RecordError),
+}
+
+/// File name of episode `i`'s observations.
+pub fn obs_file(episode: usize) -> String {
+    format!("obs_{episode:03}.npy")
+}
+
+/// An opened run folder.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub path: PathBuf,
+    pub manifest: RunManifest,
+}
+
+impl RunDir {
+    /// Opens `path` and reads its manifest.
+    pub fn open(path: &Path) -> Result<RunDir, RunError> {
+        if !path.is_dir() {
+            return Err(RunError::NotARun {
+                path: path.to_path_buf(),
+                reason: "no such folder".into(),
+            });
+        }
+        let mpath = path.join("manifest.json");
+        let text = std::fs::read_to_string(&mpath).map_err(|e| RunError::NotARun {
+            path: path.to_path_buf(),
+            reason: format!("manifest.json: {e}"),
+        })?;
+        let manifest = serde_json::from_str(&text).map_err(|e| RunError::Read {
+            path: mpath,
+            reason: e.to_string(),
+        })?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// Every line of `steps.jsonl`, in order.
+    pub fn steps(&self) -> Result<Vec<StepRecord>, RunError> {
+        read_steps(&self.path.join("steps.jsonl"))
+    }
+
+    /// Episode `i`'s camera observations (`obs_NNN.npy`).
+    pub fn episode_frames(&self, episode: usize) -> Result<Video, RunError> {
+        if self.manifest.observations.is_none() {
+            return Err(RunError::NotARun {
+                path: self.path.clone(),
+                reason: "it has no camera observations (record it with rollout --camera)".into(),
+            });
+        }
+        Ok(load_video(&self.path.join(obs_file(episode)))?)
+    }
+}
+
+/// Reads a `steps.jsonl` file.
+pub fn read_steps(path: &Path) -> Result<Vec<StepRecord>, RunError> {
+    let file = std::fs::File::open(path).map_err(|e| RunError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| RunError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec = serde_json::from_str(&line).map_err(|e| RunError::BadLine {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason: e.to_string(),
+        })?;
+        out.push(rec);
+    }
+    Ok(out)
+}
