@@ -1,12 +1,13 @@
 //! Subcommands: `rollout`, `tasks`, `bench`, `parity`.
 
-use crate::record::{render_views, Recorder, ViewSpec};
+use crate::record::{render_views, Recorder};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use genreward_record::VideoFormat;
-use genreward_render::{CameraName, Renderer, View};
+use genreward_render::{render_envs, CameraName, Renderer, ViewSpec};
 use genreward_sim::fixture::parity_dir;
-use genreward_sim::rollout::{run_episode, EpisodeSummary};
+use genreward_run::{RunManifest, VideoInfo};
+use genreward_sim::rollout::run_episode;
 use genreward_sim::{
     Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, RolloutSummary, TaskKind, VecEnv,
 };
@@ -37,12 +38,33 @@ enum Command {
     Bench(BenchArgs),
     /// Open the app: the 3D scene, the agent's view, rewards and plots.
     View(ViewArgs),
+    /// Render the scripted expert from a seed's initial scene until success (plus a short
+    /// hold): the default goal video.
+    Goal(crate::goal::GoalArgs),
+    /// Write the video VAE's training data: expert, noisy-expert and random episodes of every
+    /// task, rendered in batches, with held-out validation seeds.
+    Dataset(crate::vae_cli::DatasetArgs),
+    /// Train a model.
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// Encode and decode a video with the VAE; write input above reconstruction and print PSNR.
+    Reconstruct(crate::vae_cli::ReconstructArgs),
+    /// Score a recorded run (rollout --camera) against a goal video: r_video per step.
+    Score(crate::score::ScoreArgs),
+    /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
+    EvalReward(crate::eval::EvalArgs),
     /// Replay Meta-World fixtures (*.jsonl) through our rewards, info terms,
     /// success checks and experts; fail if any differs.
     Parity {
         /// Folder holding <task>-v3.jsonl fixture files.
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Train the 3D causal video VAE on .npy episodes (see `genreward dataset`).
+    Vae(crate::vae_cli::TrainVaeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -86,9 +108,33 @@ struct RolloutArgs {
     /// Video frame size, WxH.
     #[arg(long, default_value = "256x256")]
     video_size: String,
-    /// Print step, reward and success on the video frames.
+    /// Print step, reward and success on the video frames (and r_video with --goal).
     #[arg(long)]
     overlay: bool,
+    /// Score the run live against this goal video (.mp4, .gif, .npy, a folder of .png):
+    /// r_video goes into steps.jsonl and reward becomes r_env + alpha * r_video. Renders the
+    /// observation camera (--camera, default corner2 at the VAE's size) and saves it.
+    #[arg(long)]
+    goal: Option<PathBuf>,
+    #[command(flatten)]
+    video_reward: VideoRewardArgs,
+}
+
+/// The video-level reward's settings, shared by `rollout --goal` and `score`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct VideoRewardArgs {
+    /// Video VAE checkpoint folder (default: the shipped assets/models/vae).
+    #[arg(long)]
+    pub vae: Option<PathBuf>,
+    /// Compute r_video every K steps, paid where step + 1 is a multiple of K.
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_EVERY, allow_negative_numbers = true)]
+    pub every: usize,
+    /// Weight of r_video in reward = r_env + alpha * r_video.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// Backend of the models: cpu (burn-flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -171,6 +217,12 @@ pub fn run() -> Result<()> {
         }
         Command::Bench(a) => bench(a),
         Command::View(a) => view(a),
+        Command::Goal(a) => crate::goal::goal(a),
+        Command::Dataset(a) => crate::vae_cli::dataset(a),
+        Command::Train(TrainCommand::Vae(a)) => crate::vae_cli::train_vae(a),
+        Command::Reconstruct(a) => crate::vae_cli::reconstruct(a),
+        Command::Score(a) => crate::score::score(a),
+        Command::EvalReward(a) => crate::eval::eval_reward(a),
         Command::Parity { dir } => parity(&dir),
     }
 }
@@ -188,23 +240,6 @@ fn check_noise(noise: f64) -> Result<()> {
         bail!("--noise must be a finite number >= 0 (got {noise})");
     }
     Ok(())
-}
-
-#[derive(serde::Serialize)]
-struct Manifest<'a> {
-    genreward_version: &'static str,
-    command: Vec<String>,
-    task: &'a str,
-    metaworld_name: String,
-    config: &'a RolloutConfig,
-    /// Camera observations saved as obs_NNN.npy, if any.
-    observations: Option<ViewSpec>,
-    video: Option<VideoInfo>,
-    files: Vec<String>,
-    /// The run was stopped with Ctrl-C; the files hold what ran.
-    interrupted: bool,
-    episodes: &'a [EpisodeSummary],
-    summary: &'a RolloutSummary,
 }
 
 fn parse_view(camera: &str, size: &str, flag: &str) -> Result<ViewSpec> {
@@ -228,8 +263,13 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
     }
-    let obs = match &a.camera {
-        Some(c) => Some(parse_view(c, &a.size, "size")?),
+    let obs = match (&a.camera, &a.goal) {
+        (Some(c), _) => Some(parse_view(c, &a.size, "size")?),
+        (None, Some(_)) => Some(parse_view("corner2", &a.size, "size")?),
+        (None, None) => None,
+    };
+    let term = match &a.goal {
+        Some(goal) => Some(crate::score::load_term(goal, &a.video_reward)?),
         None => None,
     };
     let video = match &a.video {
@@ -267,44 +307,56 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     bar.set_message(format!("{} {}", task, policy));
     let stop = crate::interrupt_flag();
     let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
+    let mut goal_info = None;
+    if let Some((term, info)) = term {
+        rec = rec.with_term(term, a.video_reward.alpha);
+        goal_info = Some(info);
+    }
+    let mut actor = Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed);
     let mut episodes = Vec::with_capacity(cfg.episodes);
     for i in 0..cfg.episodes {
         rec.begin_episode(i)?;
-        let summary = run_episode(&cfg, i, &mut rec)?;
+        let summary = run_episode(&cfg, i, &mut actor, &mut rec)?;
         rec.end_episode()?;
         episodes.push(summary);
         if stop.load(Ordering::SeqCst) {
             break;
         }
     }
+    let term_ms = rec.term_ms.clone();
     let files = rec.finish()?;
     bar.finish_and_clear();
     let interrupted = stop.load(Ordering::SeqCst);
 
     let summary = RolloutSummary::new(&cfg, &episodes);
-    let manifest = Manifest {
-        genreward_version: env!("CARGO_PKG_VERSION"),
+    let manifest = RunManifest {
+        genreward_version: env!("CARGO_PKG_VERSION").into(),
         command: std::env::args().collect(),
-        task: task.name(),
+        task: task.name().into(),
         metaworld_name: task.v3_name(),
-        config: &cfg,
+        config: cfg.clone(),
         observations: obs,
         video: a.video.as_ref().map(|p| VideoInfo {
             path: p.display().to_string(),
             view: video.expect("video settings").0,
             overlay: a.overlay,
             fps: crate::record::VIDEO_FPS,
-            frames_are: "state before each step's action, one frame per step",
+            frames_are: "state before each step's action, one frame per step".into(),
         }),
+        goal: goal_info,
         files,
         interrupted,
-        episodes: &episodes,
-        summary: &summary,
+        episodes: episodes.clone(),
+        summary: summary.clone(),
     };
     let mpath = a.out.join("manifest.json");
     fs::write(&mpath, serde_json::to_string_pretty(&manifest)? + "\n")
         .with_context(|| format!("cannot write {}", mpath.display()))?;
-    println!("{}", serde_json::to_string(&summary)?);
+    let mut line = serde_json::to_value(&summary)?;
+    if a.goal.is_some() {
+        line["ms_per_window"] = serde_json::json!(crate::score::median(&term_ms));
+    }
+    println!("{line}");
     if interrupted {
         bail!(
             "interrupted: kept {} episode(s) in {}",
@@ -313,15 +365,6 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-#[derive(serde::Serialize)]
-struct VideoInfo {
-    path: String,
-    view: ViewSpec,
-    overlay: bool,
-    fps: u32,
-    frames_are: &'static str,
 }
 
 #[derive(serde::Serialize)]
@@ -369,7 +412,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         let mut pol = Policy::new(policy, task, 0.0, a.seed as u64);
         let t0 = Instant::now();
         for _ in 0..a.steps {
-            let act = pol.act(env.last_obs());
+            let act = pol.action(env.last_obs());
             let r = env.step(act)?;
             if r.truncated {
                 env.reset();
@@ -396,23 +439,12 @@ fn bench(a: BenchArgs) -> Result<()> {
         for _ in 0..rounds {
             if let (Some(r), Some(v)) = (&mut renderer, view) {
                 let t = Instant::now();
-                let scenes: Vec<_> = venv
-                    .envs()
-                    .iter()
-                    .map(|e| (e.world().shapes(), e.world().hand_pos()))
-                    .collect();
-                let views: Vec<View> = scenes
-                    .iter()
-                    .map(|(s, h)| View {
-                        shapes: s,
-                        camera: v.camera.pose(*h),
-                    })
-                    .collect();
-                rendered += r.render(&views, v.width, v.height)?.len();
+                let worlds: Vec<_> = venv.envs().iter().map(|e| e.world()).collect();
+                rendered += render_envs(r, &worlds, v)?.len();
                 render_time += t.elapsed().as_secs_f64();
             }
             let obs = venv.observations();
-            let acts: Vec<[f64; 4]> = pols.iter_mut().zip(&obs).map(|(p, o)| p.act(o)).collect();
+            let acts: Vec<[f64; 4]> = pols.iter_mut().zip(&obs).map(|(p, o)| p.action(o)).collect();
             venv.step(&acts)?;
         }
         (

@@ -3,7 +3,11 @@
 
 mod app;
 mod cli;
+mod eval;
+mod goal;
 mod record;
+mod score;
+mod vae_cli;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -7,9 +7,10 @@
 
 use anyhow::{Context, Result};
 use genreward_record::{overlay, NpyWriter, VideoWriter};
-use genreward_render::{CameraName, Frame, Renderer, View};
+use genreward_render::{render_specs, Frame, Renderer, ViewSpec};
+use genreward_reward::FrameTerm;
 use genreward_sim::rollout::{StepObserver, StepRecord};
-use genreward_sim::Env;
+use genreward_sim::{Env, Pixels};
 use indicatif::ProgressBar;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -17,48 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// A camera view at a size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ViewSpec {
-    #[serde(serialize_with = "ser_camera")]
-    pub camera: CameraName,
-    pub width: u32,
-    pub height: u32,
-}
-
-fn ser_camera<S: serde::Serializer>(c: &CameraName, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(c.name())
-}
-
 /// Renders one frame of each requested view of `env`, in one submission per size.
 pub fn render_views(renderer: &mut Renderer, env: &Env, specs: &[ViewSpec]) -> Result<Vec<Frame>> {
-    let shapes = env.world().shapes();
-    let hand = env.world().hand_pos();
-    let mut out: Vec<Option<Frame>> = vec![None; specs.len()];
-    for (k, spec) in specs.iter().enumerate() {
-        if out[k].is_some() {
-            continue;
-        }
-        // Every view of this size goes in one batch.
-        let same: Vec<usize> = (k..specs.len())
-            .filter(|&j| specs[j].width == spec.width && specs[j].height == spec.height)
-            .collect();
-        let views: Vec<View> = same
-            .iter()
-            .map(|&j| View {
-                shapes: &shapes,
-                camera: specs[j].camera.pose(hand),
-            })
-            .collect();
-        let frames = renderer.render(&views, spec.width, spec.height)?;
-        for (j, f) in same.into_iter().zip(frames) {
-            out[j] = Some(f);
-        }
-    }
-    Ok(out
-        .into_iter()
-        .map(|f| f.expect("every view rendered"))
-        .collect())
+    Ok(render_specs(renderer, env.world(), specs)?)
 }
 
 /// The rollout's recorder: writes every step and, when asked, observations and video.
@@ -74,6 +36,12 @@ pub struct Recorder {
     bar: ProgressBar,
     stop: Arc<AtomicBool>,
     error: Option<anyhow::Error>,
+    /// The video reward and its weight alpha, when the run has a goal.
+    term: Option<(Box<dyn FrameTerm>, f64)>,
+    /// The last value the term paid this episode (shown by the overlay).
+    last_term: Option<f64>,
+    /// Milliseconds of every computation of the term.
+    pub term_ms: Vec<f64>,
     /// Files written, relative to the run folder.
     pub files: Vec<String>,
 }
@@ -113,12 +81,28 @@ impl Recorder {
             bar,
             stop,
             error: None,
+            term: None,
+            last_term: None,
+            term_ms: Vec::new(),
             files: vec!["steps.jsonl".into()],
         })
     }
 
+    /// Adds a reward term computed on the observation frames (which the recorder must render):
+    /// each step's record gets `terms.r_env` (the environment's paid reward) and the term's value
+    /// (0 on steps it is not paid), and `reward` becomes `r_env + alpha * term`.
+    pub fn with_term(mut self, term: Box<dyn FrameTerm>, alpha: f64) -> Recorder {
+        assert!(self.obs.is_some(), "a frame term needs observation frames");
+        self.term = Some((term, alpha));
+        self
+    }
+
     /// Starts episode `index`: opens its observation file.
     pub fn begin_episode(&mut self, index: usize) -> Result<()> {
+        if let Some((t, _)) = &mut self.term {
+            t.reset();
+        }
+        self.last_term = None;
         if let Some(spec) = self.obs {
             let name = format!("obs_{index:03}.npy");
             let path = self.out_dir.join(&name);
@@ -158,7 +142,18 @@ impl Recorder {
             .collect()
     }
 
-    fn record_step(&mut self, rec: &StepRecord) -> Result<()> {
+    fn record_step(&mut self, rec: &mut StepRecord) -> Result<()> {
+        if let (Some((term, alpha)), Some(f)) = (&mut self.term, self.pending.first()) {
+            let value = term.push(&f.rgb, f.width, f.height);
+            if value.is_some() {
+                self.term_ms.push(term.last_ms());
+                self.last_term = value;
+            }
+            let v = value.unwrap_or(0.0);
+            rec.terms.insert("r_env".into(), rec.reward);
+            rec.terms.insert(term.name().into(), v);
+            rec.reward += *alpha * v;
+        }
         serde_json::to_writer(&mut self.steps, rec)
             .map_err(std::io::Error::from)
             .and_then(|_| self.steps.write_all(b"\n"))
@@ -179,6 +174,13 @@ impl Recorder {
                     rec.reward,
                     rec.success,
                 );
+                if let (Some((term, _)), Some(v)) = (&self.term, self.last_term) {
+                    let text = format!("{} {v:.3}", short_name(term.name()));
+                    let scale = (spec.width.min(spec.height) / 160).max(1);
+                    let (tw, _) = overlay::text_size(&text, scale);
+                    let x = spec.width.saturating_sub(tw) as i32;
+                    overlay::draw_text(&mut f.rgb, spec.width, spec.height, x, 0, &text, scale, [255, 220, 64]);
+                }
             }
             w.write_frame(&f.rgb)?;
         }
@@ -189,10 +191,18 @@ impl Recorder {
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.
 pub const VIDEO_FPS: u32 = 80;
 
+/// The overlay's label of a term: `r_video` -> `rv`.
+fn short_name(name: &str) -> String {
+    match name.strip_prefix("r_") {
+        Some(rest) => format!("r{}", rest.chars().next().unwrap_or('?')),
+        None => name.to_string(),
+    }
+}
+
 impl StepObserver for Recorder {
-    fn before_step(&mut self, _step: usize, env: &Env) {
+    fn before_step(&mut self, _step: usize, env: &Env) -> Option<Pixels> {
         if self.error.is_some() {
-            return;
+            return None;
         }
         let specs = self.specs();
         if let Some(r) = &mut self.renderer {
@@ -201,9 +211,15 @@ impl StepObserver for Recorder {
                 Err(e) => self.error = Some(e),
             }
         }
+        // The observation frame (when rendered) is what the actor sees.
+        self.obs.and(self.pending.first()).map(|f| Pixels {
+            width: f.width,
+            height: f.height,
+            rgb: f.rgb.clone(),
+        })
     }
 
-    fn after_step(&mut self, rec: &StepRecord, _env: &Env) -> bool {
+    fn after_step(&mut self, rec: &mut StepRecord, _env: &Env) -> bool {
         self.bar.inc(1);
         if self.error.is_none() {
             if let Err(e) = self.record_step(rec) {

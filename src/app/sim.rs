@@ -7,9 +7,9 @@ use anyhow::Result;
 use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 use genreward_record::NpyWriter;
-use genreward_render::{CameraName, Frame, Renderer, View};
+use genreward_render::{render_envs, CameraName, Frame, Renderer, ViewSpec};
 use genreward_sim::rollout::{sparse_reward, StepRecord};
-use genreward_sim::{Env, PhysicsConfig, Policy, PolicyKind, TaskKind};
+use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Pixels, Policy, PolicyKind, TaskKind};
 use std::fmt;
 use std::str::FromStr;
 
@@ -60,7 +60,8 @@ pub struct Sim {
     pub seed: u32,
     pub driver: Driver,
     pub env: Env,
-    policy: Policy,
+    /// What acts when a policy drives (any [`Actor`]: scripted, random, learned).
+    actor: Box<dyn Actor + Send + Sync>,
     /// Keyboard driver: gripper closed (space toggles).
     pub gripper_closed: bool,
     /// Steps of this episode.
@@ -101,7 +102,7 @@ impl Sim {
             seed: opts.seed,
             driver: opts.driver,
             env: Env::new(opts.task, opts.seed, PhysicsConfig::default()),
-            policy: Policy::new(PolicyKind::Zero, opts.task, 0.0, 0),
+            actor: Box::new(Policy::new(PolicyKind::Zero, opts.task, 0.0, 0)),
             gripper_closed: false,
             history: Vec::new(),
             playing: true,
@@ -125,13 +126,13 @@ impl Sim {
     /// Starts the episode of the current task, seed and driver again.
     pub fn reset(&mut self) {
         self.env = Env::new(self.task, self.seed, PhysicsConfig::default());
-        // The stream of episode 0 of `genreward rollout --seed <seed>`.
-        let stream = (self.seed as u64) << 32;
+        // Episode 0 of `genreward rollout --seed <seed>`: the same random stream.
         let kind = match self.driver {
             Driver::Policy(p) => p,
             Driver::Keyboard => PolicyKind::Zero,
         };
-        self.policy = Policy::new(kind, self.task, 0.0, stream);
+        self.actor = Box::new(Policy::for_run(kind, self.task, 0.0, self.seed));
+        self.actor.reset(self.task, self.seed, 0);
         self.gripper_closed = false;
         self.history.clear();
         self.accum = 0.0;
@@ -151,7 +152,17 @@ impl Sim {
         }
         let obs = *self.env.last_obs();
         let action = match self.driver {
-            Driver::Policy(_) => self.policy.act(&obs),
+            Driver::Policy(_) => {
+                let pixels = self.agent_frame.as_ref().map(|f| Pixels {
+                    width: f.width,
+                    height: f.height,
+                    rgb: f.rgb.clone(),
+                });
+                self.actor.act(&Observation {
+                    state: &obs,
+                    pixels: pixels.as_ref(),
+                })
+            }
             Driver::Keyboard => keyboard,
         };
         match self.env.step(action) {
@@ -173,6 +184,7 @@ impl Sim {
                     obj_to_target: r.info.obj_to_target,
                     success: r.info.is_success(),
                     truncated: r.truncated,
+                    terms: Default::default(),
                 });
                 self.render_agent_view();
             }
@@ -193,12 +205,12 @@ impl Sim {
 
     fn render_agent_view(&mut self) {
         let Some(r) = &mut self.renderer else { return };
-        let shapes = self.env.world().shapes();
-        let view = View {
-            shapes: &shapes,
-            camera: self.obs_camera.pose(self.env.world().hand_pos()),
+        let spec = ViewSpec {
+            camera: self.obs_camera,
+            width: self.obs_size.0,
+            height: self.obs_size.1,
         };
-        match r.render(&[view], self.obs_size.0, self.obs_size.1) {
+        match render_envs(r, &[self.env.world()], spec) {
             Ok(mut f) => {
                 let frame = f.remove(0);
                 if let Some(dump) = &mut self.agent_dump {

@@ -1,0 +1,19 @@
+//! genreward-models: the burn models of GenReward, generic over burn's `Backend`, no Bevy inside.
+//!
+//! - [`vae`]: the 3D causal video VAE whose latents give the video-level reward;
+//! - [`backend`]: the CPU (`flex`) and GPU (`wgpu`) backends and `--device cpu|wgpu`;
+//! - [`checkpoint`]: burn records with their config as JSON beside them, checked on load;
+//! - [`frames`]: uint8 RGB frames to tensors and back;
+//! - [`train`]: the VAE's training step (the data and the loop's bookkeeping live in the caller).
+//!
+//! Every module is a `#[derive(Module)]` built by `init` on a `#[derive(Config)]`.
+
+pub mod backend;
+pub mod checkpoint;
+pub mod frames;
+pub mod train;
+pub mod vae;
+
+pub use backend::{DeviceKind, UnknownDevice};
+pub use checkpoint::{CheckpointError, VaeCheckpoint};
+pub use vae::{VideoVae, VideoVaeConfig};

@@ -1,0 +1,214 @@
+//! `genreward eval-reward`: how well r_video tells good behaviour from bad, on seeds the VAE never
+//! saw. For every task: one goal video from the expert on `--goal-seed`; `--episodes` episodes of
+//! each behaviour (expert, expert + noise 0.1 / 0.3 / 0.6, random) on seeds `--seed`, `--seed`+1,
+//! ...; each 256 steps, rendered in one batch per step; the final r_video (step 255, frames
+//! 0..=255 sampled to 16) of each. Reports, per task, the mean final r_video of each behaviour
+//! and the AUC of expert against random (the probability that a random expert episode outscores
+//! a random random-action episode, ties counting half).
+
+use crate::goal::{expert_goal_frames, HOLD_STEPS};
+use crate::score::{median, parse_device, vae_dir};
+use crate::vae_cli::{parse_tasks, VARIANTS};
+use anyhow::{bail, Result};
+use genreward_models::backend::{Cpu, Gpu};
+use genreward_models::DeviceKind;
+use genreward_record::Video;
+use genreward_render::{render_envs, Renderer, ViewSpec};
+use genreward_reward::{load_encoder, FrameTerm, GoalVideo, VideoReward};
+use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, TaskKind};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// VAE checkpoint folder (default: the shipped assets/models/vae).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// Episodes per task and behaviour.
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    episodes: usize,
+    /// First agent seed (the dataset uses 1000.. and 1500..; keep clear of them).
+    #[arg(long, default_value_t = 9000, allow_negative_numbers = true)]
+    seed: u32,
+    /// Seed of the expert's goal video (not an agent seed).
+    #[arg(long, default_value_t = 8000, allow_negative_numbers = true)]
+    goal_seed: u32,
+    /// Episode length; r_video is read at its last step.
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+    steps: usize,
+    /// Comma-separated tasks, or all.
+    #[arg(long, default_value = "all")]
+    tasks: String,
+    #[arg(long, default_value = "corner2")]
+    camera: String,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(serde::Serialize)]
+struct TaskEval {
+    task: String,
+    /// Mean final r_video per behaviour, in VARIANTS order.
+    mean: Vec<(String, f64)>,
+    auc_expert_vs_random: f64,
+    /// The noisy experts' mean lies between the random and the expert means.
+    noisy_between: bool,
+}
+
+/// P(a > b) + 0.5 P(a == b) over all pairs.
+pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for &p in pos {
+        for &n in neg {
+            s += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    s / (pos.len() * neg.len()).max(1) as f64
+}
+
+fn make_term(
+    device: DeviceKind,
+    vae: &std::path::Path,
+    goal: &GoalVideo,
+    every: usize,
+) -> Result<Box<dyn FrameTerm>> {
+    Ok(match device {
+        DeviceKind::Cpu => Box::new(VideoReward::new(load_encoder::<Cpu>(vae, Default::default())?, goal, every)),
+        DeviceKind::Wgpu => Box::new(VideoReward::new(load_encoder::<Gpu>(vae, Default::default())?, goal, every)),
+    })
+}
+
+pub fn eval_reward(a: EvalArgs) -> Result<()> {
+    let device = parse_device(&a.device)?;
+    let tasks = parse_tasks(&a.tasks)?;
+    if a.episodes == 0 || a.steps == 0 {
+        bail!("--episodes and --steps must be at least 1");
+    }
+    let vae = vae_dir(&a.vae);
+    let size = genreward_reward::load::vae_frame_size(&vae)?;
+    let view = ViewSpec::parse(&a.camera, &format!("{size}x{size}")).map_err(anyhow::Error::msg)?;
+    let mut renderer = Renderer::new()?;
+    let bar = ProgressBar::new((tasks.len() * VARIANTS.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let mut out = Vec::new();
+    let mut ms = Vec::new();
+    for &task in &tasks {
+        let (gframes, _) = expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, &mut renderer)?;
+        let goal = GoalVideo::from_video(
+            Video {
+                width: size,
+                height: size,
+                frames: gframes,
+            },
+            size,
+            "expert goal",
+        )?;
+        let mut term = make_term(device, &vae, &goal, a.steps)?;
+        let mut means = Vec::new();
+        let mut finals: Vec<Vec<f64>> = Vec::new();
+        for (name, kind, noise) in VARIANTS {
+            bar.set_message(format!("{task} {name}"));
+            let scores = run_variant(task, kind, noise, &a, view, &mut renderer, term.as_mut(), &mut ms)?;
+            means.push((name.to_string(), scores.iter().sum::<f64>() / scores.len() as f64));
+            finals.push(scores);
+            bar.inc(1);
+        }
+        let (e, r) = (means[0].1, means[VARIANTS.len() - 1].1);
+        let noisy: Vec<f64> = means[1..VARIANTS.len() - 1].iter().map(|m| m.1).collect();
+        let noisy_mean = noisy.iter().sum::<f64>() / noisy.len() as f64;
+        out.push(TaskEval {
+            task: task.name().into(),
+            auc_expert_vs_random: auc(&finals[0], &finals[VARIANTS.len() - 1]),
+            noisy_between: noisy_mean <= e && noisy_mean >= r,
+            mean: means,
+        });
+    }
+    bar.finish_and_clear();
+    for t in &out {
+        let m: Vec<String> = t.mean.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+        eprintln!("{:<18} AUC {:.3}  {}", t.task, t.auc_expert_vs_random, m.join("  "));
+    }
+    let aucs: Vec<f64> = out.iter().map(|t| t.auc_expert_vs_random).collect();
+    let summary = serde_json::json!({
+        "vae": vae.display().to_string(),
+        "episodes": a.episodes,
+        "seeds": [a.seed, a.seed + a.episodes as u32],
+        "goal_seed": a.goal_seed,
+        "steps": a.steps,
+        "mean_auc": aucs.iter().sum::<f64>() / aucs.len() as f64,
+        "min_auc": aucs.iter().cloned().fold(f64::INFINITY, f64::min),
+        "ms_per_window": median(&ms),
+        "tasks": out,
+    });
+    println!("{summary}");
+    Ok(())
+}
+
+/// Final r_video of `--episodes` episodes of one behaviour, stepped in lockstep.
+#[allow(clippy::too_many_arguments)]
+fn run_variant(
+    task: TaskKind,
+    kind: genreward_sim::PolicyKind,
+    noise: f64,
+    a: &EvalArgs,
+    view: ViewSpec,
+    renderer: &mut Renderer,
+    term: &mut dyn FrameTerm,
+    ms: &mut Vec<f64>,
+) -> Result<Vec<f64>> {
+    let seeds: Vec<u32> = (0..a.episodes).map(|k| a.seed + k as u32).collect();
+    let mut envs: Vec<Env> = seeds
+        .iter()
+        .map(|&s| {
+            let mut e = Env::new(task, s, PhysicsConfig::default());
+            e.set_max_path_length(a.steps);
+            e
+        })
+        .collect();
+    let mut actors: Vec<Policy> = seeds
+        .iter()
+        .map(|&s| {
+            let mut p = Policy::for_run(kind, task, noise, s);
+            p.reset(task, s, 0);
+            p
+        })
+        .collect();
+    let mut frames: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(a.steps); envs.len()];
+    for _ in 0..a.steps {
+        let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
+        for (f, shot) in frames.iter_mut().zip(render_envs(renderer, &worlds, view)?) {
+            f.push(shot.rgb);
+        }
+        for (e, p) in envs.iter_mut().zip(&mut actors) {
+            let obs = *e.last_obs();
+            let act = Actor::act(p, &Observation {
+                state: &obs,
+                pixels: None,
+            });
+            e.step(act)?;
+        }
+    }
+    let mut finals = Vec::with_capacity(envs.len());
+    for ep in frames {
+        term.reset();
+        let mut last = None;
+        for f in &ep {
+            if let Some(v) = term.push(f, view.width, view.height) {
+                last = Some(v);
+                ms.push(term.last_ms());
+            }
+        }
+        finals.push(last.expect("the last step pays r_video"));
+    }
+    Ok(finals)
+}

@@ -1,0 +1,163 @@
+//! The video-level reward end to end: goal videos, the VAE's data, training, reconstruction,
+//! live and offline scoring, and the errors a user can hit. Models here are tiny configs.
+
+mod common;
+use common::{genreward, last_json, ok};
+use std::path::Path;
+
+fn lines(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn goal_writes_every_format_and_stops_after_success_plus_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("g.npy");
+    let o = genreward(&["goal", "--task", "reach", "--seed", "3", "--out", s(&npy)]);
+    ok(&o);
+    let j = last_json(&o);
+    let succ = j["success_step"].as_u64().unwrap() as usize;
+    assert!(succ > 5 && succ < 200, "{j}");
+    // Frames 0..=success_step+hold: the state before each step, the last one held 16 steps.
+    assert_eq!(j["frames"].as_u64().unwrap() as usize, succ + 16 + 1);
+    let v = genreward_record::load_video(&npy).unwrap();
+    assert_eq!((v.width, v.height, v.len()), (64, 64, succ + 17));
+    assert_ne!(v.frames[0], v.frames[succ], "the arm moved");
+    for name in ["g.mp4", "g.gif", "pngs"] {
+        let p = dir.path().join(name);
+        let o = genreward(&["goal", "--task", "reach", "--seed", "3", "--out", s(&p), "--size", "48x32"]);
+        ok(&o);
+        let v = genreward_record::load_video(&p).unwrap();
+        assert_eq!((v.width, v.height, v.len()), (48, 32, succ + 17), "{name}");
+    }
+}
+
+/// dataset -> train vae -> reconstruct -> rollout --goal -> score, all with a tiny model.
+#[test]
+fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    let o = genreward(&[
+        "dataset", "--out", s(&data), "--tasks", "reach,push", "--train-episodes", "1",
+        "--val-episodes", "1", "--steps", "20",
+    ]);
+    ok(&o);
+    assert_eq!(last_json(&o)["frames"], 2 * 5 * 2 * 20);
+    let ep = genreward_record::load_video(&data.join("train/reach/random/obs_1000.npy")).unwrap();
+    assert_eq!(ep.len(), 20);
+    assert!(data.join("val/push/expert/obs_1500.npy").is_file());
+
+    let vae = d.join("vae");
+    let train_dir = data.join("train");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train", "vae", "--data", s(&train_dir), "--out", s(&vae), "--batch", "2",
+            "--clip", "4", "--channels", "8,8,8", "--temporal-blocks", "1", "--checkpoint-every", "2",
+        ];
+        args.extend_from_slice(extra);
+        genreward(&args)
+    };
+    let o = train(&["--steps", "3"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["steps"], 3);
+    assert!(j["val_psnr_db"].as_f64().unwrap() > 0.0, "{j}");
+    for f in ["config.json", "model.mpk", "optimizer.mpk", "meta.json", "metrics.jsonl", "recon.mp4"] {
+        assert!(vae.join(f).is_file(), "{f}");
+    }
+    let o = train(&["--steps", "5", "--resume"]);
+    ok(&o);
+    assert_eq!(last_json(&o)["steps"], 5, "resume continues the step count");
+    let m = lines(&vae.join("metrics.jsonl"));
+    assert!(m.iter().any(|l| l["step"] == 5));
+
+    let goal = d.join("goal.npy");
+    ok(&genreward(&["goal", "--task", "reach", "--seed", "7", "--out", s(&goal)]));
+    let recon = d.join("recon.mp4");
+    let o = genreward(&["reconstruct", "--vae", s(&vae), "--video", s(&goal), "--out", s(&recon)]);
+    ok(&o);
+    assert!(last_json(&o)["psnr_db"].as_f64().unwrap() > 5.0);
+    let rv = genreward_record::load_video(&recon).unwrap();
+    assert_eq!((rv.width, rv.height), (256, 512), "input above reconstruction, 4x");
+
+    // Live: r_video every 8 steps.
+    let run = d.join("run");
+    let o = genreward(&[
+        "rollout", "--task", "reach", "--seed", "11", "--max-steps", "24", "--goal", s(&goal),
+        "--vae", s(&vae), "--every", "8", "--alpha", "0.5", "--out", s(&run), "--camera", "corner2",
+        "--video", s(&d.join("run.mp4")), "--overlay",
+    ]);
+    ok(&o);
+    assert!(last_json(&o)["ms_per_window"].as_f64().unwrap() > 0.0);
+    let steps = lines(&run.join("steps.jsonl"));
+    assert_eq!(steps.len(), 24);
+    for st in &steps {
+        let k = st["step"].as_u64().unwrap();
+        let rv = st["terms"]["r_video"].as_f64().unwrap();
+        let renv = st["terms"]["r_env"].as_f64().unwrap();
+        if (k + 1) % 8 == 0 {
+            assert!(rv.abs() > 1e-6 && rv.abs() <= 1.0 + 1e-9, "step {k}: {rv}");
+        } else {
+            assert_eq!(rv, 0.0, "step {k}");
+        }
+        assert!((st["reward"].as_f64().unwrap() - (renv + 0.5 * rv)).abs() < 1e-12);
+        assert_eq!(renv, st["dense_reward"].as_f64().unwrap(), "dense env reward paid");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["goal"]["every"], 8);
+    assert_eq!(manifest["goal"]["sampled"].as_array().unwrap().len(), 16);
+
+    // Offline: the same frames, the same model, the same numbers.
+    let out = d.join("scored.jsonl");
+    let o = genreward(&[
+        "score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--every", "8",
+        "--alpha", "0.5", "--out", s(&out),
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["windows"], 3);
+    assert!(j["ms_per_window"].as_f64().unwrap() > 0.0);
+    let scored = lines(&out);
+    assert_eq!(scored.len(), 24);
+    for (a, b) in scored.iter().zip(&steps) {
+        assert_eq!(a["r_video"], b["terms"]["r_video"], "step {}", a["step"]);
+        assert_eq!(a["r_env"], b["terms"]["r_env"]);
+        assert_eq!(a["reward"], b["reward"]);
+    }
+    let fin = j["episodes"][0]["final_r_video"].as_f64().unwrap();
+    assert_eq!(fin, steps[23]["terms"]["r_video"].as_f64().unwrap());
+
+    // Bad input.
+    let bad = |args: &[&str], want: &str| {
+        let o = genreward(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        let last = e.lines().last().unwrap_or("");
+        assert!(last.starts_with("error:") && last.contains(want), "{args:?}: {e}");
+    };
+    let one = d.join("one.npy");
+    genreward_record::save_frames(&one, 64, 64, 1, &[vec![0u8; 64 * 64 * 3]]).unwrap();
+    let o_ = s(&out);
+    bad(&["score", "--run", s(&run), "--goal", s(&one), "--vae", s(&vae), "--out", o_], "at least 2");
+    bad(&["score", "--run", s(&d.join("nope")), "--goal", s(&goal), "--vae", s(&vae), "--out", o_], "not a run folder");
+    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&d.join("novae")), "--out", o_], "not found");
+    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--device", "tpu", "--out", o_], "unknown device");
+    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--every", "0", "--out", o_], "--every");
+    std::fs::write(d.join("junk.mp4"), b"not a video").unwrap();
+    bad(&["score", "--run", s(&run), "--goal", s(&d.join("junk.mp4")), "--vae", s(&vae), "--out", o_], "cannot read video");
+    bad(&["train", "vae", "--data", s(&d.join("nodata")), "--out", s(&d.join("v2"))], "does not exist");
+    bad(&["goal", "--task", "reach", "--out", s(&d.join("g.avi"))], "unknown clip format");
+    let nocam = d.join("nocam");
+    ok(&genreward(&["rollout", "--task", "reach", "--max-steps", "3", "--out", s(&nocam)]));
+    bad(&["score", "--run", s(&nocam), "--goal", s(&goal), "--vae", s(&vae), "--out", o_], "no camera observations");
+}
