@@ -5,8 +5,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use genreward_record::VideoFormat;
 use genreward_render::{render_envs, CameraName, Renderer, ViewSpec};
-use genreward_sim::fixture::parity_dir;
 use genreward_run::{RunManifest, VideoInfo};
+use genreward_sim::fixture::parity_dir;
 use genreward_sim::rollout::run_episode;
 use genreward_sim::{
     Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, RolloutSummary, TaskKind, VecEnv,
@@ -444,7 +444,11 @@ fn bench(a: BenchArgs) -> Result<()> {
                 render_time += t.elapsed().as_secs_f64();
             }
             let obs = venv.observations();
-            let acts: Vec<[f64; 4]> = pols.iter_mut().zip(&obs).map(|(p, o)| p.action(o)).collect();
+            let acts: Vec<[f64; 4]> = pols
+                .iter_mut()
+                .zip(&obs)
+                .map(|(p, o)| p.action(o))
+                .collect();
             venv.step(&acts)?;
         }
         (

@@ -79,8 +79,16 @@ fn make_term(
     every: usize,
 ) -> Result<Box<dyn FrameTerm>> {
     Ok(match device {
-        DeviceKind::Cpu => Box::new(VideoReward::new(load_encoder::<Cpu>(vae, Default::default())?, goal, every)),
-        DeviceKind::Wgpu => Box::new(VideoReward::new(load_encoder::<Gpu>(vae, Default::default())?, goal, every)),
+        DeviceKind::Cpu => Box::new(VideoReward::new(
+            load_encoder::<Cpu>(vae, Default::default())?,
+            goal,
+            every,
+        )),
+        DeviceKind::Wgpu => Box::new(VideoReward::new(
+            load_encoder::<Gpu>(vae, Default::default())?,
+            goal,
+            every,
+        )),
     })
 }
 
@@ -103,7 +111,8 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let mut out = Vec::new();
     let mut ms = Vec::new();
     for &task in &tasks {
-        let (gframes, _) = expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, &mut renderer)?;
+        let (gframes, _) =
+            expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, &mut renderer)?;
         let goal = GoalVideo::from_video(
             Video {
                 width: size,
@@ -118,8 +127,20 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
         let mut finals: Vec<Vec<f64>> = Vec::new();
         for (name, kind, noise) in VARIANTS {
             bar.set_message(format!("{task} {name}"));
-            let scores = run_variant(task, kind, noise, &a, view, &mut renderer, term.as_mut(), &mut ms)?;
-            means.push((name.to_string(), scores.iter().sum::<f64>() / scores.len() as f64));
+            let scores = run_variant(
+                task,
+                kind,
+                noise,
+                &a,
+                view,
+                &mut renderer,
+                term.as_mut(),
+                &mut ms,
+            )?;
+            means.push((
+                name.to_string(),
+                scores.iter().sum::<f64>() / scores.len() as f64,
+            ));
             finals.push(scores);
             bar.inc(1);
         }
@@ -136,7 +157,12 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
     bar.finish_and_clear();
     for t in &out {
         let m: Vec<String> = t.mean.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
-        eprintln!("{:<18} AUC {:.3}  {}", t.task, t.auc_expert_vs_random, m.join("  "));
+        eprintln!(
+            "{:<18} AUC {:.3}  {}",
+            t.task,
+            t.auc_expert_vs_random,
+            m.join("  ")
+        );
     }
     let aucs: Vec<f64> = out.iter().map(|t| t.auc_expert_vs_random).collect();
     let summary = serde_json::json!({
@@ -191,10 +217,13 @@ fn run_variant(
         }
         for (e, p) in envs.iter_mut().zip(&mut actors) {
             let obs = *e.last_obs();
-            let act = Actor::act(p, &Observation {
-                state: &obs,
-                pixels: None,
-            });
+            let act = Actor::act(
+                p,
+                &Observation {
+                    state: &obs,
+                    pixels: None,
+                },
+            );
             e.step(act)?;
         }
     }

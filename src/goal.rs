@@ -73,10 +73,13 @@ pub fn expert_goal_frames(
             break;
         }
         let obs = *env.last_obs();
-        let a = Actor::act(&mut expert, &Observation {
-            state: &obs,
-            pixels: None,
-        });
+        let a = Actor::act(
+            &mut expert,
+            &Observation {
+                state: &obs,
+                pixels: None,
+            },
+        );
         let r = env.step(a)?;
         if success_at.is_none() && r.info.is_success() {
             success_at = Some(step + 1);
@@ -98,10 +101,20 @@ pub fn goal(a: GoalArgs) -> Result<()> {
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
     }
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+    }
     let mut renderer = Renderer::new()?;
     let (frames, success_step) =
         expert_goal_frames(task, a.seed, view, a.max_steps, a.hold, &mut renderer)?;
-    save_frames(&a.out, view.width, view.height, crate::record::VIDEO_FPS, &frames)?;
+    save_frames(
+        &a.out,
+        view.width,
+        view.height,
+        crate::record::VIDEO_FPS,
+        &frames,
+    )?;
     let s = GoalSummary {
         task: task.name().into(),
         seed: a.seed,

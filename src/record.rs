@@ -179,7 +179,16 @@ impl Recorder {
                     let scale = (spec.width.min(spec.height) / 160).max(1);
                     let (tw, _) = overlay::text_size(&text, scale);
                     let x = spec.width.saturating_sub(tw) as i32;
-                    overlay::draw_text(&mut f.rgb, spec.width, spec.height, x, 0, &text, scale, [255, 220, 64]);
+                    overlay::draw_text(
+                        &mut f.rgb,
+                        spec.width,
+                        spec.height,
+                        x,
+                        0,
+                        &text,
+                        scale,
+                        [255, 220, 64],
+                    );
                 }
             }
             w.write_frame(&f.rgb)?;
@@ -189,7 +198,7 @@ impl Recorder {
 }
 
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.
-pub const VIDEO_FPS: u32 = 80;
+pub const VIDEO_FPS: u32 = genreward_sim::CONTROL_HZ;
 
 /// The overlay's label of a term: `r_video` -> `rv`.
 fn short_name(name: &str) -> String {

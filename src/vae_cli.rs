@@ -149,10 +149,13 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
                 }
                 for (e, p) in envs.iter_mut().zip(&mut actors) {
                     let obs = *e.last_obs();
-                    let act = Actor::act(p, &Observation {
-                        state: &obs,
-                        pixels: None,
-                    });
+                    let act = Actor::act(
+                        p,
+                        &Observation {
+                            state: &obs,
+                            pixels: None,
+                        },
+                    );
                     e.step(act)?;
                 }
                 frames += n;
@@ -216,14 +219,23 @@ pub fn load_episodes(dirs: &[PathBuf], size: u32) -> Result<Vec<Episode>> {
     }
     files.sort();
     if files.is_empty() {
-        bail!("no .npy episodes under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no .npy episodes under {}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     files
         .iter()
         .map(|f| {
             let (shape, data) = read_npy_u8(f)?;
             if shape.len() != 4 || shape[3] != 3 || shape[0] == 0 {
-                bail!("'{}' is not a [T, H, W, 3] uint8 array with T >= 1", f.display());
+                bail!(
+                    "'{}' is not a [T, H, W, 3] uint8 array with T >= 1",
+                    f.display()
+                );
             }
             let (h, w) = (shape[1] as u32, shape[2] as u32);
             let n = (h * w * 3) as usize;
@@ -250,13 +262,24 @@ fn collect_npy(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// A training clip: `len` frames of one episode, `stride` steps apart.
-fn random_clip<'a>(eps: &'a [Episode], len: usize, max_stride: usize, rng: &mut ChaCha8Rng) -> Vec<&'a [u8]> {
+fn random_clip<'a>(
+    eps: &'a [Episode],
+    len: usize,
+    max_stride: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<&'a [u8]> {
     let ep = &eps[rng.random_range(0..eps.len())];
     let n = ep.frames.len();
-    let max_stride = max_stride.min((n.saturating_sub(1)) / (len - 1).max(1)).max(1);
+    let max_stride = max_stride
+        .min((n.saturating_sub(1)) / (len - 1).max(1))
+        .max(1);
     let stride = rng.random_range(1..=max_stride);
     let span = (len - 1) * stride;
-    let start = if n > span { rng.random_range(0..n - span) } else { 0 };
+    let start = if n > span {
+        rng.random_range(0..n - span)
+    } else {
+        0
+    };
     (0..len)
         .map(|i| ep.frames[(start + i * stride).min(n - 1)].as_slice())
         .collect()
@@ -397,30 +420,35 @@ impl BackendJob for TrainJob {
         );
         bar.set_position(step as u64);
         let stop = crate::interrupt_flag();
-        let deadline = a.minutes.map(|m| Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
+        let deadline = a
+            .minutes
+            .map(|m| Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
         let mut last_val = f64::NAN;
         let mut window = Vec::new();
         let t_start = Instant::now();
         let elapsed0 = elapsed;
-        let save = |trainer: &VaeTrainer<B>, step: usize, elapsed: f64, val_psnr: f64| -> Result<()> {
-            let meta = serde_json::json!({
-                "step": step,
-                "train_seconds": elapsed,
-                "val_psnr_db": if val_psnr.is_finite() { Some(val_psnr) } else { None },
-                "command": std::env::args().collect::<Vec<_>>(),
-                "data": a.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
-                "val": a.val.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
-                "train_episodes": train.len(),
-                "val_episodes": val.len(),
-                "batch": a.batch, "clip": a.clip, "max_stride": a.max_stride, "lr": a.lr,
-                "device": a.device,
-                "genreward_version": env!("CARGO_PKG_VERSION"),
-            });
-            trainer.save(&a.out, &meta)?;
-            Ok(())
-        };
+        let save =
+            |trainer: &VaeTrainer<B>, step: usize, elapsed: f64, val_psnr: f64| -> Result<()> {
+                let meta = serde_json::json!({
+                    "step": step,
+                    "train_seconds": elapsed,
+                    "val_psnr_db": if val_psnr.is_finite() { Some(val_psnr) } else { None },
+                    "command": std::env::args().collect::<Vec<_>>(),
+                    "data": a.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+                    "val": a.val.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+                    "train_episodes": train.len(),
+                    "val_episodes": val.len(),
+                    "batch": a.batch, "clip": a.clip, "max_stride": a.max_stride, "lr": a.lr,
+                    "device": a.device,
+                    "genreward_version": env!("CARGO_PKG_VERSION"),
+                });
+                trainer.save(&a.out, &meta)?;
+                Ok(())
+            };
         while step < a.steps {
-            if stop.load(std::sync::atomic::Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if stop.load(std::sync::atomic::Ordering::SeqCst)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
                 break;
             }
             let t = Instant::now();
@@ -446,7 +474,10 @@ impl BackendJob for TrainJob {
                 fps
             ));
             if !s.loss.is_finite() {
-                bail!("the training loss became {} at step {step}; lower --lr", s.loss);
+                bail!(
+                    "the training loss became {} at step {step}; lower --lr",
+                    s.loss
+                );
             }
             elapsed = elapsed0 + t_start.elapsed().as_secs_f64();
             if step % 10 == 0 || step == 1 {
@@ -464,7 +495,11 @@ impl BackendJob for TrainJob {
             if step % a.checkpoint_every == 0 {
                 if !val.is_empty() {
                     last_val = val_psnr(&trainer.model.valid(), &val, size);
-                    writeln!(metrics, "{}", serde_json::json!({"step": step, "val_psnr_db": last_val}))?;
+                    writeln!(
+                        metrics,
+                        "{}",
+                        serde_json::json!({"step": step, "val_psnr_db": last_val})
+                    )?;
                 }
                 save(&trainer, step, elapsed, last_val)?;
             }
@@ -473,12 +508,20 @@ impl BackendJob for TrainJob {
         let model = trainer.model.valid();
         if !val.is_empty() {
             last_val = val_psnr(&model, &val, size);
-            writeln!(metrics, "{}", serde_json::json!({"step": step, "val_psnr_db": last_val}))?;
+            writeln!(
+                metrics,
+                "{}",
+                serde_json::json!({"step": step, "val_psnr_db": last_val})
+            )?;
         }
         save(&trainer, step, elapsed, last_val)?;
         // A side-by-side video a person can judge: validation episodes, input above,
         // reconstruction below.
-        let show: Vec<&Episode> = if val.is_empty() { train.iter().take(2).collect() } else { val.iter().step_by((val.len() / 3).max(1)).take(3).collect() };
+        let show: Vec<&Episode> = if val.is_empty() {
+            train.iter().take(2).collect()
+        } else {
+            val.iter().step_by((val.len() / 3).max(1)).take(3).collect()
+        };
         let mut top = Vec::new();
         for ep in show {
             top.extend(ep.frames.iter().cloned());
@@ -499,7 +542,11 @@ impl BackendJob for TrainJob {
 /// The device a model's weights live on.
 fn model_device<B: Backend>(model: &VideoVae<B>) -> B::Device {
     use burn::module::Module;
-    model.devices().into_iter().next().expect("a model with weights")
+    model
+        .devices()
+        .into_iter()
+        .next()
+        .expect("a model with weights")
 }
 
 /// Validation PSNR: every validation episode seen as the reward sees it (16 frames sampled
@@ -547,13 +594,23 @@ pub fn reconstruct_frames<B: Backend>(
 }
 
 /// Writes input above reconstruction, each `size x size`, scaled up `scale` times (nearest).
-pub fn write_side_by_side(path: &Path, top: &[Vec<u8>], bottom: &[Vec<u8>], size: u32, scale: u32) -> Result<()> {
+pub fn write_side_by_side(
+    path: &Path,
+    top: &[Vec<u8>],
+    bottom: &[Vec<u8>],
+    size: u32,
+    scale: u32,
+) -> Result<()> {
     let (w, h) = (size * scale, 2 * size * scale);
     let mut writer = VideoWriter::create(path, w, h, 16)?;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     for (a, b) in top.iter().zip(bottom) {
         for y in 0..h {
-            let (src, sy) = if y < size * scale { (a, y / scale) } else { (b, (y - size * scale) / scale) };
+            let (src, sy) = if y < size * scale {
+                (a, y / scale)
+            } else {
+                (b, (y - size * scale) / scale)
+            };
             for x in 0..w {
                 let s = ((sy * size + x / scale) * 3) as usize;
                 let d = ((y * w + x) * 3) as usize;
@@ -588,7 +645,8 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<()> {
     } else {
         a.frame_size as u32
     };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let train = load_episodes(&a.data, size)?;
     let val_dirs = if a.val.is_empty() {
         a.data
@@ -600,14 +658,26 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<()> {
     } else {
         a.val.clone()
     };
-    let val = if val_dirs.is_empty() { Vec::new() } else { load_episodes(&val_dirs, size)? };
+    let val = if val_dirs.is_empty() {
+        Vec::new()
+    } else {
+        load_episodes(&val_dirs, size)?
+    };
     eprintln!(
         "training on {} episodes ({} frames), validating on {}",
         train.len(),
         train.iter().map(|e| e.frames.len()).sum::<usize>(),
         val.len()
     );
-    let out = run_on(device, TrainJob { a, config, train, val })?;
+    let out = run_on(
+        device,
+        TrainJob {
+            a,
+            config,
+            train,
+            val,
+        },
+    )?;
     println!("{out}");
     Ok(())
 }
@@ -659,7 +729,17 @@ pub fn reconstruct(a: ReconstructArgs) -> Result<()> {
         .iter()
         .map(|f| to_model_input(f, video.width, video.height, size))
         .collect();
-    let psnr = run_on(device, ReconJob { vae, frames, out: a.out.clone() })?;
-    println!("{}", serde_json::json!({"psnr_db": psnr, "frames": video.len(), "out": a.out.display().to_string()}));
+    let psnr = run_on(
+        device,
+        ReconJob {
+            vae,
+            frames,
+            out: a.out.clone(),
+        },
+    )?;
+    println!(
+        "{}",
+        serde_json::json!({"psnr_db": psnr, "frames": video.len(), "out": a.out.display().to_string()})
+    );
     Ok(())
 }

@@ -33,7 +33,17 @@ fn goal_writes_every_format_and_stops_after_success_plus_hold() {
     assert_ne!(v.frames[0], v.frames[succ], "the arm moved");
     for name in ["g.mp4", "g.gif", "pngs"] {
         let p = dir.path().join(name);
-        let o = genreward(&["goal", "--task", "reach", "--seed", "3", "--out", s(&p), "--size", "48x32"]);
+        let o = genreward(&[
+            "goal",
+            "--task",
+            "reach",
+            "--seed",
+            "3",
+            "--out",
+            s(&p),
+            "--size",
+            "48x32",
+        ]);
         ok(&o);
         let v = genreward_record::load_video(&p).unwrap();
         assert_eq!((v.width, v.height, v.len()), (48, 32, succ + 17), "{name}");
@@ -47,8 +57,17 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let d = dir.path();
     let data = d.join("data");
     let o = genreward(&[
-        "dataset", "--out", s(&data), "--tasks", "reach,push", "--train-episodes", "1",
-        "--val-episodes", "1", "--steps", "20",
+        "dataset",
+        "--out",
+        s(&data),
+        "--tasks",
+        "reach,push",
+        "--train-episodes",
+        "1",
+        "--val-episodes",
+        "1",
+        "--steps",
+        "20",
     ]);
     ok(&o);
     assert_eq!(last_json(&o)["frames"], 2 * 5 * 2 * 20);
@@ -60,8 +79,22 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let train_dir = data.join("train");
     let train = |extra: &[&str]| {
         let mut args = vec![
-            "train", "vae", "--data", s(&train_dir), "--out", s(&vae), "--batch", "2",
-            "--clip", "4", "--channels", "8,8,8", "--temporal-blocks", "1", "--checkpoint-every", "2",
+            "train",
+            "vae",
+            "--data",
+            s(&train_dir),
+            "--out",
+            s(&vae),
+            "--batch",
+            "2",
+            "--clip",
+            "4",
+            "--channels",
+            "8,8,8",
+            "--temporal-blocks",
+            "1",
+            "--checkpoint-every",
+            "2",
         ];
         args.extend_from_slice(extra);
         genreward(&args)
@@ -71,7 +104,14 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let j = last_json(&o);
     assert_eq!(j["steps"], 3);
     assert!(j["val_psnr_db"].as_f64().unwrap() > 0.0, "{j}");
-    for f in ["config.json", "model.mpk", "optimizer.mpk", "meta.json", "metrics.jsonl", "recon.mp4"] {
+    for f in [
+        "config.json",
+        "model.mpk",
+        "optimizer.mpk",
+        "meta.json",
+        "metrics.jsonl",
+        "recon.mp4",
+    ] {
         assert!(vae.join(f).is_file(), "{f}");
     }
     let o = train(&["--steps", "5", "--resume"]);
@@ -81,20 +121,59 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     assert!(m.iter().any(|l| l["step"] == 5));
 
     let goal = d.join("goal.npy");
-    ok(&genreward(&["goal", "--task", "reach", "--seed", "7", "--out", s(&goal)]));
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--seed",
+        "7",
+        "--out",
+        s(&goal),
+    ]));
     let recon = d.join("recon.mp4");
-    let o = genreward(&["reconstruct", "--vae", s(&vae), "--video", s(&goal), "--out", s(&recon)]);
+    let o = genreward(&[
+        "reconstruct",
+        "--vae",
+        s(&vae),
+        "--video",
+        s(&goal),
+        "--out",
+        s(&recon),
+    ]);
     ok(&o);
     assert!(last_json(&o)["psnr_db"].as_f64().unwrap() > 5.0);
     let rv = genreward_record::load_video(&recon).unwrap();
-    assert_eq!((rv.width, rv.height), (256, 512), "input above reconstruction, 4x");
+    assert_eq!(
+        (rv.width, rv.height),
+        (256, 512),
+        "input above reconstruction, 4x"
+    );
 
     // Live: r_video every 8 steps.
     let run = d.join("run");
     let o = genreward(&[
-        "rollout", "--task", "reach", "--seed", "11", "--max-steps", "24", "--goal", s(&goal),
-        "--vae", s(&vae), "--every", "8", "--alpha", "0.5", "--out", s(&run), "--camera", "corner2",
-        "--video", s(&d.join("run.mp4")), "--overlay",
+        "rollout",
+        "--task",
+        "reach",
+        "--seed",
+        "11",
+        "--max-steps",
+        "24",
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--alpha",
+        "0.5",
+        "--out",
+        s(&run),
+        "--camera",
+        "corner2",
+        "--video",
+        s(&d.join("run.mp4")),
+        "--overlay",
     ]);
     ok(&o);
     assert!(last_json(&o)["ms_per_window"].as_f64().unwrap() > 0.0);
@@ -110,7 +189,11 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             assert_eq!(rv, 0.0, "step {k}");
         }
         assert!((st["reward"].as_f64().unwrap() - (renv + 0.5 * rv)).abs() < 1e-12);
-        assert_eq!(renv, st["dense_reward"].as_f64().unwrap(), "dense env reward paid");
+        assert_eq!(
+            renv,
+            st["dense_reward"].as_f64().unwrap(),
+            "dense env reward paid"
+        );
     }
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
@@ -120,8 +203,19 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     // Offline: the same frames, the same model, the same numbers.
     let out = d.join("scored.jsonl");
     let o = genreward(&[
-        "score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--every", "8",
-        "--alpha", "0.5", "--out", s(&out),
+        "score",
+        "--run",
+        s(&run),
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--alpha",
+        "0.5",
+        "--out",
+        s(&out),
     ]);
     ok(&o);
     let j = last_json(&o);
@@ -143,21 +237,140 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let e = String::from_utf8_lossy(&o.stderr);
         let last = e.lines().last().unwrap_or("");
-        assert!(last.starts_with("error:") && last.contains(want), "{args:?}: {e}");
+        assert!(
+            last.starts_with("error:") && last.contains(want),
+            "{args:?}: {e}"
+        );
     };
     let one = d.join("one.npy");
     genreward_record::save_frames(&one, 64, 64, 1, &[vec![0u8; 64 * 64 * 3]]).unwrap();
     let o_ = s(&out);
-    bad(&["score", "--run", s(&run), "--goal", s(&one), "--vae", s(&vae), "--out", o_], "at least 2");
-    bad(&["score", "--run", s(&d.join("nope")), "--goal", s(&goal), "--vae", s(&vae), "--out", o_], "not a run folder");
-    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&d.join("novae")), "--out", o_], "not found");
-    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--device", "tpu", "--out", o_], "unknown device");
-    bad(&["score", "--run", s(&run), "--goal", s(&goal), "--vae", s(&vae), "--every", "0", "--out", o_], "--every");
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&one),
+            "--vae",
+            s(&vae),
+            "--out",
+            o_,
+        ],
+        "at least 2",
+    );
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&d.join("nope")),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--out",
+            o_,
+        ],
+        "not a run folder",
+    );
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&d.join("novae")),
+            "--out",
+            o_,
+        ],
+        "not found",
+    );
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--device",
+            "tpu",
+            "--out",
+            o_,
+        ],
+        "unknown device",
+    );
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--every",
+            "0",
+            "--out",
+            o_,
+        ],
+        "--every",
+    );
     std::fs::write(d.join("junk.mp4"), b"not a video").unwrap();
-    bad(&["score", "--run", s(&run), "--goal", s(&d.join("junk.mp4")), "--vae", s(&vae), "--out", o_], "cannot read video");
-    bad(&["train", "vae", "--data", s(&d.join("nodata")), "--out", s(&d.join("v2"))], "does not exist");
-    bad(&["goal", "--task", "reach", "--out", s(&d.join("g.avi"))], "unknown clip format");
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&d.join("junk.mp4")),
+            "--vae",
+            s(&vae),
+            "--out",
+            o_,
+        ],
+        "cannot read video",
+    );
+    bad(
+        &[
+            "train",
+            "vae",
+            "--data",
+            s(&d.join("nodata")),
+            "--out",
+            s(&d.join("v2")),
+        ],
+        "does not exist",
+    );
+    bad(
+        &["goal", "--task", "reach", "--out", s(&d.join("g.avi"))],
+        "unknown clip format",
+    );
     let nocam = d.join("nocam");
-    ok(&genreward(&["rollout", "--task", "reach", "--max-steps", "3", "--out", s(&nocam)]));
-    bad(&["score", "--run", s(&nocam), "--goal", s(&goal), "--vae", s(&vae), "--out", o_], "no camera observations");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "reach",
+        "--max-steps",
+        "3",
+        "--out",
+        s(&nocam),
+    ]));
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&nocam),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--out",
+            o_,
+        ],
+        "no camera observations",
+    );
 }

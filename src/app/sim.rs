@@ -51,7 +51,7 @@ impl FromStr for Driver {
 }
 
 /// Meta-World's control rate: speed 1.0 plays 80 steps per second.
-pub const CONTROL_HZ: f32 = 80.0;
+pub const CONTROL_HZ: f32 = genreward_sim::CONTROL_HZ as f32;
 
 /// The running episode and everything the panel shows about it.
 #[derive(Resource)]

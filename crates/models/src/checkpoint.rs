@@ -46,7 +46,10 @@ pub enum CheckpointError {
 fn one_line(s: impl std::fmt::Display) -> String {
     let s = s.to_string().replace('\n', " ");
     if s.len() > 300 {
-        format!("{}...", &s[..s.char_indices().nth(300).map(|c| c.0).unwrap_or(s.len())])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(300).map(|c| c.0).unwrap_or(s.len())]
+        )
     } else {
         s
     }
@@ -81,7 +84,8 @@ pub fn save<B: Backend, M: Module<B>, C: Config>(
     // copy with fresh random numbers: touch every parameter first so the record holds the
     // weights this model computes with.
     param_shapes::<B, M>(model);
-    std::fs::write(dir.join(CONFIG_FILE), burn::config::config_to_json(config)).map_err(|e| werr(e.to_string()))?;
+    std::fs::write(dir.join(CONFIG_FILE), burn::config::config_to_json(config))
+        .map_err(|e| werr(e.to_string()))?;
     CheckpointRecorder::new()
         .record(model.clone().into_record(), dir.join("model"))
         .map_err(|e| werr(e.to_string()))?;
@@ -96,8 +100,8 @@ pub fn read_config<C: Config>(dir: &Path, kind: &'static str) -> Result<C, Check
         return Err(CheckpointError::Missing(dir.to_path_buf()));
     }
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| CheckpointError::MissingFile(path.clone()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|_| CheckpointError::MissingFile(path.clone()))?;
     C::load_binary(text.as_bytes()).map_err(|e| CheckpointError::BadConfig {
         path,
         kind,
@@ -125,11 +129,12 @@ pub fn load_weights<B: Backend, M: Module<B>>(
         })?;
     // A record whose structure differs from the model can make burn panic deep inside: turn
     // that into the same one-line error.
-    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fresh.load_record(record)))
-        .map_err(|_| CheckpointError::ShapeMismatch {
-            path: path.clone(),
-            reason: "the record's structure differs from the model's".into(),
-        })?;
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fresh.load_record(record)))
+            .map_err(|_| CheckpointError::ShapeMismatch {
+                path: path.clone(),
+                reason: "the record's structure differs from the model's".into(),
+            })?;
     let got = param_shapes::<B, M>(&loaded);
     if got.len() != want.len() {
         return Err(CheckpointError::ShapeMismatch {

@@ -95,7 +95,10 @@ impl<B: AutodiffBackend> VaeTrainer<B> {
 }
 
 /// Squared error of the mean reconstruction (no sampling) of `batch`.
-pub fn eval_mse<B: burn::tensor::backend::Backend>(model: &VideoVae<B>, batch: Tensor<B, 5>) -> f64 {
+pub fn eval_mse<B: burn::tensor::backend::Backend>(
+    model: &VideoVae<B>,
+    batch: Tensor<B, 5>,
+) -> f64 {
     let out = model.forward(batch.clone(), false);
     scalar((out.recon - batch).powf_scalar(2.0).mean())
 }

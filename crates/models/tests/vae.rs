@@ -44,15 +44,26 @@ fn latents_and_reconstructions_are_causal_in_time() {
     let a = Tensor::<B, 5>::random([1, 3, t, 16, 16], Distribution::Uniform(-1.0, 1.0), &dev);
     // Same first 4 frames, different frames 4..7.
     let tail = Tensor::<B, 5>::random([1, 3, 3, 16, 16], Distribution::Uniform(-1.0, 1.0), &dev);
-    let b = Tensor::cat(vec![a.clone().slice([0..1, 0..3, 0..4, 0..16, 0..16]), tail], 2);
+    let b = Tensor::cat(
+        vec![a.clone().slice([0..1, 0..3, 0..4, 0..16, 0..16]), tail],
+        2,
+    );
     let (ma, _) = vae.encode(a.clone());
     let (mb, _) = vae.encode(b.clone());
     let keep = |m: Tensor<B, 5>, r: std::ops::Range<usize>| {
         let [n, c, _, h, w] = m.dims();
         to_vec(m.slice([0..n, 0..c, r, 0..h, 0..w]))
     };
-    assert_eq!(keep(ma.clone(), 0..4), keep(mb.clone(), 0..4), "frames <= 3 must not see frames >= 4");
-    assert_ne!(keep(ma.clone(), 4..7), keep(mb.clone(), 4..7), "later latents do change");
+    assert_eq!(
+        keep(ma.clone(), 0..4),
+        keep(mb.clone(), 0..4),
+        "frames <= 3 must not see frames >= 4"
+    );
+    assert_ne!(
+        keep(ma.clone(), 4..7),
+        keep(mb.clone(), 4..7),
+        "later latents do change"
+    );
     let (ra, rb) = (vae.decode(ma), vae.decode(mb));
     assert_eq!(keep(ra, 0..4), keep(rb, 0..4), "the decoder is causal too");
 }
@@ -125,8 +136,14 @@ fn checkpoints_round_trip_bit_exactly_and_refuse_bad_files() {
     let back = VaeCheckpoint::<B>::load(&ck, Some(&cfg), &dev).unwrap();
     assert_eq!(back.meta["step"], 7);
     let x = Tensor::<B, 5>::random([1, 3, 3, 16, 16], Distribution::Uniform(-1.0, 1.0), &dev);
-    assert_eq!(to_vec(vae.encode(x.clone()).0), to_vec(back.model.encode(x).0));
-    assert_eq!(param_shapes::<B, _>(&vae), param_shapes::<B, _>(&back.model));
+    assert_eq!(
+        to_vec(vae.encode(x.clone()).0),
+        to_vec(back.model.encode(x).0)
+    );
+    assert_eq!(
+        param_shapes::<B, _>(&vae),
+        param_shapes::<B, _>(&back.model)
+    );
 
     let msg = |e: CheckpointError| {
         let s = e.to_string();
@@ -144,7 +161,11 @@ fn checkpoints_round_trip_bit_exactly_and_refuse_bad_files() {
     let bad = dir.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::copy(ck.join("model.mpk"), bad.join("model.mpk")).unwrap();
-    std::fs::write(bad.join("config.json"), cfg.clone().with_channels([8, 16, 8]).to_string()).unwrap();
+    std::fs::write(
+        bad.join("config.json"),
+        cfg.clone().with_channels([8, 16, 8]).to_string(),
+    )
+    .unwrap();
     let e = VaeCheckpoint::<B>::load(&bad, None, &dev).unwrap_err();
     assert!(msg(e).contains("do not match"));
     // Garbage config.

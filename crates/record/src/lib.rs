@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 mod load;
 mod npy;
-mod save;
 pub mod overlay;
+mod save;
 mod video;
 
 pub use load::{load_video, Video, MAX_SIDE, READABLE};

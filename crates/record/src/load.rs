@@ -20,7 +20,12 @@ pub struct Video {
 
 impl Video {
     /// Checks sizes and frame lengths; `path` names the source in errors.
-    pub fn new(path: &Path, width: u32, height: u32, frames: Vec<Vec<u8>>) -> Result<Video, RecordError> {
+    pub fn new(
+        path: &Path,
+        width: u32,
+        height: u32,
+        frames: Vec<Vec<u8>>,
+    ) -> Result<Video, RecordError> {
         let bad = |m: String| RecordError::InvalidVideo {
             path: path.to_path_buf(),
             message: m,
@@ -29,7 +34,9 @@ impl Video {
             return Err(bad(format!("frame size {width}x{height} is empty")));
         }
         if width > MAX_SIDE || height > MAX_SIDE {
-            return Err(bad(format!("frame size {width}x{height} is over {MAX_SIDE} a side")));
+            return Err(bad(format!(
+                "frame size {width}x{height} is over {MAX_SIDE} a side"
+            )));
         }
         if frames.is_empty() {
             return Err(bad("it holds no frames".into()));
@@ -105,14 +112,24 @@ fn invalid(path: &Path, m: impl std::fmt::Display) -> RecordError {
 fn load_npy(path: &Path) -> Result<Video, RecordError> {
     let (shape, data) = read_npy_u8(path)?;
     if shape.len() != 4 || shape[3] != 3 {
-        return Err(invalid(path, format!("shape {shape:?} is not [T, H, W, 3]")));
+        return Err(invalid(
+            path,
+            format!("shape {shape:?} is not [T, H, W, 3]"),
+        ));
     }
     let (t, h, w) = (shape[0], shape[1], shape[2]);
     if h > MAX_SIDE as usize || w > MAX_SIDE as usize {
-        return Err(invalid(path, format!("frame size {w}x{h} is over {MAX_SIDE} a side")));
+        return Err(invalid(
+            path,
+            format!("frame size {w}x{h} is over {MAX_SIDE} a side"),
+        ));
     }
     let n = h * w * 3;
-    let frames = if n == 0 { Vec::new() } else { data.chunks_exact(n).take(t).map(<[u8]>::to_vec).collect() };
+    let frames = if n == 0 {
+        Vec::new()
+    } else {
+        data.chunks_exact(n).take(t).map(<[u8]>::to_vec).collect()
+    };
     Video::new(path, w as u32, h as u32, frames)
 }
 
@@ -129,7 +146,10 @@ fn read_png(path: &Path) -> Result<(u32, u32, Vec<u8>), RecordError> {
         })?;
     let (w, h) = reader.into_dimensions().map_err(|e| invalid(path, e))?;
     if w > MAX_SIDE || h > MAX_SIDE || w == 0 || h == 0 {
-        return Err(invalid(path, format!("frame size {w}x{h} is empty or over {MAX_SIDE} a side")));
+        return Err(invalid(
+            path,
+            format!("frame size {w}x{h} is empty or over {MAX_SIDE} a side"),
+        ));
     }
     let img = image::open(path).map_err(|e| invalid(path, e))?.to_rgb8();
     Ok((img.width(), img.height(), img.into_raw()))
@@ -177,7 +197,10 @@ fn check_budget(path: &Path, frames: usize, w: u32, h: u32) -> Result<(), Record
     if frames.saturating_mul(w as usize * h as usize * 3) > MAX_BYTES {
         return Err(invalid(
             path,
-            format!("{frames} frames of {w}x{h} exceed {} GiB decoded", MAX_BYTES >> 30),
+            format!(
+                "{frames} frames of {w}x{h} exceed {} GiB decoded",
+                MAX_BYTES >> 30
+            ),
         ));
     }
     Ok(())
@@ -189,7 +212,8 @@ fn load_gif(path: &Path) -> Result<Video, RecordError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let dec = image::codecs::gif::GifDecoder::new(BufReader::new(file)).map_err(|e| invalid(path, e))?;
+    let dec =
+        image::codecs::gif::GifDecoder::new(BufReader::new(file)).map_err(|e| invalid(path, e))?;
     let mut frames = Vec::new();
     let mut size = None;
     for fr in dec.into_frames() {
@@ -200,7 +224,10 @@ fn load_gif(path: &Path) -> Result<Video, RecordError> {
             return Err(invalid(path, "frames of different sizes"));
         }
         if w > MAX_SIDE || h > MAX_SIDE {
-            return Err(invalid(path, format!("frame size {w}x{h} is over {MAX_SIDE} a side")));
+            return Err(invalid(
+                path,
+                format!("frame size {w}x{h} is over {MAX_SIDE} a side"),
+            ));
         }
         check_budget(path, frames.len() + 1, w, h)?;
         frames.push(image::DynamicImage::ImageRgba8(buf).to_rgb8().into_raw());
@@ -233,11 +260,18 @@ fn load_mp4(path: &Path) -> Result<Video, RecordError> {
     let id = track.track_id();
     let (tw, th) = (u32::from(track.width()), u32::from(track.height()));
     if tw == 0 || th == 0 || tw > MAX_SIDE || th > MAX_SIDE {
-        return Err(invalid(path, format!("frame size {tw}x{th} is empty or over {MAX_SIDE} a side")));
+        return Err(invalid(
+            path,
+            format!("frame size {tw}x{th} is empty or over {MAX_SIDE} a side"),
+        ));
     }
     let mut head = Vec::new();
-    let sps = track.sequence_parameter_set().map_err(|e| invalid(path, e))?;
-    let pps = track.picture_parameter_set().map_err(|e| invalid(path, e))?;
+    let sps = track
+        .sequence_parameter_set()
+        .map_err(|e| invalid(path, e))?;
+    let pps = track
+        .picture_parameter_set()
+        .map_err(|e| invalid(path, e))?;
     annex_b(&mut head, sps);
     annex_b(&mut head, pps);
     let count = mp4.sample_count(id).map_err(|e| invalid(path, e))?;

@@ -16,7 +16,11 @@ pub enum ClipFormat {
 impl ClipFormat {
     /// By extension; no extension means a folder of PNGs; others are refused.
     pub fn from_path(path: &Path) -> Result<ClipFormat, RecordError> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
             None => Ok(ClipFormat::PngFolder),
             Some(e) if e == "mp4" => Ok(ClipFormat::Mp4),
             Some(e) if e == "gif" => Ok(ClipFormat::Gif),

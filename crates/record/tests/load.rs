@@ -21,7 +21,11 @@ fn clip(t: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
 }
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / a.len() as f64
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
 }
 
 fn err_line(e: RecordError) -> String {
@@ -63,15 +67,51 @@ fn broken_files_give_one_line_errors() {
     let d = dir.path();
     let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
         ("missing.mp4", Box::new(|_| {}), "no such file"),
-        ("empty.mp4", Box::new(|p| std::fs::write(p, b"").unwrap()), "MP4"),
-        ("junk.mp4", Box::new(|p| std::fs::write(p, vec![7u8; 5000]).unwrap()), "cannot read video"),
-        ("junk.gif", Box::new(|p| std::fs::write(p, b"GIF89a\x01garbage").unwrap()), "cannot read video"),
-        ("clip.avi", Box::new(|p| std::fs::write(p, b"RIFF").unwrap()), "unknown video format"),
-        ("flat.npy", Box::new(|p| write_npy(p, "(4, 8, 3)", &[0u8; 96])), "[T, H, W, 3]"),
-        ("zero.npy", Box::new(|p| write_npy(p, "(0, 8, 8, 3)", &[])), "no frames"),
-        ("huge.npy", Box::new(|p| write_npy(p, "(1, 5000, 2, 3)", &[0u8; 30000])), "over 4096"),
-        ("short.npy", Box::new(|p| write_npy(p, "(2, 8, 8, 3)", &[0u8; 100])), "npy"),
-        ("nopngs", Box::new(|p| std::fs::create_dir_all(p).unwrap()), "no .png"),
+        (
+            "empty.mp4",
+            Box::new(|p| std::fs::write(p, b"").unwrap()),
+            "MP4",
+        ),
+        (
+            "junk.mp4",
+            Box::new(|p| std::fs::write(p, vec![7u8; 5000]).unwrap()),
+            "cannot read video",
+        ),
+        (
+            "junk.gif",
+            Box::new(|p| std::fs::write(p, b"GIF89a\x01garbage").unwrap()),
+            "cannot read video",
+        ),
+        (
+            "clip.avi",
+            Box::new(|p| std::fs::write(p, b"RIFF").unwrap()),
+            "unknown video format",
+        ),
+        (
+            "flat.npy",
+            Box::new(|p| write_npy(p, "(4, 8, 3)", &[0u8; 96])),
+            "[T, H, W, 3]",
+        ),
+        (
+            "zero.npy",
+            Box::new(|p| write_npy(p, "(0, 8, 8, 3)", &[])),
+            "no frames",
+        ),
+        (
+            "huge.npy",
+            Box::new(|p| write_npy(p, "(1, 5000, 2, 3)", &[0u8; 30000])),
+            "over 4096",
+        ),
+        (
+            "short.npy",
+            Box::new(|p| write_npy(p, "(2, 8, 8, 3)", &[0u8; 100])),
+            "npy",
+        ),
+        (
+            "nopngs",
+            Box::new(|p| std::fs::create_dir_all(p).unwrap()),
+            "no .png",
+        ),
     ];
     for (name, make, want) in cases {
         let p = d.join(name);
@@ -89,7 +129,14 @@ fn broken_files_give_one_line_errors() {
     // PNG frames of different sizes.
     let mixed = d.join("mixed");
     save_frames(&mixed, 8, 8, 1, &clip(2, 8, 8)).unwrap();
-    image::save_buffer(mixed.join("frame_0009.png"), &vec![0u8; 4 * 4 * 3], 4, 4, image::ExtendedColorType::Rgb8).unwrap();
+    image::save_buffer(
+        mixed.join("frame_0009.png"),
+        &vec![0u8; 4 * 4 * 3],
+        4,
+        4,
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
     let e = err_line(load_video(&mixed).expect_err("mixed sizes"));
     assert!(e.contains("first frame"), "{e}");
 }

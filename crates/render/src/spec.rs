@@ -84,5 +84,8 @@ pub fn render_specs(
             out[j] = Some(f);
         }
     }
-    Ok(out.into_iter().map(|f| f.expect("every view rendered")).collect())
+    Ok(out
+        .into_iter()
+        .map(|f| f.expect("every view rendered"))
+        .collect())
 }

@@ -13,8 +13,8 @@ pub mod sample;
 pub mod video;
 
 pub use goal::GoalVideo;
-pub use sample::{uniform_indices, WINDOW};
 pub use load::{default_vae_dir, load_encoder, load_video_reward};
+pub use sample::{uniform_indices, WINDOW};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 
 /// Errors of the reward layer; one line each.

@@ -22,11 +22,16 @@ pub fn default_vae_dir() -> PathBuf {
     if local.is_dir() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(SHIPPED_VAE)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SHIPPED_VAE)
 }
 
 /// Loads the encoder from `dir` on backend `B`.
-pub fn load_encoder<B: Backend>(dir: &Path, device: B::Device) -> Result<VideoEncoder<B>, RewardError> {
+pub fn load_encoder<B: Backend>(
+    dir: &Path,
+    device: B::Device,
+) -> Result<VideoEncoder<B>, RewardError> {
     let ck = VaeCheckpoint::<B>::load(dir, None, &device)?;
     Ok(VideoEncoder::new(ck.model, ck.config, device))
 }
@@ -52,8 +57,16 @@ pub fn load_video_reward(
     let size = vae_frame_size(vae)?;
     let goal = GoalVideo::load(goal, size)?;
     let term: Box<dyn FrameTerm> = match device {
-        DeviceKind::Cpu => Box::new(VideoReward::new(load_encoder::<Cpu>(vae, Default::default())?, &goal, every)),
-        DeviceKind::Wgpu => Box::new(VideoReward::new(load_encoder::<Gpu>(vae, Default::default())?, &goal, every)),
+        DeviceKind::Cpu => Box::new(VideoReward::new(
+            load_encoder::<Cpu>(vae, Default::default())?,
+            &goal,
+            every,
+        )),
+        DeviceKind::Wgpu => Box::new(VideoReward::new(
+            load_encoder::<Gpu>(vae, Default::default())?,
+            &goal,
+            every,
+        )),
     };
     Ok((term, goal))
 }

@@ -39,7 +39,13 @@ mod tests {
         let mut f = vec![0u8; (w * h * 3) as usize];
         for y in 0..h {
             for x in 0..w {
-                let c = if x < 64 { 0 } else if x < 192 { 1 } else { 2 };
+                let c = if x < 64 {
+                    0
+                } else if x < 192 {
+                    1
+                } else {
+                    2
+                };
                 f[((y * w + x) * 3 + c) as usize] = 255;
             }
         }

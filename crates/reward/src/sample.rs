@@ -35,7 +35,10 @@ mod tests {
         assert_eq!(uniform_indices(16, 16), (0..16).collect::<Vec<_>>());
         assert_eq!(uniform_indices(1, 16), vec![0; 16]);
         // 31 frames: j * 30 / 15 = 2j.
-        assert_eq!(uniform_indices(31, 16), (0..16).map(|j| 2 * j).collect::<Vec<_>>());
+        assert_eq!(
+            uniform_indices(31, 16),
+            (0..16).map(|j| 2 * j).collect::<Vec<_>>()
+        );
         assert_eq!(uniform_indices(5, 3), vec![0, 2, 4]);
     }
 

@@ -12,9 +12,9 @@
 use crate::goal::GoalVideo;
 use crate::prep::to_model_input;
 use crate::sample::{uniform_indices, WINDOW};
+use burn::tensor::backend::Backend;
 use genreward_models::frames::clips_to_tensor;
 use genreward_models::{VideoVae, VideoVaeConfig};
-use burn::tensor::backend::Backend;
 use std::time::Instant;
 
 /// The paper's interval between video rewards, in steps.

@@ -1,7 +1,7 @@
 //! `Env`: Meta-World's reset/step contract on top of [`SawyerWorld`]:
 //! seeded placement (numpy-exact), the 39-d observation, rewards and info.
 
-use crate::reward::{self, RewardInfo, RewardInput};
+use crate::env_reward::{self as reward, RewardInfo, RewardInput};
 use crate::rng::NumpyLegacyRng;
 use crate::task::TaskKind;
 use crate::world::{quat_matrix, PhysicsConfig, SawyerWorld};

@@ -43,27 +43,7 @@ impl Obs {
     }
 }
 
-#[inline]
-fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
-/// ‖(a − b)_{x,y}‖.
-#[inline]
-fn xy_dist(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    let dx = a[0] - b[0];
-    let dy = a[1] - b[1];
-    (dx * dx + dy * dy).sqrt()
-}
-
-/// ‖a − b‖.
-#[inline]
-fn dist(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    let dx = a[0] - b[0];
-    let dy = a[1] - b[1];
-    let dz = a[2] - b[2];
-    (dx * dx + dy * dy + dz * dz).sqrt()
-}
+use crate::vec3::{add, dist, dist_xy as xy_dist};
 
 /// `k·(target − hand)` in f64, rounded to f32, plus the gripper effort.
 #[inline]

@@ -1,13 +1,13 @@
 //! Reading Meta-World fixture records (`shared/fixtures/metaworld/*.jsonl`) and
-//! replaying them through [`crate::reward::evaluate`] and
+//! replaying them through [`crate::env_reward::evaluate`] and
 //! [`crate::expert::expert_action`] (parity check).
 //!
 //! One JSON object per line, one line per `env.step` call; see the fixture README for
 //! the field list. Arrays are parsed into fixed-size `[f64; N]`, so a wrong length is
 //! a parse error. Numbers parse bit-exactly (serde_json's `float_roundtrip`).
 
+use crate::env_reward::{self as reward, RewardInfo, RewardInput};
 use crate::expert::expert_action;
-use crate::reward::{self, RewardInfo, RewardInput};
 use crate::task::TaskKind;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

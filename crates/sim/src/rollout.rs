@@ -2,8 +2,8 @@
 //! environment rewards, and the summary statistics.
 
 use crate::env::{Env, EnvError, OBS_DIM};
+use crate::env_reward::RewardInfo;
 use crate::policy::{Actor, Observation, Pixels, PolicyKind};
-use crate::reward::RewardInfo;
 use crate::task::TaskKind;
 use crate::world::PhysicsConfig;
 use serde::{Deserialize, Serialize};

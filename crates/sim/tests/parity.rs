@@ -2,8 +2,8 @@
 //! fixtures (`shared/fixtures/metaworld`), plus error handling of the fixture reader
 //! and hand-computed checks of the reward helpers.
 
+use genreward_sim::env_reward::{hamacher, tolerance};
 use genreward_sim::fixture::{parity_dir, read_fixture_file, FixtureError, ParityReport};
-use genreward_sim::reward::{hamacher, tolerance};
 use genreward_sim::TaskKind;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -282,7 +282,7 @@ fn hamacher_values() {
 
 #[test]
 fn nut_origin_reconstruction_matches_recorded_wrench_center() {
-    use genreward_sim::reward::{evaluate, nut_origin_from_obs};
+    use genreward_sim::env_reward::{evaluate, nut_origin_from_obs};
     let lines = read_fixture_file(&fixture_dir().join("disassemble-v3.jsonl")).expect("parse");
     let mut max_pos = 0.0f64;
     let mut max_rew = 0.0f64;
@@ -313,7 +313,7 @@ fn pick_place_init_pads_are_live_pads() {
 
 #[test]
 fn shelf_place_in_place_adjustments() {
-    use genreward_sim::reward::{evaluate, RewardInput};
+    use genreward_sim::env_reward::{evaluate, RewardInput};
     // Not exercised by the expert fixtures: a block below the shelf board (z < 0.24)
     // behind the goal (y > T_y) loses its in-place term; in front of it, the term is
     // reduced by H(y_s, z_s).

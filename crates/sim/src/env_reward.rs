@@ -71,45 +71,10 @@ impl RewardInfo {
 }
 
 // ---------------------------------------------------------------------------------
-// Small vector helpers (natural summation order).
+// Vector helpers: one module, natural summation order (crate::vec3).
 
-#[inline]
-fn sub3(a: &[f64; 3], b: &[f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-#[inline]
-fn norm3(v: [f64; 3]) -> f64 {
-    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
-}
-
-#[inline]
-fn norm2(x: f64, y: f64) -> f64 {
-    (x * x + y * y).sqrt()
-}
-
-/// ‖a − b‖ in 3-D.
-#[inline]
-pub fn dist3(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    norm3(sub3(a, b))
-}
-
-/// ‖(a − b)_{x,y}‖.
-#[inline]
-pub fn dist_xy(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    norm2(a[0] - b[0], a[1] - b[1])
-}
-
-/// ‖(a − b)_{x,z}‖.
-#[inline]
-pub fn dist_xz(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    norm2(a[0] - b[0], a[2] - b[2])
-}
-
-#[inline]
-fn vec3(s: &[f64]) -> [f64; 3] {
-    [s[0], s[1], s[2]]
-}
+pub use crate::vec3::{dist as dist3, dist_xy, dist_xz};
+use crate::vec3::{from_slice as vec3, norm as norm3, sub as sub3};
 
 #[inline]
 fn flag(b: bool) -> f64 {
