@@ -39,6 +39,11 @@ pub struct EvalArgs {
     /// Comma-separated tasks, or all.
     #[arg(long, default_value = "all")]
     tasks: String,
+    /// Frames of each goal video (the expert's final state held until then); 0 = the default
+    /// short hold of `genreward goal`. By default as long as the episodes, so the 16 sampled
+    /// frames of goal and agent line up in time.
+    #[arg(long)]
+    goal_length: Option<usize>,
     #[arg(long, default_value = "corner2")]
     camera: String,
     #[arg(long, default_value = "cpu")]
@@ -111,8 +116,9 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let mut out = Vec::new();
     let mut ms = Vec::new();
     for &task in &tasks {
+        let glen = a.goal_length.unwrap_or(a.steps);
         let (gframes, _) =
-            expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, &mut renderer)?;
+            expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, glen, &mut renderer)?;
         let goal = GoalVideo::from_video(
             Video {
                 width: size,
@@ -170,6 +176,7 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
         "episodes": a.episodes,
         "seeds": [a.seed, a.seed + a.episodes as u32],
         "goal_seed": a.goal_seed,
+        "goal_length": a.goal_length.unwrap_or(a.steps),
         "steps": a.steps,
         "mean_auc": aucs.iter().sum::<f64>() / aucs.len() as f64,
         "min_auc": aucs.iter().cloned().fold(f64::INFINITY, f64::min),

@@ -34,6 +34,11 @@ pub struct GoalArgs {
     /// Steps kept after the first success.
     #[arg(long, default_value_t = HOLD_STEPS, allow_negative_numbers = true)]
     hold: usize,
+    /// Hold the final state longer, until the video has at least this many frames. A goal video
+    /// as long as the agent's episodes (256 in the paper's setting) lines the 16 sampled frames
+    /// up in time with the agent's (see the README).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    length: usize,
 }
 
 #[derive(serde::Serialize)]
@@ -48,25 +53,29 @@ struct GoalSummary {
     camera: ViewSpec,
 }
 
-/// Renders the expert's goal video frames; returns them and the step of the first success.
+/// Renders the expert's goal video frames: frame t is the state before step t, from the initial
+/// scene until `hold` steps after the first success, and on until there are at least `length`
+/// frames. Returns them and the step of the first success.
 pub fn expert_goal_frames(
     task: TaskKind,
     seed: u32,
     view: ViewSpec,
     max_steps: usize,
     hold: usize,
+    length: usize,
     renderer: &mut Renderer,
 ) -> Result<(Vec<Vec<u8>>, usize)> {
     let mut env = Env::new(task, seed, PhysicsConfig::default());
-    env.set_max_path_length(max_steps + hold + 1);
+    let hold_max = hold.max(length);
+    env.set_max_path_length(max_steps + hold_max + 1);
     let mut expert = Policy::new(PolicyKind::Expert, task, 0.0, seed as u64);
     expert.reset(task, seed, 0);
     let mut frames = Vec::new();
     let mut success_at = None;
-    for step in 0..max_steps + hold {
+    for step in 0..max_steps + hold_max {
         frames.push(render_envs(renderer, &[env.world()], view)?.remove(0).rgb);
         if let Some(s) = success_at {
-            if step >= s + hold {
+            if step >= s + hold && frames.len() >= length {
                 break;
             }
         } else if step >= max_steps {
@@ -107,7 +116,7 @@ pub fn goal(a: GoalArgs) -> Result<()> {
     }
     let mut renderer = Renderer::new()?;
     let (frames, success_step) =
-        expert_goal_frames(task, a.seed, view, a.max_steps, a.hold, &mut renderer)?;
+        expert_goal_frames(task, a.seed, view, a.max_steps, a.hold, a.length, &mut renderer)?;
     save_frames(
         &a.out,
         view.width,
