@@ -117,8 +117,15 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let mut ms = Vec::new();
     for &task in &tasks {
         let glen = a.goal_length.unwrap_or(a.steps);
-        let (gframes, _) =
-            expert_goal_frames(task, a.goal_seed, view, 500, HOLD_STEPS, glen, &mut renderer)?;
+        let (gframes, _) = expert_goal_frames(
+            task,
+            a.goal_seed,
+            view,
+            500,
+            HOLD_STEPS,
+            glen,
+            &mut renderer,
+        )?;
         let goal = GoalVideo::from_video(
             Video {
                 width: size,
@@ -171,6 +178,29 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
         );
     }
     let aucs: Vec<f64> = out.iter().map(|t| t.auc_expert_vs_random).collect();
+    // Each behaviour's mean final r_video, averaged over the tasks.
+    let over_tasks: Vec<(String, f64)> = VARIANTS
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _, _))| {
+            let m = out.iter().map(|t| t.mean[k].1).sum::<f64>() / out.len() as f64;
+            (name.to_string(), m)
+        })
+        .collect();
+    let (e, r) = (over_tasks[0].1, over_tasks[VARIANTS.len() - 1].1);
+    let noisy_between = over_tasks[1..VARIANTS.len() - 1]
+        .iter()
+        .all(|(_, m)| *m <= e && *m >= r);
+    let m: Vec<String> = over_tasks
+        .iter()
+        .map(|(n, v)| format!("{n} {v:.4}"))
+        .collect();
+    eprintln!(
+        "{:<18} AUC {:.3}  {}",
+        "mean",
+        aucs.iter().sum::<f64>() / aucs.len() as f64,
+        m.join("  ")
+    );
     let summary = serde_json::json!({
         "vae": vae.display().to_string(),
         "episodes": a.episodes,
@@ -181,6 +211,8 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
         "mean_auc": aucs.iter().sum::<f64>() / aucs.len() as f64,
         "min_auc": aucs.iter().cloned().fold(f64::INFINITY, f64::min),
         "ms_per_window": median(&ms),
+        "mean_over_tasks": over_tasks,
+        "noisy_between_on_average": noisy_between,
         "tasks": out,
     });
     println!("{summary}");

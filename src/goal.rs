@@ -115,8 +115,15 @@ pub fn goal(a: GoalArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
     }
     let mut renderer = Renderer::new()?;
-    let (frames, success_step) =
-        expert_goal_frames(task, a.seed, view, a.max_steps, a.hold, a.length, &mut renderer)?;
+    let (frames, success_step) = expert_goal_frames(
+        task,
+        a.seed,
+        view,
+        a.max_steps,
+        a.hold,
+        a.length,
+        &mut renderer,
+    )?;
     save_frames(
         &a.out,
         view.width,

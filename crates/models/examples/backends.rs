@@ -77,9 +77,13 @@ fn main() {
         _ => VideoVaeConfig::new(),
     };
     let reps: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);
-    bench::<Autodiff<burn::backend::Flex>>("flex", &cfg, reps);
+    if std::env::var_os("ONLY_WGPU").is_none() {
+        bench::<Autodiff<burn::backend::Flex>>("flex", &cfg, reps);
+    }
     #[cfg(feature = "ndarray")]
-    bench::<Autodiff<burn::backend::NdArray>>("ndarray", &cfg, reps.min(2));
+    if std::env::var_os("ONLY_WGPU").is_none() {
+        bench::<Autodiff<burn::backend::NdArray>>("ndarray", &cfg, 1);
+    }
     if std::env::var_os("SKIP_WGPU").is_none() {
         bench::<Autodiff<burn::backend::Wgpu>>("wgpu", &cfg, reps);
     }

@@ -84,6 +84,9 @@ pub fn save<B: Backend, M: Module<B>, C: Config>(
     // copy with fresh random numbers: touch every parameter first so the record holds the
     // weights this model computes with.
     param_shapes::<B, M>(model);
+    // burn's recorder warns on stderr when it replaces a file; a checkpoint is rewritten on
+    // purpose, so clear the old one first.
+    let _ = std::fs::remove_file(dir.join(MODEL_FILE));
     std::fs::write(dir.join(CONFIG_FILE), burn::config::config_to_json(config))
         .map_err(|e| werr(e.to_string()))?;
     CheckpointRecorder::new()

@@ -62,6 +62,7 @@ impl<B: AutodiffBackend> VaeTrainer<B> {
     /// Saves the model (config, weights, `meta`) and the optimiser state into `dir`.
     pub fn save(&self, dir: &Path, meta: &serde_json::Value) -> Result<(), CheckpointError> {
         checkpoint::save(dir, &self.model, &self.config, meta)?;
+        let _ = std::fs::remove_file(dir.join("optimizer.mpk"));
         CheckpointRecorder::new()
             .record(self.optim.to_record(), dir.join("optimizer"))
             .map_err(|e| CheckpointError::Write {
