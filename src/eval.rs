@@ -8,14 +8,14 @@
 
 use crate::goal::{expert_goal_frames, HOLD_STEPS};
 use crate::score::{median, parse_device, vae_dir};
-use crate::vae_cli::{parse_tasks, VARIANTS};
+use crate::vae_cli::{parse_tasks, Lockstep, VARIANTS};
 use anyhow::{bail, Result};
 use genreward_models::backend::{Cpu, Gpu};
 use genreward_models::DeviceKind;
 use genreward_record::Video;
-use genreward_render::{render_envs, Renderer, ViewSpec};
+use genreward_render::{Renderer, ViewSpec};
 use genreward_reward::{load_encoder, FrameTerm, GoalVideo, VideoReward};
-use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, TaskKind};
+use genreward_sim::TaskKind;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -232,41 +232,17 @@ fn run_variant(
     ms: &mut Vec<f64>,
 ) -> Result<Vec<f64>> {
     let seeds: Vec<u32> = (0..a.episodes).map(|k| a.seed + k as u32).collect();
-    let mut envs: Vec<Env> = seeds
-        .iter()
-        .map(|&s| {
-            let mut e = Env::new(task, s, PhysicsConfig::default());
-            e.set_max_path_length(a.steps);
-            e
-        })
-        .collect();
-    let mut actors: Vec<Policy> = seeds
-        .iter()
-        .map(|&s| {
-            let mut p = Policy::for_run(kind, task, noise, s);
-            p.reset(task, s, 0);
-            p
-        })
-        .collect();
-    let mut frames: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(a.steps); envs.len()];
+    let mut episodes = Lockstep::new(task, kind, noise, &seeds, a.steps);
+    let mut frames: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(a.steps); seeds.len()];
     for _ in 0..a.steps {
-        let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
-        for (f, shot) in frames.iter_mut().zip(render_envs(renderer, &worlds, view)?) {
+        for (f, shot) in frames
+            .iter_mut()
+            .zip(episodes.render_and_step(renderer, view)?)
+        {
             f.push(shot.rgb);
         }
-        for (e, p) in envs.iter_mut().zip(&mut actors) {
-            let obs = *e.last_obs();
-            let act = Actor::act(
-                p,
-                &Observation {
-                    state: &obs,
-                    pixels: None,
-                },
-            );
-            e.step(act)?;
-        }
     }
-    let mut finals = Vec::with_capacity(envs.len());
+    let mut finals = Vec::with_capacity(seeds.len());
     for ep in frames {
         term.reset();
         let mut last = None;

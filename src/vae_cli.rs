@@ -11,7 +11,7 @@ use genreward_models::train::{eval_mse, VaeTrainer};
 use genreward_models::vae::psnr_db;
 use genreward_models::{VideoVae, VideoVaeConfig};
 use genreward_record::{load_video, read_npy_u8, NpyWriter, VideoWriter};
-use genreward_render::{render_envs, Renderer, ViewSpec};
+use genreward_render::{render_envs, Frame, Renderer, ViewSpec};
 use genreward_reward::prep::to_model_input;
 use genreward_reward::{uniform_indices, WINDOW};
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, PolicyKind, TaskKind};
@@ -34,6 +34,58 @@ pub const VARIANTS: [(&str, PolicyKind, f64); 5] = [
     ("noise0.6", PolicyKind::Expert, 0.6),
     ("random", PolicyKind::Random, 0.0),
 ];
+
+/// Episodes of one task and behaviour stepped together: each step renders every environment's
+/// frame in one batch, then each actor acts on its own environment.
+pub struct Lockstep {
+    envs: Vec<Env>,
+    actors: Vec<Policy>,
+}
+
+impl Lockstep {
+    /// One episode per placement seed, `steps` long, with `kind` (plus `noise`) acting.
+    pub fn new(task: TaskKind, kind: PolicyKind, noise: f64, seeds: &[u32], steps: usize) -> Self {
+        let envs = seeds
+            .iter()
+            .map(|&s| {
+                let mut e = Env::new(task, s, PhysicsConfig::default());
+                e.set_max_path_length(steps);
+                e
+            })
+            .collect();
+        let actors = seeds
+            .iter()
+            .map(|&s| {
+                let mut p = Policy::for_run(kind, task, noise, s);
+                p.reset(task, s, 0);
+                p
+            })
+            .collect();
+        Lockstep { envs, actors }
+    }
+
+    /// Renders the frame each policy is about to see (one batch), then steps every episode.
+    pub fn render_and_step(
+        &mut self,
+        renderer: &mut Renderer,
+        view: ViewSpec,
+    ) -> Result<Vec<Frame>> {
+        let worlds: Vec<_> = self.envs.iter().map(|e| e.world()).collect();
+        let shots = render_envs(renderer, &worlds, view)?;
+        for (e, p) in self.envs.iter_mut().zip(&mut self.actors) {
+            let obs = *e.last_obs();
+            let act = Actor::act(
+                p,
+                &Observation {
+                    state: &obs,
+                    pixels: None,
+                },
+            );
+            e.step(act)?;
+        }
+        Ok(shots)
+    }
+}
 
 /// Offset of the validation seeds from the training seeds.
 pub const VAL_SEED_OFFSET: u32 = 500;
@@ -114,22 +166,8 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
                 .map(|k| (a.seed + k as u32, "train"))
                 .chain((0..a.val_episodes).map(|k| (a.seed + VAL_SEED_OFFSET + k as u32, "val")))
                 .collect();
-            let mut envs: Vec<Env> = seeds
-                .iter()
-                .map(|&(s, _)| {
-                    let mut e = Env::new(task, s, PhysicsConfig::default());
-                    e.set_max_path_length(a.steps);
-                    e
-                })
-                .collect();
-            let mut actors: Vec<Policy> = seeds
-                .iter()
-                .map(|&(s, _)| {
-                    let mut p = Policy::for_run(kind, task, noise, s);
-                    p.reset(task, s, 0);
-                    p
-                })
-                .collect();
+            let plain: Vec<u32> = seeds.iter().map(|&(s, _)| s).collect();
+            let mut episodes = Lockstep::new(task, kind, noise, &plain, a.steps);
             let mut writers = Vec::with_capacity(n);
             for &(s, split) in &seeds {
                 let dir = a.out.join(split).join(task.name()).join(name);
@@ -142,21 +180,9 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
                 )?);
             }
             for _ in 0..a.steps {
-                let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
-                let shots = render_envs(&mut renderer, &worlds, view)?;
+                let shots = episodes.render_and_step(&mut renderer, view)?;
                 for (w, f) in writers.iter_mut().zip(&shots) {
                     w.write_frame(&f.rgb)?;
-                }
-                for (e, p) in envs.iter_mut().zip(&mut actors) {
-                    let obs = *e.last_obs();
-                    let act = Actor::act(
-                        p,
-                        &Observation {
-                            state: &obs,
-                            pixels: None,
-                        },
-                    );
-                    e.step(act)?;
                 }
                 frames += n;
                 bar.inc(n as u64);
@@ -424,6 +450,22 @@ impl BackendJob for TrainJob {
             .minutes
             .map(|m| Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
         let mut last_val = f64::NAN;
+        // Validation PSNR, logged to the metrics file (NaN without validation data).
+        let validate = |model: &VideoVae<B::InnerBackend>,
+                        step: usize,
+                        metrics: &mut std::fs::File|
+         -> Result<f64> {
+            if val.is_empty() {
+                return Ok(f64::NAN);
+            }
+            let v = val_psnr(model, &val, size);
+            writeln!(
+                metrics,
+                "{}",
+                serde_json::json!({"step": step, "val_psnr_db": v})
+            )?;
+            Ok(v)
+        };
         let mut window = Vec::new();
         let t_start = Instant::now();
         let elapsed0 = elapsed;
@@ -493,27 +535,13 @@ impl BackendJob for TrainJob {
                 writeln!(metrics, "{}", serde_json::to_string(&line)?)?;
             }
             if step % a.checkpoint_every == 0 {
-                if !val.is_empty() {
-                    last_val = val_psnr(&trainer.model.valid(), &val, size);
-                    writeln!(
-                        metrics,
-                        "{}",
-                        serde_json::json!({"step": step, "val_psnr_db": last_val})
-                    )?;
-                }
+                last_val = validate(&trainer.model.valid(), step, &mut metrics)?;
                 save(&trainer, step, elapsed, last_val)?;
             }
         }
         bar.finish_and_clear();
         let model = trainer.model.valid();
-        if !val.is_empty() {
-            last_val = val_psnr(&model, &val, size);
-            writeln!(
-                metrics,
-                "{}",
-                serde_json::json!({"step": step, "val_psnr_db": last_val})
-            )?;
-        }
+        last_val = validate(&model, step, &mut metrics)?;
         save(&trainer, step, elapsed, last_val)?;
         // A side-by-side video a person can judge: validation episodes, input above,
         // reconstruction below.
