@@ -1,6 +1,6 @@
 //! Subcommands: `rollout`, `tasks`, `bench`, `parity`.
 
-use crate::record::{render_views, Recorder};
+use crate::record::Recorder;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use genreward_record::VideoFormat;
@@ -433,7 +433,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         let rounds = a.steps.div_ceil(a.envs);
         // Compile shaders and size the buffers before timing.
         if let (Some(r), Some(v)) = (&mut renderer, view) {
-            render_views(r, &venv.envs()[0], &[v])?;
+            genreward_render::render_specs(r, venv.envs()[0].world(), &[v])?;
         }
         let t0 = Instant::now();
         for _ in 0..rounds {

@@ -10,11 +10,9 @@ use crate::goal::{expert_goal_frames, HOLD_STEPS};
 use crate::score::{median, parse_device, vae_dir};
 use crate::vae_cli::{parse_tasks, Lockstep, VARIANTS};
 use anyhow::{bail, Result};
-use genreward_models::backend::{Cpu, Gpu};
-use genreward_models::DeviceKind;
 use genreward_record::Video;
 use genreward_render::{Renderer, ViewSpec};
-use genreward_reward::{load_encoder, FrameTerm, GoalVideo, VideoReward};
+use genreward_reward::{video_term, FrameTerm, GoalVideo};
 use genreward_sim::TaskKind;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -77,26 +75,6 @@ pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     s / (pos.len() * neg.len()).max(1) as f64
 }
 
-fn make_term(
-    device: DeviceKind,
-    vae: &std::path::Path,
-    goal: &GoalVideo,
-    every: usize,
-) -> Result<Box<dyn FrameTerm>> {
-    Ok(match device {
-        DeviceKind::Cpu => Box::new(VideoReward::new(
-            load_encoder::<Cpu>(vae, Default::default())?,
-            goal,
-            every,
-        )),
-        DeviceKind::Wgpu => Box::new(VideoReward::new(
-            load_encoder::<Gpu>(vae, Default::default())?,
-            goal,
-            every,
-        )),
-    })
-}
-
 pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let device = parse_device(&a.device)?;
     let tasks = parse_tasks(&a.tasks)?;
@@ -135,7 +113,7 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
             size,
             "expert goal",
         )?;
-        let mut term = make_term(device, &vae, &goal, a.steps)?;
+        let mut term = video_term(&vae, &goal, a.steps, device)?;
         let mut means = Vec::new();
         let mut finals: Vec<Vec<f64>> = Vec::new();
         for (name, kind, noise) in VARIANTS {

@@ -18,11 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Renders one frame of each requested view of `env`, in one submission per size.
-pub fn render_views(renderer: &mut Renderer, env: &Env, specs: &[ViewSpec]) -> Result<Vec<Frame>> {
-    Ok(render_specs(renderer, env.world(), specs)?)
-}
-
 /// The rollout's recorder: writes every step and, when asked, observations and video.
 pub struct Recorder {
     steps_path: PathBuf,
@@ -215,9 +210,9 @@ impl StepObserver for Recorder {
         }
         let specs = self.specs();
         if let Some(r) = &mut self.renderer {
-            match render_views(r, env, &specs) {
+            match render_specs(r, env.world(), &specs) {
                 Ok(f) => self.pending = f,
-                Err(e) => self.error = Some(e),
+                Err(e) => self.error = Some(e.into()),
             }
         }
         // The observation frame (when rendered) is what the actor sees.

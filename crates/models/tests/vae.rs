@@ -184,7 +184,7 @@ fn checkpoints_round_trip_bit_exactly_and_refuse_bad_files() {
 }
 
 #[test]
-fn resume_restores_weights_and_optimiser() {
+fn resume_restores_the_trained_weights() {
     let dev = Default::default();
     AB::seed(&dev, 5);
     let data = moving_square();

@@ -13,7 +13,7 @@ pub mod sample;
 pub mod video;
 
 pub use goal::GoalVideo;
-pub use load::{default_vae_dir, load_encoder, load_video_reward};
+pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
 pub use sample::{uniform_indices, WINDOW};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 

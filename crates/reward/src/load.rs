@@ -56,17 +56,27 @@ pub fn load_video_reward(
     }
     let size = vae_frame_size(vae)?;
     let goal = GoalVideo::load(goal, size)?;
-    let term: Box<dyn FrameTerm> = match device {
+    let term = video_term(vae, &goal, every, device)?;
+    Ok((term, goal))
+}
+
+/// `r_video` toward an already sampled `goal`, on the backend `device` names.
+pub fn video_term(
+    vae: &Path,
+    goal: &GoalVideo,
+    every: usize,
+    device: DeviceKind,
+) -> Result<Box<dyn FrameTerm>, RewardError> {
+    Ok(match device {
         DeviceKind::Cpu => Box::new(VideoReward::new(
             load_encoder::<Cpu>(vae, Default::default())?,
-            &goal,
+            goal,
             every,
         )),
         DeviceKind::Wgpu => Box::new(VideoReward::new(
             load_encoder::<Gpu>(vae, Default::default())?,
-            &goal,
+            goal,
             every,
         )),
-    };
-    Ok((term, goal))
+    })
 }
