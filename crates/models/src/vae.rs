@@ -3,13 +3,14 @@
 //!
 //! Layout (defaults in brackets), for input videos `[B, 3, T, H, W]` in `[-1, 1]`:
 //!
-//! * **Encoder.** Per-frame 2D convolutions at full resolution (`conv_in` 3 -> c0 [32],
-//!   then three stride-2 4x4 convolutions c0 -> c1 [64] -> c2 [64] -> c2: H x W -> H/8 x W/8),
-//!   then `temporal_blocks` [2] residual blocks of causal 3x3x3 convolutions at H/8 x W/8, and a
-//!   1x1x1 head to the mean and log-variance of a diagonal Gaussian with `latent_channels` [4]
-//!   channels: latents `[B, 4, T, H/8, W/8]`.
+//! * **Encoder.** Per-frame 2D convolutions: three stride-2 4x4 convolutions 3 -> c0 [16] ->
+//!   c1 [32] -> c2 [64] (H x W -> H/8 x W/8; the first one is a patchify stem straight from RGB,
+//!   so nothing runs at full resolution), then `temporal_blocks` [2] residual blocks of causal
+//!   3x3x3 convolutions at H/8 x W/8, and a 1x1x1 head to the mean and log-variance of a
+//!   diagonal Gaussian with `latent_channels` [4] channels: latents `[B, 4, T, H/8, W/8]`.
 //! * **Decoder.** The mirror: a causal 3x3x3 convolution from the latent, the residual causal
-//!   blocks, three stride-2 transposed 4x4 convolutions back to H x W, and a 3x3 convolution to RGB.
+//!   blocks, three stride-2 transposed 4x4 convolutions c2 -> c1 -> c0 -> c0 back to H x W, and a
+//!   3x3 convolution to RGB.
 //!
 //! **Causal in time.** Every temporal convolution pads the past only, by repeating the first
 //! frame (CogVideoX's convention), and the 2D parts work frame by frame, so latent `t` depends on
@@ -19,8 +20,12 @@
 //! `4k + 1` frames. The reward samples 16 frames spread over a whole episode (16 control steps
 //! apart for 256 steps): they are already a coarse summary in time, and pooling four of them into
 //! one would blur the end state the reward is about. So `T` latent frames come from `T` frames.
-//! The full-resolution work is spent on cheap 2D layers and the 3D convolutions run at H/8 x W/8,
-//! which keeps a 16-frame 64x64 window under 50 ms on 2 CPU cores.
+//!
+//! **Sized for the reward's budget.** Encoding one 16-frame 64x64 window is the reward's unit of
+//! work, and it must stay well under 50 ms on 2 CPU cores. Measured per layer on burn-flex, the
+//! full-resolution layers of an earlier layout (a 3x3 convolution and SiLU at 64x64) cost more
+//! than the whole 3D part, so the encoder starts with the stride-2 stem; the decoder, which only
+//! training runs, keeps a full-resolution output convolution for sharper reconstructions.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -110,8 +115,8 @@ pub struct VideoVaeConfig {
     /// Channels of the latent per frame and position (the paper's 4).
     #[config(default = 4)]
     pub latent_channels: usize,
-    /// Channels at full, 1/2 and 1/4-and-below resolution.
-    #[config(default = "[32, 64, 64]")]
+    /// Channels at 1/2, 1/4 and 1/8 resolution.
+    #[config(default = "[16, 32, 64]")]
     pub channels: [usize; 3],
     /// Residual causal 3D blocks in the encoder and in the decoder.
     #[config(default = 2)]
@@ -151,8 +156,7 @@ impl VideoVaeConfig {
                 .init(device)
         };
         VideoVae {
-            enc_in: same3(3, c0),
-            enc_down: vec![down(c0, c1), down(c1, c2), down(c2, c2)],
+            enc_down: vec![down(3, c0), down(c0, c1), down(c1, c2)],
             enc_blocks: (0..self.temporal_blocks)
                 .map(|_| CausalResBlock::new(c2, device))
                 .collect(),
@@ -161,7 +165,7 @@ impl VideoVaeConfig {
             dec_blocks: (0..self.temporal_blocks)
                 .map(|_| CausalResBlock::new(c2, device))
                 .collect(),
-            dec_up: vec![up(c2, c2), up(c2, c1), up(c1, c0)],
+            dec_up: vec![up(c2, c1), up(c1, c0), up(c0, c0)],
             dec_out: same3(c0, 3),
             latent_channels: z,
         }
@@ -171,7 +175,6 @@ impl VideoVaeConfig {
 /// The video VAE. See the module documentation for the layout.
 #[derive(Module, Debug)]
 pub struct VideoVae<B: Backend> {
-    enc_in: Conv2d<B>,
     enc_down: Vec<Conv2d<B>>,
     enc_blocks: Vec<CausalResBlock<B>>,
     enc_head: Conv3d<B>,
@@ -215,7 +218,7 @@ impl<B: Backend> VideoVae<B> {
     /// posterior mean and log-variance, each `[B, Z, T, H/8, W/8]`.
     pub fn encode(&self, video: Tensor<B, 5>) -> (Tensor<B, 5>, Tensor<B, 5>) {
         let [b, _, t, _, _] = video.dims();
-        let mut x = silu(self.enc_in.forward(frames_to_batch(video)));
+        let mut x = frames_to_batch(video);
         for d in &self.enc_down {
             x = silu(d.forward(x));
         }
