@@ -43,7 +43,7 @@ enum Command {
     Goal(crate::goal::GoalArgs),
     /// Write the video VAE's training data: expert, noisy-expert and random episodes of every
     /// task, rendered in batches, with held-out validation seeds.
-    Dataset(crate::vae_cli::DatasetArgs),
+    Dataset(crate::dataset::DatasetArgs),
     /// Train a model.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -53,6 +53,9 @@ enum Command {
     Score(crate::score::ScoreArgs),
     /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
     EvalReward(crate::eval::EvalArgs),
+    /// How well r_fb rises toward success and ranks expert over random episodes on unseen
+    /// seeds (every task).
+    EvalFb(crate::eval_fb::EvalFbArgs),
     /// Replay Meta-World fixtures (*.jsonl) through our rewards, info terms,
     /// success checks and experts; fail if any differs.
     Parity {
@@ -65,6 +68,8 @@ enum Command {
 enum TrainCommand {
     /// Train the 3D causal video VAE on .npy episodes (see `genreward dataset`).
     Vae(crate::vae_cli::TrainVaeArgs),
+    /// Train the forward-backward representation on dataset episodes (see `genreward dataset`).
+    Fb(crate::fb_cli::TrainFbArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -218,11 +223,13 @@ pub fn run() -> Result<()> {
         Command::Bench(a) => bench(a),
         Command::View(a) => view(a),
         Command::Goal(a) => crate::goal::goal(a),
-        Command::Dataset(a) => crate::vae_cli::dataset(a),
+        Command::Dataset(a) => crate::dataset::dataset(a),
         Command::Train(TrainCommand::Vae(a)) => crate::vae_cli::train_vae(a),
+        Command::Train(TrainCommand::Fb(a)) => crate::fb_cli::train_fb(a),
         Command::Reconstruct(a) => crate::vae_cli::reconstruct(a),
         Command::Score(a) => crate::score::score(a),
         Command::EvalReward(a) => crate::eval::eval_reward(a),
+        Command::EvalFb(a) => crate::eval_fb::eval_fb(a),
         Command::Parity { dir } => parity(&dir),
     }
 }

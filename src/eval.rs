@@ -6,15 +6,14 @@
 //! and the AUC of expert against random (the probability that a random expert episode outscores
 //! a random random-action episode, ties counting half).
 
-use crate::goal::{expert_goal_frames, HOLD_STEPS};
+use crate::dataset::{parse_tasks, Lockstep, VARIANTS};
+use crate::goal::{eval_bar, expert_goal};
 use crate::score::{median, parse_device, vae_dir};
-use crate::vae_cli::{parse_tasks, Lockstep, VARIANTS};
+use crate::stats::auc;
 use anyhow::{bail, Result};
-use genreward_record::Video;
 use genreward_render::{Renderer, ViewSpec};
-use genreward_reward::{video_term, FrameTerm, GoalVideo};
+use genreward_reward::{video_term, FrameTerm};
 use genreward_sim::TaskKind;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -58,23 +57,6 @@ struct TaskEval {
     noisy_between: bool,
 }
 
-/// P(a > b) + 0.5 P(a == b) over all pairs.
-pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for &p in pos {
-        for &n in neg {
-            s += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    s / (pos.len() * neg.len()).max(1) as f64
-}
-
 pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let device = parse_device(&a.device)?;
     let tasks = parse_tasks(&a.tasks)?;
@@ -85,34 +67,12 @@ pub fn eval_reward(a: EvalArgs) -> Result<()> {
     let size = genreward_reward::load::vae_frame_size(&vae)?;
     let view = ViewSpec::parse(&a.camera, &format!("{size}x{size}")).map_err(anyhow::Error::msg)?;
     let mut renderer = Renderer::new()?;
-    let bar = ProgressBar::new((tasks.len() * VARIANTS.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    let bar = eval_bar(tasks.len() * VARIANTS.len());
     let mut out = Vec::new();
     let mut ms = Vec::new();
     for &task in &tasks {
         let glen = a.goal_length.unwrap_or(a.steps);
-        let (gframes, _) = expert_goal_frames(
-            task,
-            a.goal_seed,
-            view,
-            500,
-            HOLD_STEPS,
-            glen,
-            &mut renderer,
-        )?;
-        let goal = GoalVideo::from_video(
-            Video {
-                width: size,
-                height: size,
-                frames: gframes,
-            },
-            size,
-            "expert goal",
-        )?;
+        let goal = expert_goal(task, a.goal_seed, view, glen, &mut renderer)?;
         let mut term = video_term(&vae, &goal, a.steps, device)?;
         let mut means = Vec::new();
         let mut finals: Vec<Vec<f64>> = Vec::new();
@@ -217,7 +177,7 @@ fn run_variant(
             .iter_mut()
             .zip(episodes.render_and_step(renderer, view)?)
         {
-            f.push(shot.rgb);
+            f.push(shot.frame.rgb);
         }
     }
     let mut finals = Vec::with_capacity(seeds.len());

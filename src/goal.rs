@@ -53,6 +53,39 @@ struct GoalSummary {
     camera: ViewSpec,
 }
 
+/// The expert's goal video on `seed` as the reward reads it (frames at `size`, sampled to 16),
+/// held to `length` frames; see [`expert_goal_frames`].
+pub fn expert_goal(
+    task: TaskKind,
+    seed: u32,
+    view: ViewSpec,
+    length: usize,
+    renderer: &mut Renderer,
+) -> Result<genreward_reward::GoalVideo> {
+    let (frames, _) = expert_goal_frames(task, seed, view, 500, HOLD_STEPS, length, renderer)?;
+    let video = genreward_record::Video {
+        width: view.width,
+        height: view.height,
+        frames,
+    };
+    Ok(genreward_reward::GoalVideo::from_video(
+        video,
+        view.width,
+        "expert goal",
+    )?)
+}
+
+/// A progress bar over `len` units of `what` for the evaluations.
+pub fn eval_bar(len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
 /// Renders the expert's goal video frames: frame t is the state before step t, from the initial
 /// scene until `hold` steps after the first success, and on until there are at least `length`
 /// frames. Returns them and the step of the first success.

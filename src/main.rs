@@ -3,10 +3,15 @@
 
 mod app;
 mod cli;
+mod dataset;
 mod eval;
+mod eval_fb;
+mod fb_cli;
 mod goal;
 mod record;
 mod score;
+mod stats;
+mod train_loop;
 mod vae_cli;
 
 use std::sync::atomic::{AtomicBool, Ordering};

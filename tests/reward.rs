@@ -120,6 +120,100 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let m = lines(&vae.join("metrics.jsonl"));
     assert!(m.iter().any(|l| l["step"] == 5));
 
+    // The dataset keeps what the policy saw and did beside the frames; the FB representation
+    // trains on it (tiny), resumes, and is evaluated against the VAE it learned from.
+    let (shape, states) =
+        genreward_record::read_npy_f32(&data.join("train/push/expert/state_1000.npy")).unwrap();
+    assert_eq!(shape, vec![20, 39]);
+    assert!(
+        (states[1] - 0.6).abs() < 0.05,
+        "hand y at reset {}",
+        states[1]
+    );
+    let (shape, _) =
+        genreward_record::read_npy_f32(&data.join("train/push/expert/action_1000.npy")).unwrap();
+    assert_eq!(shape, vec![20, 4]);
+    let fb = d.join("fb");
+    let train_fb = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "fb",
+            "--data",
+            s(&train_dir),
+            "--vae",
+            s(&vae),
+            "--out",
+            s(&fb),
+            "--batch",
+            "8",
+            "--hidden",
+            "16",
+            "--z-dim",
+            "4",
+            "--checkpoint-every",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        genreward(&args)
+    };
+    let o = train_fb(&["--steps", "3"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["steps"], 3);
+    assert!(
+        j["validation"]["val_loss"].as_f64().unwrap().is_finite(),
+        "{j}"
+    );
+    for f in [
+        "config.json",
+        "model.mpk",
+        "target.mpk",
+        "optimizer.mpk",
+        "meta.json",
+        "metrics.jsonl",
+    ] {
+        assert!(fb.join(f).is_file(), "{f}");
+    }
+    let o = train_fb(&["--steps", "5", "--resume"]);
+    ok(&o);
+    assert_eq!(last_json(&o)["steps"], 5, "resume continues the step count");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval-fb",
+            "--fb",
+            s(&fb),
+            "--tasks",
+            "reach",
+            "--episodes",
+            "2",
+            "--steps",
+            "12",
+        ];
+        args.extend_from_slice(extra);
+        genreward(&args)
+    };
+    let o = eval(&["--vae", s(&vae)]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(
+        j["tasks"][0]["goal_frames"],
+        serde_json::json!([15, 15]),
+        "{j}"
+    );
+    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
+    assert!(j["tasks"][0]["mean"][0][1].as_f64().unwrap().is_finite());
+    let o = eval(&["--vae", s(&vae), "--goal-frame", "16"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--goal-frame 16 is out of range"));
+    // Scoring with another VAE's features is refused (the shipped VAE here).
+    let o = eval(&[]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("trained on the features of another VAE"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
@@ -458,4 +552,26 @@ fn shipped_vae_ranks_experts_above_random_on_unseen_seeds() {
         let auc = t["auc_expert_vs_random"].as_f64().unwrap();
         assert!(auc >= 0.85, "{}: AUC {auc}", t["task"]);
     }
+}
+
+/// The shipped FB representation (assets/models/fb) loads with the shipped VAE when no flags are
+/// given (its goal features' fingerprint matches) and pays expert reaching more than random
+/// actions on seeds it never saw.
+#[test]
+fn shipped_fb_pays_experts_more_than_random_without_flags() {
+    let o = genreward(&[
+        "eval-fb",
+        "--tasks",
+        "reach",
+        "--episodes",
+        "3",
+        "--steps",
+        "64",
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    let mean = &j["tasks"][0]["mean"];
+    let (expert, random) = (mean[0][1].as_f64().unwrap(), mean[4][1].as_f64().unwrap());
+    assert!(expert > random, "expert {expert} random {random}: {j}");
+    assert_eq!(j["tasks"][0]["auc_expert_vs_random"], 1.0, "{j}");
 }

@@ -4,6 +4,7 @@
 //! folder or file, a config that does not parse or differs from the one expected, a truncated or
 //! corrupt record, and parameter shapes that differ from the config's.
 
+use crate::fb::{FbConfig, FbModel};
 use crate::vae::{VideoVae, VideoVaeConfig};
 use burn::config::Config;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -97,6 +98,39 @@ pub fn save<B: Backend, M: Module<B>, C: Config>(
     Ok(())
 }
 
+/// Writes an extra record (optimiser state, target networks) as `dir/<name>.mpk`.
+pub fn save_record<R: burn::record::Record<B>, B: Backend>(
+    dir: &Path,
+    name: &str,
+    record: R,
+) -> Result<(), CheckpointError> {
+    let _ = std::fs::remove_file(dir.join(format!("{name}.mpk")));
+    CheckpointRecorder::new()
+        .record(record, dir.join(name))
+        .map_err(|e| CheckpointError::Write {
+            path: dir.to_path_buf(),
+            reason: one_line(format!("{e:?}")),
+        })
+}
+
+/// Reads an extra record written by [`save_record`].
+pub fn load_record<R: burn::record::Record<B>, B: Backend>(
+    dir: &Path,
+    name: &str,
+    device: &B::Device,
+) -> Result<R, CheckpointError> {
+    let path = dir.join(format!("{name}.mpk"));
+    if !path.is_file() {
+        return Err(CheckpointError::MissingFile(path));
+    }
+    CheckpointRecorder::new()
+        .load(dir.join(name), device)
+        .map_err(|e| CheckpointError::Corrupt {
+            path,
+            reason: one_line(format!("{e:?}")),
+        })
+}
+
 /// Reads and parses `dir/config.json`.
 pub fn read_config<C: Config>(dir: &Path, kind: &'static str) -> Result<C, CheckpointError> {
     if !dir.is_dir() {
@@ -162,6 +196,36 @@ pub struct VaeCheckpoint<B: Backend> {
     pub meta: serde_json::Value,
 }
 
+/// `dir/meta.json` as JSON (`null` when absent or unreadable: metadata is informative only).
+pub fn read_meta(dir: &Path) -> serde_json::Value {
+    std::fs::read_to_string(dir.join(META_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Reads the config of the `kind` checkpoint in `dir` (refused when `expect` is given and
+/// differs), builds the model with `init` and loads its weights.
+fn load_folder<B: Backend, C: Config + PartialEq + std::fmt::Display, M: Module<B>>(
+    dir: &Path,
+    kind: &'static str,
+    expect: Option<&C>,
+    init: impl FnOnce(&C) -> M,
+    device: &B::Device,
+) -> Result<(M, C), CheckpointError> {
+    let config: C = read_config(dir, kind)?;
+    if let Some(want) = expect {
+        if want != &config {
+            return Err(CheckpointError::ConfigMismatch {
+                path: dir.to_path_buf(),
+                reason: format!("its config is {config}, expected {want}").replace('\n', ""),
+            });
+        }
+    }
+    let model = load_weights(dir, init(&config), device)?;
+    Ok((model, config))
+}
+
 impl<B: Backend> VaeCheckpoint<B> {
     /// Loads the VAE in `dir`. With `expect`, a checkpoint whose config differs is refused.
     pub fn load(
@@ -169,24 +233,47 @@ impl<B: Backend> VaeCheckpoint<B> {
         expect: Option<&VideoVaeConfig>,
         device: &B::Device,
     ) -> Result<Self, CheckpointError> {
-        let config: VideoVaeConfig = read_config(dir, "video VAE")?;
-        if let Some(want) = expect {
-            if want != &config {
-                return Err(CheckpointError::ConfigMismatch {
-                    path: dir.to_path_buf(),
-                    reason: format!("its config is {config}, expected {want}").replace('\n', ""),
-                });
-            }
-        }
-        let model = load_weights(dir, config.init::<B>(device), device)?;
-        let meta = std::fs::read_to_string(dir.join(META_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(serde_json::Value::Null);
+        let (model, config) = load_folder(
+            dir,
+            "video VAE",
+            expect,
+            |c: &VideoVaeConfig| c.init::<B>(device),
+            device,
+        )?;
         Ok(VaeCheckpoint {
             model,
             config,
-            meta,
+            meta: read_meta(dir),
+        })
+    }
+}
+
+/// A loaded FB representation with its config and metadata.
+#[derive(Debug)]
+pub struct FbCheckpoint<B: Backend> {
+    pub model: FbModel<B>,
+    pub config: FbConfig,
+    pub meta: serde_json::Value,
+}
+
+impl<B: Backend> FbCheckpoint<B> {
+    /// Loads the FB model in `dir`. With `expect`, a checkpoint whose config differs is refused.
+    pub fn load(
+        dir: &Path,
+        expect: Option<&FbConfig>,
+        device: &B::Device,
+    ) -> Result<Self, CheckpointError> {
+        let (model, config) = load_folder(
+            dir,
+            "FB",
+            expect,
+            |c: &FbConfig| c.init::<B>(device),
+            device,
+        )?;
+        Ok(FbCheckpoint {
+            model,
+            config,
+            meta: read_meta(dir),
         })
     }
 }

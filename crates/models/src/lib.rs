@@ -1,6 +1,7 @@
 //! genreward-models: the burn models of GenReward, generic over burn's `Backend`, no Bevy inside.
 //!
 //! - [`vae`]: the 3D causal video VAE whose latents give the video-level reward;
+//! - [`fb`]: the forward-backward representation whose `F^T z` gives the frame-level reward;
 //! - [`backend`]: the CPU (`flex`) and GPU (`wgpu`) backends and `--device cpu|wgpu`;
 //! - [`checkpoint`]: burn records with their config as JSON beside them, checked on load;
 //! - [`frames`]: uint8 RGB frames to tensors and back;
@@ -10,10 +11,12 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod fb;
 pub mod frames;
 pub mod train;
 pub mod vae;
 
 pub use backend::{DeviceKind, UnknownDevice};
-pub use checkpoint::{CheckpointError, VaeCheckpoint};
+pub use checkpoint::{CheckpointError, FbCheckpoint, VaeCheckpoint};
+pub use fb::{FbConfig, FbModel};
 pub use vae::{VideoVae, VideoVaeConfig};

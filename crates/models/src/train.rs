@@ -1,12 +1,11 @@
 //! The VAE's training step: Adam on `mse + kl_weight * kl`, with the optimiser state saved
 //! beside the weights so `--resume` continues the same run.
 
-use crate::checkpoint::{self, CheckpointError, CheckpointRecorder};
+use crate::checkpoint::{self, CheckpointError};
 use crate::vae::{vae_loss, VideoVae, VideoVaeConfig};
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
-use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 use std::path::Path;
@@ -62,13 +61,7 @@ impl<B: AutodiffBackend> VaeTrainer<B> {
     /// Saves the model (config, weights, `meta`) and the optimiser state into `dir`.
     pub fn save(&self, dir: &Path, meta: &serde_json::Value) -> Result<(), CheckpointError> {
         checkpoint::save(dir, &self.model, &self.config, meta)?;
-        let _ = std::fs::remove_file(dir.join("optimizer.mpk"));
-        CheckpointRecorder::new()
-            .record(self.optim.to_record(), dir.join("optimizer"))
-            .map_err(|e| CheckpointError::Write {
-                path: dir.to_path_buf(),
-                reason: format!("{e:?}"),
-            })
+        checkpoint::save_record::<_, B>(dir, "optimizer", self.optim.to_record())
     }
 
     /// Restores a run saved by [`save`](Self::save): the weights, the config and Adam's moments.
@@ -80,16 +73,7 @@ impl<B: AutodiffBackend> VaeTrainer<B> {
             optim: AdamConfig::new().init(),
             lr,
         };
-        let opath = dir.join("optimizer.mpk");
-        if !opath.is_file() {
-            return Err(CheckpointError::MissingFile(opath));
-        }
-        let rec = CheckpointRecorder::new()
-            .load(dir.join("optimizer"), device)
-            .map_err(|e| CheckpointError::Corrupt {
-                path: opath,
-                reason: format!("{e:?}").replace('\n', " "),
-            })?;
+        let rec = checkpoint::load_record::<_, B>(dir, "optimizer", device)?;
         t.optim = t.optim.load_record(rec);
         Ok(t)
     }

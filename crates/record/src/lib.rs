@@ -19,7 +19,7 @@ mod save;
 mod video;
 
 pub use load::{load_video, Video, MAX_SIDE, READABLE};
-pub use npy::{read_npy_u8, NpyWriter};
+pub use npy::{read_npy_f32, read_npy_u8, write_npy_f32, NpyWriter};
 pub use save::{save_frames, ClipFormat};
 pub use video::{VideoFormat, VideoWriter, DEFAULT_FPS};
 

@@ -1,4 +1,5 @@
-//! NumPy `.npy` (format version 1.0) for stacks of uint8 RGB frames.
+//! NumPy `.npy` (format version 1.0): stacks of uint8 RGB frames, and small float32 arrays
+//! (states, actions, features).
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -33,7 +34,11 @@ fn header_dict(frames: u64, height: u32, width: u32) -> String {
 
 /// The full header (preamble + dict + space padding + `\n`), `total` bytes long.
 fn header_bytes(frames: u64, height: u32, width: u32, total: usize) -> Vec<u8> {
-    let dict = header_dict(frames, height, width);
+    padded_header(&header_dict(frames, height, width), total)
+}
+
+/// Preamble + `dict` + space padding + `\n`, `total` bytes long.
+fn padded_header(dict: &str, total: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
@@ -116,6 +121,55 @@ impl Drop for NpyWriter {
 /// Rejects other dtypes, Fortran order, malformed headers and files whose data length does not
 /// match the shape.
 pub fn read_npy_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
+    let (shape, data) = read_npy(path, &["|u1", "<u1", ">u1", "u1"], 1, "uint8")?;
+    Ok((shape, data.to_vec()))
+}
+
+/// Reads a C-ordered little-endian float32 `.npy` file: returns `(shape, data)`.
+pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), RecordError> {
+    let (shape, data) = read_npy(path, &["<f4", "f4"], 4, "float32")?;
+    let values = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((shape, values))
+}
+
+/// Writes `data` as a C-ordered little-endian float32 `.npy` array of `shape`.
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), RecordError> {
+    let count: usize = shape.iter().product();
+    assert_eq!(
+        count,
+        data.len(),
+        "npy shape {shape:?} does not hold {} values",
+        data.len()
+    );
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    let mut out = padded_header(&dict, (PREAMBLE + dict.len() + 1).next_multiple_of(64));
+    out.reserve(4 * data.len());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, out).map_err(|source| RecordError::Create {
+        kind: "npy",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a `.npy` file whose dtype is one of `descrs` (`item` bytes each): `(shape, raw data)`.
+fn read_npy(
+    path: &Path,
+    descrs: &[&str],
+    item: usize,
+    dtype_name: &str,
+) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
     let bytes = std::fs::read(path).map_err(|source| RecordError::Read {
         path: path.to_path_buf(),
         source,
@@ -140,23 +194,27 @@ pub fn read_npy_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
         .get(header_start..data_start)
         .ok_or_else(|| invalid("header is truncated"))?;
     let header = std::str::from_utf8(header).map_err(|_| invalid("header is not text"))?;
-    let shape = parse_header(header).map_err(|m| invalid(&m))?;
+    let (descr, shape) = parse_header(header).map_err(|m| invalid(&m))?;
+    if !descrs.contains(&descr.as_str()) {
+        return Err(invalid(&format!("dtype '{descr}' is not {dtype_name}")));
+    }
     let count = shape
         .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .try_fold(item, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| invalid("shape is too large"))?;
-    let data = &bytes[data_start..];
-    if data.len() != count {
+    let mut data = bytes;
+    let found = data.len() - data_start;
+    if found != count {
         return Err(invalid(&format!(
-            "shape {shape:?} needs {count} bytes of data, found {}",
-            data.len()
+            "shape {shape:?} needs {count} bytes of data, found {found}"
         )));
     }
-    Ok((shape, data.to_vec()))
+    data.drain(..data_start);
+    Ok((shape, data))
 }
 
-/// Parses the header dict; returns the shape if dtype is uint8 and the order is C.
-fn parse_header(header: &str) -> Result<Vec<usize>, String> {
+/// Parses the header dict; returns the dtype and the shape if the order is C.
+fn parse_header(header: &str) -> Result<(String, Vec<usize>), String> {
     let body = header
         .trim()
         .strip_prefix('{')
@@ -188,17 +246,13 @@ fn parse_header(header: &str) -> Result<Vec<usize>, String> {
         rest = after[value_len..].trim_start();
         rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
     }
-    match descr.as_deref() {
-        Some("|u1" | "<u1" | ">u1" | "u1") => {}
-        Some(d) => return Err(format!("dtype '{d}' is not uint8")),
-        None => return Err("no 'descr' in header".into()),
-    }
+    let descr = descr.ok_or("no 'descr' in header")?;
     match fortran.as_deref() {
         Some("False") => {}
         Some("True") => return Err("Fortran-ordered arrays are not supported".into()),
         _ => return Err("missing or invalid 'fortran_order'".into()),
     }
-    shape.ok_or_else(|| "no 'shape' in header".into())
+    Ok((descr, shape.ok_or("no 'shape' in header")?))
 }
 
 /// Parses `(5, 4, 6, 3)`, `(7,)` or `()`.
@@ -216,4 +270,37 @@ fn parse_shape(value: &str) -> Result<Vec<usize>, String> {
                 .map_err(|_| format!("bad dimension '{s}' in shape"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod float_tests {
+    use super::*;
+
+    #[test]
+    fn float32_arrays_round_trip_and_dtypes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let v = [1.5f32, -2.0, 0.25, f32::MAX, 0.0, 7.0];
+        write_npy_f32(&p, &[2, 3], &v).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        // Header padded to a multiple of 64 bytes, then 6 little-endian floats.
+        let header = bytes.len() - 24;
+        assert_eq!(header % 64, 0);
+        assert!(std::str::from_utf8(&bytes[10..header])
+            .unwrap()
+            .contains("'descr': '<f4'"));
+        assert_eq!(&bytes[header..header + 4], &1.5f32.to_le_bytes());
+        assert_eq!(read_npy_f32(&p).unwrap(), (vec![2, 3], v.to_vec()));
+        let e = read_npy_u8(&p).unwrap_err().to_string();
+        assert!(e.contains("is not uint8"), "{e}");
+        write_npy_f32(&p, &[4], &v[..4]).unwrap();
+        assert_eq!(read_npy_f32(&p).unwrap().0, vec![4]);
+        // Truncated data is refused.
+        let b = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &b[..b.len() - 1]).unwrap();
+        assert!(read_npy_f32(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("needs 16 bytes"));
+    }
 }

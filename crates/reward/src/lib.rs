@@ -2,18 +2,28 @@
 //!
 //! - [`sample`]: which 16 frames of a video (or of an episode so far) the reward looks at;
 //! - [`prep`]: frames of any size brought to the model's input (centre crop, resize);
+//! - [`goal_frame`]: which sampled goal frame the frame-level reward aims at;
 //! - [`goal`]: the goal video, loaded from any readable file and sampled once;
+//! - [`fb`]: the frame-level reward `r_fb = F(s, a, z)^T z` toward a goal frame;
+//! - [`features`]: goal features for the FB representation (the VAE fallback);
+//! - [`mix`]: `r = r_env + alpha r_video + beta r_fb`, with `r_env` dense or sparse;
 //! - [`video`]: the video-level reward `r_video`, the cosine similarity of VAE latents,
 //!   fed one frame per step by [`VideoReward`] and paid every `K` steps.
 
+pub mod fb;
+pub mod features;
 pub mod goal;
+pub mod goal_frame;
 pub mod load;
+pub mod mix;
 pub mod prep;
 pub mod sample;
 pub mod video;
 
+pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
 pub use goal::GoalVideo;
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
+pub use mix::{mix, paid_env, MixWeights};
 pub use sample::{uniform_indices, WINDOW};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 

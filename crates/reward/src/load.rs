@@ -15,16 +15,23 @@ pub const SHIPPED_VAE: &str = "assets/models/vae";
 /// The checkpoint used when no `--vae` is given: `$GENREWARD_VAE` if set, else `assets/models/vae`
 /// of this checkout (found from the build's source folder, so it works from any directory).
 pub fn default_vae_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("GENREWARD_VAE") {
+    shipped_dir("GENREWARD_VAE", SHIPPED_VAE)
+}
+
+/// A shipped model's folder: `$<env>` if set, else `<rel>` under the working directory if it
+/// exists, else `<rel>` in this checkout (found from the build's source folder, so it works
+/// from any directory).
+pub fn shipped_dir(env: &str, rel: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
-    let local = PathBuf::from(SHIPPED_VAE);
+    let local = PathBuf::from(rel);
     if local.is_dir() {
         return local;
     }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
-        .join(SHIPPED_VAE)
+        .join(rel)
 }
 
 /// Loads the encoder from `dir` on backend `B`.

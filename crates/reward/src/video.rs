@@ -61,6 +61,31 @@ impl<B: Backend> VideoEncoder<B> {
             .expect("f32 latents")
     }
 
+    /// Per-frame features: each frame encoded alone (a one-frame clip), the latent mean
+    /// flattened to `latent_channels * (size/8)^2` values; `frames.len()` rows, concatenated.
+    /// Frames go through the model in chunks of 256.
+    pub fn frame_features(&self, frames: &[&[u8]]) -> Vec<f32> {
+        let s = self.config.frame_size;
+        let mut out = Vec::with_capacity(frames.len() * self.frame_feature_dim());
+        for chunk in frames.chunks(256) {
+            let x = clips_to_tensor::<B>(chunk, chunk.len(), 1, s, &self.device);
+            let (mean, _) = self.model.encode(x);
+            out.extend(
+                mean.into_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .expect("f32 latents"),
+            );
+        }
+        out
+    }
+
+    /// Length of one frame's [`frame_features`](Self::frame_features).
+    pub fn frame_feature_dim(&self) -> usize {
+        let h = self.config.frame_size / genreward_models::vae::SPATIAL_FACTOR;
+        self.config.latent_channels * h * h
+    }
+
     /// The latent of the goal video's sampled window.
     pub fn encode_goal(&self, goal: &GoalVideo) -> Vec<f32> {
         let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();

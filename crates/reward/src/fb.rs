@@ -1,0 +1,206 @@
+//! The frame-level reward: `r_fb = F(s, a, z)^T z` with `z = B(goal frame)`.
+//!
+//! The goal frame is one of the goal video's 16 sampled frames ([`crate::goal_frame`] picks
+//! it, the user may override); its goal features ([`crate::features`]) go through `B` once.
+//! Every step's state (the 39-d observation) and action then go through `F`, in batches when a
+//! whole recorded episode is scored.
+
+use crate::features::{vae_fingerprint, FEATURES_VAE};
+use crate::video::VideoEncoder;
+use crate::RewardError;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use genreward_models::backend::{Cpu, Gpu};
+use genreward_models::{DeviceKind, FbCheckpoint, FbConfig, FbModel};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the shipped FB representation lives inside the repository.
+pub const SHIPPED_FB: &str = "assets/models/fb";
+
+/// The FB checkpoint used when no `--fb` is given: `$GENREWARD_FB` if set, else
+/// `assets/models/fb` of this checkout.
+pub fn default_fb_dir() -> PathBuf {
+    crate::load::shipped_dir("GENREWARD_FB", SHIPPED_FB)
+}
+
+/// `r_fb` toward one goal frame at a time, on backend `B`.
+#[derive(Debug)]
+pub struct FbReward<B: Backend> {
+    model: FbModel<B>,
+    /// The goal features' encoder (the VAE the model was trained with).
+    encoder: VideoEncoder<B>,
+    goal_dim: usize,
+    z: Tensor<B, 1>,
+    state_dim: usize,
+    action_dim: usize,
+    device: B::Device,
+    /// Milliseconds of the last [`score`](Self::score) call.
+    pub last_ms: f64,
+}
+
+impl<B: Backend> FbReward<B> {
+    /// `r_fb` toward `goal_frame` (at the encoder's size); `config` is the model's. Fails when
+    /// the encoder's features do not have the size the model reads.
+    pub fn new(
+        model: FbModel<B>,
+        config: &FbConfig,
+        encoder: VideoEncoder<B>,
+        goal_frame: &[u8],
+        device: B::Device,
+    ) -> Result<Self, RewardError> {
+        if encoder.frame_feature_dim() != config.goal_dim {
+            return Err(RewardError::Invalid(format!(
+                "the FB model reads {} goal features, the VAE gives {}",
+                config.goal_dim,
+                encoder.frame_feature_dim()
+            )));
+        }
+        let z = Tensor::zeros([config.z_dim], &device);
+        let mut r = FbReward {
+            state_dim: config.state_dim,
+            action_dim: config.action_dim,
+            goal_dim: config.goal_dim,
+            model,
+            encoder,
+            z,
+            device,
+            last_ms: 0.0,
+        };
+        r.set_goal(goal_frame);
+        Ok(r)
+    }
+
+    /// Aims at another goal frame (at the encoder's size): `z = B(features(frame))`.
+    pub fn set_goal(&mut self, goal_frame: &[u8]) {
+        let feats = self.encoder.frame_features(&[goal_frame]);
+        let g = Tensor::<B, 2>::from_data(TensorData::new(feats, [1, self.goal_dim]), &self.device);
+        self.z = self.model.backward_map(g).reshape([self.model.z_dim()]);
+    }
+
+    /// The task vector `z = B(goal)`.
+    pub fn z(&self) -> Vec<f32> {
+        self.z
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("f32")
+    }
+
+    /// `r_fb` of `n` steps: `states` holds `n * state_dim` values, `actions` `n * action_dim`.
+    pub fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64> {
+        let t0 = Instant::now();
+        let n = states.len() / self.state_dim.max(1);
+        assert_eq!(states.len(), n * self.state_dim, "states of the wrong size");
+        assert_eq!(
+            actions.len(),
+            n * self.action_dim,
+            "actions of the wrong size"
+        );
+        if n == 0 {
+            return Vec::new();
+        }
+        let s = Tensor::<B, 2>::from_data(
+            TensorData::new(states.to_vec(), [n, self.state_dim]),
+            &self.device,
+        );
+        let a = Tensor::<B, 2>::from_data(
+            TensorData::new(actions.to_vec(), [n, self.action_dim]),
+            &self.device,
+        );
+        let r: Vec<f32> = self
+            .model
+            .reward(s, a, self.z.clone())
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("f32");
+        self.last_ms = t0.elapsed().as_secs_f64() * 1e3;
+        r.into_iter().map(f64::from).collect()
+    }
+}
+
+/// `r_fb` behind a trait object, so a caller can pick the backend at run time.
+pub trait StepTerm: Send {
+    /// The term's name in `steps.jsonl` (`r_fb`).
+    fn name(&self) -> &'static str;
+    /// The term for `n` steps (flat states and actions, see [`FbReward::score`]).
+    fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64>;
+    /// Aims at another goal frame (at the VAE's size).
+    fn set_goal(&mut self, goal_frame: &[u8]);
+    /// Milliseconds of the last call.
+    fn last_ms(&self) -> f64;
+}
+
+impl<B: Backend> StepTerm for FbReward<B>
+where
+    FbReward<B>: Send,
+{
+    fn name(&self) -> &'static str {
+        "r_fb"
+    }
+    fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64> {
+        FbReward::score(self, states, actions)
+    }
+    fn set_goal(&mut self, goal_frame: &[u8]) {
+        FbReward::set_goal(self, goal_frame)
+    }
+    fn last_ms(&self) -> f64 {
+        self.last_ms
+    }
+}
+
+/// Loads the FB checkpoint in `fb` and checks that it was trained on the goal features of the
+/// VAE in `vae`.
+pub fn load_fb<B: Backend>(
+    fb: &Path,
+    vae: &Path,
+    device: &B::Device,
+) -> Result<FbCheckpoint<B>, RewardError> {
+    let ck = FbCheckpoint::<B>::load(fb, None, device)?;
+    let feats = &ck.meta["goal_features"];
+    let kind = feats["kind"].as_str().unwrap_or("");
+    if kind != FEATURES_VAE {
+        return Err(RewardError::Invalid(format!(
+            "FB checkpoint '{}' reads goal features '{kind}', this build computes '{FEATURES_VAE}'",
+            fb.display()
+        )));
+    }
+    let want = feats["vae_fingerprint"].as_str().unwrap_or("");
+    let have = vae_fingerprint(vae)?;
+    if want != have {
+        return Err(RewardError::Invalid(format!(
+            "FB checkpoint '{}' was trained on the features of another VAE (fingerprint {want}; '{}' is {have}): pass the --vae it was trained with",
+            fb.display(),
+            vae.display()
+        )));
+    }
+    Ok(ck)
+}
+
+/// `r_fb` toward `goal_frame` (a frame at the VAE's size) on the backend `device` names.
+pub fn fb_term(
+    fb: &Path,
+    vae: &Path,
+    goal_frame: &[u8],
+    device: DeviceKind,
+) -> Result<Box<dyn StepTerm>, RewardError> {
+    fn build<B: Backend>(
+        fb: &Path,
+        vae: &Path,
+        frame: &[u8],
+        device: B::Device,
+    ) -> Result<FbReward<B>, RewardError>
+    where
+        FbReward<B>: Send,
+    {
+        let ck = load_fb::<B>(fb, vae, &device)?;
+        let encoder: VideoEncoder<B> = crate::load::load_encoder(vae, device.clone())?;
+        FbReward::new(ck.model, &ck.config, encoder, frame, device)
+    }
+    Ok(match device {
+        DeviceKind::Cpu => Box::new(build::<Cpu>(fb, vae, goal_frame, Default::default())?),
+        DeviceKind::Wgpu => Box::new(build::<Gpu>(fb, vae, goal_frame, Default::default())?),
+    })
+}

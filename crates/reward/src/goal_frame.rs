@@ -1,0 +1,91 @@
+//! Which of the goal video's 16 sampled frames is the goal of the frame-level reward.
+//!
+//! The paper scores every frame of the generated video against the task's text with CLIP and
+//! takes the best. Without CLIP weights the fallback is `"last"`: the last sampled frame, the
+//! end state a goal video is made to reach (a generated video ends with the task done; the
+//! expert's goal videos hold the success state). Its scores are each frame's cosine similarity
+//! to the last one in goal-feature space, which shows where the video settles. The user can
+//! always name the frame (`--goal-frame K`, method `"user"`).
+
+use crate::goal::GoalVideo;
+use crate::video::cosine;
+use crate::RewardError;
+use genreward_models::backend::Cpu;
+use std::path::Path;
+
+/// The choice and the scores behind it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GoalFrameChoice {
+    /// Index into the 16 sampled frames.
+    pub frame: usize,
+    /// One score per sampled frame (higher: more goal-like).
+    pub scores: Vec<f64>,
+    /// `"clip"`, `"last"` or `"user"`.
+    pub method: String,
+}
+
+/// The fallback: the last frame, scored by cosine similarity to it. `features` holds one row of
+/// `dim` values per sampled frame.
+pub fn choose_last(features: &[f32], dim: usize) -> GoalFrameChoice {
+    assert!(dim > 0 && features.len().is_multiple_of(dim) && !features.is_empty());
+    let rows: Vec<&[f32]> = features.chunks_exact(dim).collect();
+    let last = rows[rows.len() - 1];
+    GoalFrameChoice {
+        frame: rows.len() - 1,
+        scores: rows.iter().map(|r| cosine(r, last)).collect(),
+        method: "last".into(),
+    }
+}
+
+/// Applies the user's `--goal-frame`: the scores stay, the frame and method change.
+pub fn override_frame(
+    mut choice: GoalFrameChoice,
+    frame: Option<usize>,
+) -> Result<GoalFrameChoice, RewardError> {
+    if let Some(k) = frame {
+        if k >= choice.scores.len() {
+            return Err(RewardError::Invalid(format!(
+                "--goal-frame {k} is out of range: the goal video is sampled to {} frames (0..={})",
+                choice.scores.len(),
+                choice.scores.len() - 1
+            )));
+        }
+        choice.frame = k;
+        choice.method = "user".into();
+    }
+    Ok(choice)
+}
+
+/// The goal frame of `goal` without CLIP: [`choose_last`] on the VAE features (in `vae`) of its
+/// 16 sampled frames, then the user's override. Runs on the CPU (16 frames).
+pub fn choose_goal_frame(
+    vae: &Path,
+    goal: &GoalVideo,
+    user: Option<usize>,
+) -> Result<GoalFrameChoice, RewardError> {
+    let encoder = crate::load::load_encoder::<Cpu>(vae, Default::default())?;
+    let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
+    let feats = encoder.frame_features(&refs);
+    override_frame(choose_last(&feats, encoder.frame_feature_dim()), user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_frame_scores_are_cosines_to_it() {
+        let f = [1.0, 0.0, 1.0, 1.0, 0.0, 2.0];
+        let c = choose_last(&f, 2);
+        assert_eq!(c.frame, 2);
+        assert_eq!(c.method, "last");
+        assert!((c.scores[0] - 0.0).abs() < 1e-12);
+        assert!((c.scores[1] - 0.5f64.sqrt()).abs() < 1e-7);
+        assert!((c.scores[2] - 1.0).abs() < 1e-12);
+        let u = override_frame(c.clone(), Some(1)).unwrap();
+        assert_eq!((u.frame, u.method.as_str()), (1, "user"));
+        assert_eq!(u.scores, c.scores);
+        let e = override_frame(c, Some(3)).unwrap_err().to_string();
+        assert!(e.contains("--goal-frame 3 is out of range"), "{e}");
+    }
+}

@@ -1,0 +1,402 @@
+//! The FB representation on the command line: `genreward train fb`.
+//!
+//! Data: the episodes of `genreward dataset` (frames, 39-d observations, actions). F reads the
+//! observation (standardised with the training data's mean and std) and the action; B reads the
+//! goal features of the next frame: the shipped video VAE's per-frame latent mean (4 x 8 x 8 =
+//! 256 values), the fallback that works with nothing downloaded.
+
+use crate::dataset::{load_trajectories, Trajectory};
+use crate::score::{median, parse_device, vae_dir};
+use crate::train_loop::TrainLoop;
+use anyhow::{bail, Result};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+use genreward_models::backend::{run_on, BackendJob};
+use genreward_models::fb::{evaluate, FbBatch, FbConfig, FbModel, FbStats, FbTrainer};
+use genreward_reward::features::{vae_fingerprint, FEATURES_VAE};
+use genreward_reward::load_encoder;
+use genreward_sim::{ACT_DIM, OBS_DIM};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainFbArgs {
+    /// Dataset folders (searched recursively for obs_/state_/action_<seed>.npy).
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// Validation folders (default: a `val` folder beside the first --data folder, if any).
+    #[arg(long, num_args = 1..)]
+    val: Vec<PathBuf>,
+    /// Output folder: config.json, model.mpk, target.mpk, optimizer.mpk, meta.json,
+    /// metrics.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    /// The video VAE whose per-frame latents are B's goal features (default: the shipped one).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// Optimiser steps in all (with --resume: counting the steps already done).
+    #[arg(long, default_value_t = 20000, allow_negative_numbers = true)]
+    steps: usize,
+    /// Stop after this many minutes even if --steps is not reached.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Transitions per batch.
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Dimension d of the representation.
+    #[arg(long, default_value_t = 50)]
+    z_dim: usize,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 0.98)]
+    gamma: f64,
+    #[arg(long, default_value_t = 1.0)]
+    ortho_coef: f64,
+    #[arg(long, default_value_t = 0.01)]
+    tau: f64,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u64,
+    /// Save the checkpoint and measure the validation loss every N steps.
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    checkpoint_every: usize,
+    /// Continue the run saved in --out.
+    #[arg(long)]
+    resume: bool,
+    /// cpu (burn-flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Episodes as the FB trainer samples them: states, actions, and goal features per frame.
+struct FbData {
+    states: Vec<Vec<[f32; OBS_DIM]>>,
+    actions: Vec<Vec<[f32; ACT_DIM]>>,
+    /// Per episode, `T * goal_dim` values.
+    features: Vec<Vec<f32>>,
+    goal_dim: usize,
+}
+
+impl FbData {
+    /// Transitions `(episode, t)` with a next step to learn from.
+    fn transitions(&self) -> usize {
+        self.states.iter().map(|s| s.len().saturating_sub(1)).sum()
+    }
+
+    fn feature(&self, e: usize, t: usize) -> &[f32] {
+        &self.features[e][t * self.goal_dim..(t + 1) * self.goal_dim]
+    }
+
+    /// A batch of `n` transitions drawn uniformly (episodes of any length).
+    fn batch<B: burn::tensor::backend::Backend>(
+        &self,
+        n: usize,
+        rng: &mut ChaCha8Rng,
+        device: &B::Device,
+    ) -> FbBatch<B> {
+        let g = self.goal_dim;
+        let (mut s, mut a, mut s2, mut a2) = (
+            Vec::with_capacity(n * OBS_DIM),
+            Vec::with_capacity(n * ACT_DIM),
+            Vec::with_capacity(n * OBS_DIM),
+            Vec::with_capacity(n * ACT_DIM),
+        );
+        let (mut next_goal, mut goal) = (Vec::with_capacity(n * g), Vec::with_capacity(n * g));
+        let pick = |rng: &mut ChaCha8Rng| loop {
+            let e = rng.random_range(0..self.states.len());
+            let len = self.states[e].len();
+            if len >= 2 {
+                return (e, rng.random_range(0..len - 1));
+            }
+        };
+        for _ in 0..n {
+            let (e, t) = pick(rng);
+            s.extend_from_slice(&self.states[e][t]);
+            a.extend_from_slice(&self.actions[e][t]);
+            s2.extend_from_slice(&self.states[e][t + 1]);
+            a2.extend_from_slice(&self.actions[e][t + 1]);
+            next_goal.extend_from_slice(self.feature(e, t + 1));
+            let (e, t) = pick(rng);
+            goal.extend_from_slice(self.feature(e, t + 1));
+        }
+        let t =
+            |v: Vec<f32>, d: usize| Tensor::<B, 2>::from_data(TensorData::new(v, [n, d]), device);
+        FbBatch {
+            state: t(s, OBS_DIM),
+            action: t(a, ACT_DIM),
+            next_state: t(s2, OBS_DIM),
+            next_action: t(a2, ACT_DIM),
+            next_goal: t(next_goal, g),
+            goal: t(goal, g),
+        }
+    }
+}
+
+/// Per-dimension mean and standard deviation of rows.
+fn mean_std<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut sum, mut sq, mut n) = (vec![0f64; dim], vec![0f64; dim], 0usize);
+    for r in rows {
+        for (k, &v) in r.iter().enumerate() {
+            sum[k] += v as f64;
+            sq[k] += (v as f64) * (v as f64);
+        }
+        n += 1;
+    }
+    let n = n.max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let std = sq
+        .iter()
+        .zip(&sum)
+        .map(|(q, s)| ((q / n - (s / n).powi(2)).max(0.0)).sqrt() as f32)
+        .collect();
+    (mean, std)
+}
+
+struct FbJob {
+    a: TrainFbArgs,
+    vae: PathBuf,
+    train: Vec<Trajectory>,
+    val: Vec<Trajectory>,
+}
+
+/// Goal features of every frame of every episode, with the VAE's encoder.
+fn featurize<B: burn::tensor::backend::Backend>(
+    eps: Vec<Trajectory>,
+    encoder: &genreward_reward::VideoEncoder<B>,
+) -> FbData {
+    let goal_dim = encoder.frame_feature_dim();
+    let mut data = FbData {
+        states: Vec::new(),
+        actions: Vec::new(),
+        features: Vec::new(),
+        goal_dim,
+    };
+    for ep in eps {
+        let refs: Vec<&[u8]> = ep.frames.iter().map(Vec::as_slice).collect();
+        data.features.push(encoder.frame_features(&refs));
+        data.states.push(ep.states);
+        data.actions.push(ep.actions);
+    }
+    data
+}
+
+/// Validation figures, averaged over 8 fixed batches of held-out transitions: the FB losses
+/// without an update ([`evaluate`]) and how near identity `E[B B^T]` is.
+fn validate<B: burn::tensor::backend::Backend>(
+    model: &FbModel<B>,
+    config: &FbConfig,
+    val: &FbData,
+    device: &B::Device,
+) -> serde_json::Value {
+    let mut rng = ChaCha8Rng::seed_from_u64(12345);
+    let runs: Vec<_> = (0..8)
+        .map(|_| evaluate(model, config, val.batch::<B>(256, &mut rng, device)))
+        .collect();
+    type Run = (FbStats, (f64, f64));
+    let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+    serde_json::json!({
+        "val_loss": mean(&|r| r.0.loss),
+        "val_fb_offdiag": mean(&|r| r.0.fb_offdiag),
+        "val_fb_diag": mean(&|r| r.0.fb_diag),
+        "val_ortho": mean(&|r| r.0.ortho),
+        "val_q_abs": mean(&|r| r.0.q_abs),
+        "val_cov_diag_max_dev": mean(&|r| r.1 .0),
+        "val_cov_offdiag_mean_abs": mean(&|r| r.1 .1),
+    })
+}
+
+impl BackendJob for FbJob {
+    type Output = Result<serde_json::Value>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let FbJob { a, vae, train, val } = self;
+        B::seed(&device, a.seed);
+        let t0 = Instant::now();
+        let encoder = load_encoder::<B::InnerBackend>(&vae, device.clone())?;
+        let fingerprint = vae_fingerprint(&vae)?;
+        let train = featurize(train, &encoder);
+        let val = featurize(val, &encoder);
+        eprintln!(
+            "goal features of {} frames in {:.0} s",
+            train
+                .features
+                .iter()
+                .chain(&val.features)
+                .map(Vec::len)
+                .sum::<usize>()
+                / train.goal_dim,
+            t0.elapsed().as_secs_f64()
+        );
+        let mut lp = TrainLoop::open(&a.out, a.steps, a.minutes, a.resume)?;
+        let mut trainer = if a.resume {
+            let t = FbTrainer::<B>::resume(&a.out, a.lr, &device)?;
+            if t.config.goal_dim != train.goal_dim {
+                bail!(
+                    "the FB run in {} reads {} goal features, the VAE gives {}",
+                    a.out.display(),
+                    t.config.goal_dim,
+                    train.goal_dim
+                );
+            }
+            t
+        } else {
+            let config = FbConfig::new(OBS_DIM, ACT_DIM, train.goal_dim)
+                .with_z_dim(a.z_dim)
+                .with_hidden(a.hidden)
+                .with_gamma(a.gamma)
+                .with_ortho_coef(a.ortho_coef)
+                .with_tau(a.tau);
+            let mut model = config.init::<B>(&device);
+            let s = mean_std(train.states.iter().flatten().map(|r| r.as_slice()), OBS_DIM);
+            let g = mean_std(
+                train
+                    .features
+                    .iter()
+                    .flat_map(|f| f.chunks_exact(train.goal_dim)),
+                train.goal_dim,
+            );
+            model.set_normalization((&s.0, &s.1), (&g.0, &g.1), &device);
+            FbTrainer::new(model, config, a.lr)
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(a.seed.wrapping_add(lp.step as u64));
+        let meta = |lp: &TrainLoop, val_stats: &serde_json::Value| {
+            serde_json::json!({
+                "step": lp.step,
+                "train_seconds": lp.elapsed(),
+                "command": std::env::args().collect::<Vec<_>>(),
+                "data": a.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+                "train_episodes": train.states.len(),
+                "train_transitions": train.transitions(),
+                "val_episodes": val.states.len(),
+                "state": "obs39",
+                "goal_features": {"kind": FEATURES_VAE, "vae": vae.display().to_string(),
+                    "vae_fingerprint": fingerprint, "dim": train.goal_dim},
+                "batch": a.batch, "lr": a.lr, "device": a.device,
+                "validation": val_stats,
+                "genreward_version": env!("CARGO_PKG_VERSION"),
+            })
+        };
+        let mut window = Vec::new();
+        let mut ema_loss = f64::NAN;
+        let mut last_saved = None;
+        while !lp.done() {
+            let t = Instant::now();
+            let batch = train.batch::<B>(a.batch, &mut rng, &device);
+            let s = trainer.step(batch);
+            window.push(1.0 / t.elapsed().as_secs_f64());
+            if window.len() > 50 {
+                window.remove(0);
+            }
+            ema_loss = if ema_loss.is_finite() {
+                0.98 * ema_loss + 0.02 * s.loss
+            } else {
+                s.loss
+            };
+            lp.advance(format!(
+                "loss {ema_loss:.3}  |F.z| {:.2}  {:.0} steps/s",
+                s.q_abs,
+                median(&window)
+            ));
+            if !s.loss.is_finite() {
+                bail!(
+                    "the FB loss became {} at step {}; lower --lr",
+                    s.loss,
+                    lp.step
+                );
+            }
+            if lp.step % 50 == 0 || lp.step == 1 {
+                let mut line = serde_json::to_value(s)?;
+                line["step"] = lp.step.into();
+                line["steps_per_sec"] = median(&window).into();
+                line["elapsed_s"] = lp.elapsed().into();
+                lp.log(&line)?;
+            }
+            if lp.step % a.checkpoint_every == 0 {
+                let v = validate_logged(&trainer, &val, &device, &mut lp)?;
+                trainer.save(&a.out, &meta(&lp, &v))?;
+                last_saved = Some((lp.step, v));
+            }
+        }
+        lp.finish();
+        // The last checkpoint is written again unless the loop just wrote it.
+        let val_stats = match last_saved {
+            Some((step, v)) if step == lp.step => v,
+            _ => {
+                let v = validate_logged(&trainer, &val, &device, &mut lp)?;
+                trainer.save(&a.out, &meta(&lp, &v))?;
+                v
+            }
+        };
+        Ok(serde_json::json!({
+            "out": a.out.display().to_string(),
+            "steps": lp.step,
+            "train_seconds": lp.elapsed(),
+            "steps_per_sec": median(&window),
+            "validation": val_stats,
+            "device": a.device,
+        }))
+    }
+}
+
+/// Validation on the held-out episodes (or nothing without them), logged to the metrics file.
+fn validate_logged<B: AutodiffBackend>(
+    trainer: &FbTrainer<B>,
+    val: &FbData,
+    device: &B::Device,
+    lp: &mut TrainLoop,
+) -> Result<serde_json::Value> {
+    if val.states.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    let mut v = validate(&trainer.model.valid(), &trainer.config, val, device);
+    v["step"] = lp.step.into();
+    lp.log(&v)?;
+    Ok(v)
+}
+
+pub fn train_fb(mut a: TrainFbArgs) -> Result<()> {
+    let device = parse_device(&a.device)?;
+    for (name, v) in [
+        ("--lr", a.lr),
+        ("--gamma", a.gamma),
+        ("--tau", a.tau),
+        ("--ortho-coef", a.ortho_coef),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            bail!("{name} must be a non-negative number (got {v})");
+        }
+    }
+    if a.gamma >= 1.0 || a.tau > 1.0 {
+        bail!("--gamma must be below 1 and --tau at most 1");
+    }
+    if a.batch < 2 || a.z_dim == 0 || a.hidden == 0 || a.checkpoint_every == 0 {
+        bail!("--batch must be at least 2, and --z-dim, --hidden, --checkpoint-every at least 1");
+    }
+    if a.val.is_empty() {
+        if let Some(v) = a.data[0].parent().map(|p| p.join("val")) {
+            if v.is_dir() && v != a.data[0] {
+                a.val.push(v);
+            }
+        }
+    }
+    let vae = vae_dir(&a.vae);
+    let size = genreward_reward::load::vae_frame_size(&vae)?;
+    let train = load_trajectories(&a.data, size)?;
+    let val = if a.val.is_empty() {
+        Vec::new()
+    } else {
+        load_trajectories(&a.val, size)?
+    };
+    eprintln!(
+        "training on {} episodes ({} steps), validating on {}",
+        train.len(),
+        train.iter().map(|t| t.states.len()).sum::<usize>(),
+        val.len()
+    );
+    let out = run_on(device, FbJob { a, vae, train, val })?;
+    println!("{out}");
+    Ok(())
+}
