@@ -117,29 +117,13 @@ struct RolloutArgs {
     #[arg(long)]
     overlay: bool,
     /// Score the run live against this goal video (.mp4, .gif, .npy, a folder of .png):
-    /// r_video goes into steps.jsonl and reward becomes r_env + alpha * r_video. Renders the
-    /// observation camera (--camera, default corner2 at the VAE's size) and saves it.
+    /// r_env, r_video and r_fb go into steps.jsonl and reward becomes
+    /// r_env + alpha * r_video + beta * r_fb. Renders the observation camera (--camera,
+    /// default corner2 at the VAE's size) and saves it.
     #[arg(long)]
     goal: Option<PathBuf>,
     #[command(flatten)]
-    video_reward: VideoRewardArgs,
-}
-
-/// The video-level reward's settings, shared by `rollout --goal` and `score`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct VideoRewardArgs {
-    /// Video VAE checkpoint folder (default: the shipped assets/models/vae).
-    #[arg(long)]
-    pub vae: Option<PathBuf>,
-    /// Compute r_video every K steps, paid where step + 1 is a multiple of K.
-    #[arg(long, default_value_t = genreward_reward::DEFAULT_EVERY, allow_negative_numbers = true)]
-    pub every: usize,
-    /// Weight of r_video in reward = r_env + alpha * r_video.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub alpha: f64,
-    /// Backend of the models: cpu (burn-flex) or wgpu.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    reward: crate::score::GenRewardArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -275,8 +259,8 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         (None, Some(_)) => Some(parse_view("corner2", &a.size, "size")?),
         (None, None) => None,
     };
-    let term = match &a.goal {
-        Some(goal) => Some(crate::score::load_term(goal, &a.video_reward)?),
+    let loaded = match &a.goal {
+        Some(goal) => Some(crate::score::load_terms(goal, &a.reward)?),
         None => None,
     };
     let video = match &a.video {
@@ -315,9 +299,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let stop = crate::interrupt_flag();
     let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
     let mut goal_info = None;
-    if let Some((term, info)) = term {
-        rec = rec.with_term(term, a.video_reward.alpha);
-        goal_info = Some(info);
+    if let Some(l) = loaded {
+        rec = rec.with_terms(l.terms.video, l.terms.fb, l.info.alpha, l.info.beta);
+        goal_info = Some(l.info);
     }
     let mut actor = Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed);
     let mut episodes = Vec::with_capacity(cfg.episodes);
@@ -331,6 +315,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         }
     }
     let term_ms = rec.term_ms.clone();
+    let fb_ms = rec.fb_ms.clone();
     let files = rec.finish()?;
     bar.finish_and_clear();
     let interrupted = stop.load(Ordering::SeqCst);
@@ -362,6 +347,10 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let mut line = serde_json::to_value(&summary)?;
     if a.goal.is_some() {
         line["ms_per_window"] = serde_json::json!(crate::score::median(&term_ms));
+        if !fb_ms.is_empty() {
+            // One step at a time, as the run goes (score batches a whole episode).
+            line["ms_per_step_fb"] = serde_json::json!(crate::score::median(&fb_ms));
+        }
     }
     println!("{line}");
     if interrupted {

@@ -19,7 +19,7 @@ use crate::score::{median, parse_device, vae_dir};
 use crate::stats::{auc, spearman};
 use anyhow::{bail, Result};
 use genreward_render::{Renderer, ViewSpec};
-use genreward_reward::goal_frame::choose_goal_frame;
+use genreward_reward::goal_frame::GoalFramePicker;
 use genreward_reward::{default_fb_dir, fb_term};
 use std::path::PathBuf;
 
@@ -111,7 +111,7 @@ fn run_variant(
         if goals.len() > 1 || k == 0 {
             term.set_goal(goal);
         }
-        let r = term.score(&states[k], &actions[k]);
+        let r = term.score(&states[k], &actions[k])?;
         ms.push(term.last_ms() / r.len().max(1) as f64);
         out.push((r, first[k]));
     }
@@ -129,6 +129,7 @@ pub fn eval_fb(a: EvalFbArgs) -> Result<()> {
     let size = genreward_reward::load::vae_frame_size(&vae)?;
     let view = ViewSpec::parse(&a.camera, &format!("{size}x{size}")).map_err(anyhow::Error::msg)?;
     let mut renderer = Renderer::new()?;
+    let picker = GoalFramePicker::new(&vae)?;
     let bar = eval_bar(tasks.len() * VARIANTS.len());
     let mut out = Vec::new();
     let mut ms = Vec::new();
@@ -149,7 +150,7 @@ pub fn eval_fb(a: EvalFbArgs) -> Result<()> {
                 goals.push(None);
                 continue;
             };
-            let choice = choose_goal_frame(&vae, &goal, a.goal_frame)?;
+            let choice = picker.pick(&goal, a.goal_frame)?;
             chosen.push(choice.frame);
             goals.push(Some(goal.window[choice.frame].clone()));
         }

@@ -8,7 +8,7 @@
 use anyhow::{Context, Result};
 use genreward_record::{overlay, NpyWriter, VideoWriter};
 use genreward_render::{render_specs, Frame, Renderer, ViewSpec};
-use genreward_reward::FrameTerm;
+use genreward_reward::{FrameTerm, StepTerm};
 use genreward_sim::rollout::{StepObserver, StepRecord};
 use genreward_sim::{Env, Pixels};
 use indicatif::ProgressBar;
@@ -31,12 +31,15 @@ pub struct Recorder {
     bar: ProgressBar,
     stop: Arc<AtomicBool>,
     error: Option<anyhow::Error>,
-    /// The video reward and its weight alpha, when the run has a goal.
-    term: Option<(Box<dyn FrameTerm>, f64)>,
-    /// The last value the term paid this episode (shown by the overlay).
+    /// GenReward's terms, when the run has a goal.
+    terms: Option<LiveTerms>,
+    /// The last value r_video paid this episode, and this step's r_fb (shown by the overlay).
     last_term: Option<f64>,
-    /// Milliseconds of every computation of the term.
+    last_fb: Option<f64>,
+    /// Milliseconds of every computation of r_video.
     pub term_ms: Vec<f64>,
+    /// Milliseconds of every step's r_fb.
+    pub fb_ms: Vec<f64>,
     /// Files written, relative to the run folder.
     pub files: Vec<String>,
 }
@@ -76,28 +79,43 @@ impl Recorder {
             bar,
             stop,
             error: None,
-            term: None,
+            terms: None,
             last_term: None,
+            last_fb: None,
             term_ms: Vec::new(),
+            fb_ms: Vec::new(),
             files: vec!["steps.jsonl".into()],
         })
     }
 
-    /// Adds a reward term computed on the observation frames (which the recorder must render):
-    /// each step's record gets `terms.r_env` (the environment's paid reward) and the term's value
-    /// (0 on steps it is not paid), and `reward` becomes `r_env + alpha * term`.
-    pub fn with_term(mut self, term: Box<dyn FrameTerm>, alpha: f64) -> Recorder {
+    /// Adds GenReward's terms: `video` is computed on the observation frames (which the
+    /// recorder must render), `fb` on each step's observation and action. Each step's record
+    /// gets `terms.r_env` (the environment's paid reward), `terms.r_video` (0 on steps it is not
+    /// paid) and `terms.r_fb`, and `reward` becomes `r_env + alpha * r_video + beta * r_fb`.
+    pub fn with_terms(
+        mut self,
+        video: Box<dyn FrameTerm>,
+        fb: Option<Box<dyn StepTerm>>,
+        alpha: f64,
+        beta: f64,
+    ) -> Recorder {
         assert!(self.obs.is_some(), "a frame term needs observation frames");
-        self.term = Some((term, alpha));
+        self.terms = Some(LiveTerms {
+            video,
+            fb,
+            alpha,
+            beta,
+        });
         self
     }
 
     /// Starts episode `index`: opens its observation file.
     pub fn begin_episode(&mut self, index: usize) -> Result<()> {
-        if let Some((t, _)) = &mut self.term {
-            t.reset();
+        if let Some(t) = &mut self.terms {
+            t.video.reset();
         }
         self.last_term = None;
+        self.last_fb = None;
         if let Some(spec) = self.obs {
             let name = format!("obs_{index:03}.npy");
             let path = self.out_dir.join(&name);
@@ -138,16 +156,26 @@ impl Recorder {
     }
 
     fn record_step(&mut self, rec: &mut StepRecord) -> Result<()> {
-        if let (Some((term, alpha)), Some(f)) = (&mut self.term, self.pending.first()) {
-            let value = term.push(&f.rgb, f.width, f.height);
+        if let (Some(t), Some(f)) = (&mut self.terms, self.pending.first()) {
+            let value = t.video.push(&f.rgb, f.width, f.height);
             if value.is_some() {
-                self.term_ms.push(term.last_ms());
+                self.term_ms.push(t.video.last_ms());
                 self.last_term = value;
             }
             let v = value.unwrap_or(0.0);
             rec.terms.insert("r_env".into(), rec.reward);
-            rec.terms.insert(term.name().into(), v);
-            rec.reward += *alpha * v;
+            rec.terms.insert(t.video.name().into(), v);
+            rec.reward += t.alpha * v;
+            if let Some(fb) = &mut t.fb {
+                let (s, a) = crate::score::fb_inputs(rec);
+                let r = fb
+                    .score(&s, &a)
+                    .with_context(|| format!("step {}", rec.step))?[0];
+                self.fb_ms.push(fb.last_ms());
+                self.last_fb = Some(r);
+                rec.terms.insert(fb.name().into(), r);
+                rec.reward += t.beta * r;
+            }
         }
         serde_json::to_writer(&mut self.steps, rec)
             .map_err(std::io::Error::from)
@@ -169,8 +197,17 @@ impl Recorder {
                     rec.reward,
                     rec.success,
                 );
-                if let (Some((term, _)), Some(v)) = (&self.term, self.last_term) {
-                    let text = format!("{} {v:.3}", short_name(term.name()));
+                if let Some(t) = &self.terms {
+                    let mut text = match self.last_term {
+                        Some(v) => format!("{} {v:.3}", short_name(t.video.name())),
+                        None => String::new(),
+                    };
+                    if let (Some(fb), Some(v)) = (&t.fb, self.last_fb) {
+                        if !text.is_empty() {
+                            text.push(' ');
+                        }
+                        text += &format!("{} {v:.0}", short_name(fb.name()));
+                    }
                     let scale = (spec.width.min(spec.height) / 160).max(1);
                     let (tw, _) = overlay::text_size(&text, scale);
                     let x = spec.width.saturating_sub(tw) as i32;
@@ -190,6 +227,14 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+/// GenReward's terms during a live run and their weights.
+struct LiveTerms {
+    video: Box<dyn FrameTerm>,
+    fb: Option<Box<dyn StepTerm>>,
+    alpha: f64,
+    beta: f64,
 }
 
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.

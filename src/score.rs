@@ -1,11 +1,12 @@
 //! The video-level reward on the command line: `genreward score` for a recorded run, and the
 //! loading shared with `rollout --goal`.
 
-use crate::cli::VideoRewardArgs;
 use anyhow::{bail, Context, Result};
 use genreward_models::DeviceKind;
-use genreward_reward::{default_vae_dir, load_video_reward, FrameTerm};
-use genreward_run::{GoalInfo, RunDir};
+use genreward_reward::mix::{mix, MixWeights};
+use genreward_reward::{default_vae_dir, load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
+use genreward_run::{GoalFrameInfo, GoalInfo, RunDir};
+use genreward_sim::rollout::StepRecord;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -34,27 +35,102 @@ pub fn vae_dir(flag: &Option<PathBuf>) -> PathBuf {
     flag.clone().unwrap_or_else(default_vae_dir)
 }
 
-/// Loads r_video toward `goal` with the settings in `a`; returns it and what the manifest says.
-pub fn load_term(goal: &Path, a: &VideoRewardArgs) -> Result<(Box<dyn FrameTerm>, GoalInfo)> {
-    if !a.alpha.is_finite() {
-        bail!("--alpha must be a finite number (got {})", a.alpha);
-    }
-    if a.every == 0 {
-        bail!("--every must be at least 1");
+/// Default weight of r_video: one payment (a cosine, every 128 steps) is worth up to 10, as much
+/// as one step of Meta-World's dense reward at its maximum.
+pub const DEFAULT_ALPHA: f64 = 10.0;
+/// Default weight of r_fb: the shipped FB pays experts about 600-1500 per step and random
+/// actions 80-450 (README, `eval-fb`), so beta * r_fb lands at 0.5-7.5 per step, the range of
+/// Meta-World's dense reward (0-10).
+pub const DEFAULT_BETA: f64 = 0.005;
+
+/// GenReward's settings, shared by `rollout --goal` and `score`:
+/// reward = r_env + alpha * r_video + beta * r_fb.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenRewardArgs {
+    /// Video VAE checkpoint folder (default: the shipped assets/models/vae).
+    #[arg(long)]
+    pub vae: Option<PathBuf>,
+    /// Compute r_video every K steps, paid where step + 1 is a multiple of K.
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_EVERY, allow_negative_numbers = true)]
+    pub every: usize,
+    /// Weight of r_video.
+    #[arg(long, default_value_t = DEFAULT_ALPHA, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// FB checkpoint folder for r_fb (default: the shipped assets/models/fb; left out with a
+    /// warning when --vae is not the VAE it was trained with).
+    #[arg(long)]
+    pub fb: Option<PathBuf>,
+    /// Leave r_fb out.
+    #[arg(long, conflicts_with = "fb")]
+    pub no_fb: bool,
+    /// Weight of r_fb.
+    #[arg(long, default_value_t = DEFAULT_BETA, allow_negative_numbers = true)]
+    pub beta: f64,
+    /// The goal frame r_fb aims at: an index 0-15 into the goal video's sampled frames
+    /// (default: chosen; see `genreward goal-frame`).
+    #[arg(long, allow_negative_numbers = true)]
+    pub goal_frame: Option<usize>,
+    /// Backend of the models: cpu (burn-flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// GenReward's terms toward one goal, ready to score, and what the manifest says about them.
+pub struct Loaded {
+    pub terms: GenRewardTerms,
+    pub info: GoalInfo,
+}
+
+/// Loads r_video and r_fb toward `goal` with the settings in `a` (prints a warning line when the
+/// default r_fb does not fit the given VAE).
+pub fn load_terms(goal: &Path, a: &GenRewardArgs) -> Result<Loaded> {
+    for (name, v) in [("--alpha", a.alpha), ("--beta", a.beta)] {
+        if !v.is_finite() {
+            bail!("{name} must be a finite number (got {v})");
+        }
     }
     let device = parse_device(&a.device)?;
-    let vae = vae_dir(&a.vae);
-    let (term, g) = load_video_reward(&vae, goal, a.every, device)?;
+    let spec = GenRewardSpec {
+        vae: vae_dir(&a.vae),
+        vae_is_default: a.vae.is_none(),
+        fb: match (&a.fb, a.no_fb) {
+            (_, true) => FbChoice::Off,
+            (Some(p), false) => FbChoice::Path(p.clone()),
+            (None, false) => FbChoice::Default,
+        },
+        every: a.every,
+        goal_frame: a.goal_frame,
+        device,
+    };
+    let terms = load_genreward(goal, &spec)?;
+    if let Some(note) = &terms.fb_note {
+        eprintln!("warning: {note}");
+    }
     let info = GoalInfo {
         path: goal.display().to_string(),
-        frames: g.video.len(),
-        sampled: g.indices.clone(),
-        vae: vae.display().to_string(),
+        frames: terms.goal.video.len(),
+        sampled: terms.goal.indices.clone(),
+        vae: spec.vae.display().to_string(),
         every: a.every,
         alpha: a.alpha,
         device: device.to_string(),
+        beta: if terms.fb.is_some() { a.beta } else { 0.0 },
+        fb: terms.fb_dir.as_ref().map(|p| p.display().to_string()),
+        goal_frame: Some(GoalFrameInfo {
+            frame: terms.goal_frame.frame,
+            scores: terms.goal_frame.scores.clone(),
+            method: terms.goal_frame.method.clone(),
+        }),
     };
-    Ok((term, info))
+    Ok(Loaded { terms, info })
+}
+
+/// One step's state and action as the FB model reads them.
+pub fn fb_inputs(rec: &StepRecord) -> (Vec<f32>, [f32; 4]) {
+    (
+        rec.obs.iter().map(|&v| v as f32).collect(),
+        rec.action.map(|v| v as f32),
+    )
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,11 +141,16 @@ pub struct ScoreArgs {
     /// The goal video (.mp4, .gif, .npy, a folder of .png).
     #[arg(long)]
     goal: PathBuf,
-    /// Where to write one JSON line per step: episode, step, r_env, r_video, reward.
+    /// Where to write one JSON line per step: episode, step, r_env (as paid), r_video, r_fb,
+    /// reward.
     #[arg(long)]
     out: PathBuf,
+    /// Pay r_env (the recorded dense reward) only every K steps (the paper uses 64); 0 = every
+    /// step. Default: as the run was recorded.
+    #[arg(long, allow_negative_numbers = true)]
+    sparse_every: Option<usize>,
     #[command(flatten)]
-    reward: VideoRewardArgs,
+    reward: GenRewardArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -78,6 +159,8 @@ struct ScoreLine {
     step: usize,
     r_env: f64,
     r_video: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r_fb: Option<f64>,
     reward: f64,
 }
 
@@ -91,6 +174,12 @@ struct EpisodeScore {
     r_video: Vec<f64>,
     /// The last one paid (null when the episode is shorter than --every).
     final_r_video: Option<f64>,
+    /// Mean r_fb over the episode's steps (null without r_fb).
+    mean_r_fb: Option<f64>,
+    /// Sum of each term over the episode, as weighted in the reward.
+    return_env: f64,
+    return_video: f64,
+    return_fb: f64,
     episode_return: f64,
 }
 
@@ -98,10 +187,13 @@ struct EpisodeScore {
 struct ScoreSummary {
     run: String,
     goal: GoalInfo,
+    weights: MixWeights,
     episodes: Vec<EpisodeScore>,
     /// Median time to encode one 16-frame window and take the cosine (no file I/O).
     ms_per_window: f64,
     windows: usize,
+    /// Median time per step of r_fb, scoring each episode in one batch (null without r_fb).
+    ms_per_step_fb: Option<f64>,
 }
 
 pub fn score(a: ScoreArgs) -> Result<()> {
@@ -112,13 +204,20 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             a.run.display()
         );
     }
+    let k = a.sparse_every.unwrap_or(run.manifest.config.sparse_every);
     let steps = run.steps()?;
-    let (mut term, info) = load_term(&a.goal, &a.reward)?;
-    let file = std::fs::File::create(&a.out)
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
-    let mut out = BufWriter::new(file);
+    let Loaded { mut terms, info } = load_terms(&a.goal, &a.reward)?;
+    let weights = MixWeights {
+        alpha: info.alpha,
+        beta: info.beta,
+        sparse_every: (k > 1).then_some(k),
+    };
+    // Everything is computed before the output file is opened: a failure leaves nothing half
+    // written.
+    let mut lines = Vec::with_capacity(steps.len());
     let mut summaries = Vec::new();
     let mut ms = Vec::new();
+    let mut fb_ms = Vec::new();
     for ep in &run.manifest.episodes {
         let recs: Vec<_> = steps.iter().filter(|r| r.episode == ep.episode).collect();
         let frames = run.episode_frames(ep.episode)?;
@@ -130,31 +229,52 @@ pub fn score(a: ScoreArgs) -> Result<()> {
                 frames.len()
             );
         }
-        term.reset();
+        terms.video.reset();
         let mut paid = Vec::new();
-        let mut ret = 0.0;
-        for (rec, f) in recs.iter().zip(&frames.frames) {
-            let value = term.push(f, frames.width, frames.height);
+        let mut r_video = Vec::with_capacity(recs.len());
+        for f in frames.frames.iter().take(recs.len()) {
+            let value = terms.video.push(f, frames.width, frames.height);
             if let Some(v) = value {
                 paid.push(v);
-                ms.push(term.last_ms());
+                ms.push(terms.video.last_ms());
             }
-            // The environment's paid reward, whether or not the run itself was scored.
-            let r_env = rec.terms.get("r_env").copied().unwrap_or(rec.reward);
-            let r_video = value.unwrap_or(0.0);
-            let reward = r_env + a.reward.alpha * r_video;
-            ret += reward;
-            let line = ScoreLine {
+            r_video.push(value.unwrap_or(0.0));
+        }
+        let r_fb = match &mut terms.fb {
+            Some(fb) => {
+                let mut states = Vec::with_capacity(recs.len() * 39);
+                let mut actions = Vec::with_capacity(recs.len() * 4);
+                for rec in &recs {
+                    let (s, act) = fb_inputs(rec);
+                    states.extend(s);
+                    actions.extend(act);
+                }
+                let r = fb
+                    .score(&states, &actions)
+                    .with_context(|| format!("episode {}", ep.episode))?;
+                if !r.is_empty() {
+                    fb_ms.push(fb.last_ms() / r.len() as f64);
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let dense: Vec<f64> = recs.iter().map(|r| r.dense_reward).collect();
+        let zeros = vec![0.0; recs.len()];
+        let fb_vals = r_fb.as_deref().unwrap_or(&zeros);
+        let total = mix(&dense, &r_video, fb_vals, &weights);
+        let env = genreward_reward::paid_env(&dense, weights.sparse_every);
+        for (i, rec) in recs.iter().enumerate() {
+            lines.push(ScoreLine {
                 episode: rec.episode,
                 step: rec.step,
-                r_env,
-                r_video,
-                reward,
-            };
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")
-                .with_context(|| format!("cannot write {}", a.out.display()))?;
+                r_env: env[i],
+                r_video: r_video[i],
+                r_fb: r_fb.as_ref().map(|r| r[i]),
+                reward: total[i],
+            });
         }
+        let n = recs.len().max(1) as f64;
         summaries.push(EpisodeScore {
             episode: ep.episode,
             seed: ep.seed,
@@ -162,17 +282,31 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             success: ep.success,
             final_r_video: paid.last().copied(),
             r_video: paid,
-            episode_return: ret,
+            mean_r_fb: r_fb.as_ref().map(|r| r.iter().sum::<f64>() / n),
+            return_env: env.iter().sum(),
+            return_video: weights.alpha * r_video.iter().sum::<f64>(),
+            return_fb: weights.beta * fb_vals.iter().sum::<f64>(),
+            episode_return: total.iter().sum(),
         });
+    }
+    let file = std::fs::File::create(&a.out)
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    let mut out = BufWriter::new(file);
+    for line in &lines {
+        serde_json::to_writer(&mut out, line)?;
+        out.write_all(b"\n")
+            .with_context(|| format!("cannot write {}", a.out.display()))?;
     }
     out.flush()
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let summary = ScoreSummary {
         run: a.run.display().to_string(),
         goal: info,
+        weights,
         episodes: summaries,
         ms_per_window: median(&ms),
         windows: ms.len(),
+        ms_per_step_fb: (!fb_ms.is_empty()).then(|| median(&fb_ms)),
     };
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())

@@ -261,6 +261,10 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "8",
         "--alpha",
         "0.5",
+        "--fb",
+        s(&fb),
+        "--beta",
+        "0.25",
         "--out",
         s(&run),
         "--camera",
@@ -270,19 +274,24 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "--overlay",
     ]);
     ok(&o);
-    assert!(last_json(&o)["ms_per_window"].as_f64().unwrap() > 0.0);
+    let j = last_json(&o);
+    assert!(j["ms_per_window"].as_f64().unwrap() > 0.0);
+    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
     let steps = lines(&run.join("steps.jsonl"));
     assert_eq!(steps.len(), 24);
     for st in &steps {
         let k = st["step"].as_u64().unwrap();
         let rv = st["terms"]["r_video"].as_f64().unwrap();
         let renv = st["terms"]["r_env"].as_f64().unwrap();
+        let rfb = st["terms"]["r_fb"].as_f64().unwrap();
         if (k + 1) % 8 == 0 {
             assert!(rv.abs() > 1e-6 && rv.abs() <= 1.0 + 1e-9, "step {k}: {rv}");
         } else {
             assert_eq!(rv, 0.0, "step {k}");
         }
-        assert!((st["reward"].as_f64().unwrap() - (renv + 0.5 * rv)).abs() < 1e-12);
+        assert!(rfb.is_finite() && rfb != 0.0, "step {k}: r_fb {rfb}");
+        let want = renv + 0.5 * rv + 0.25 * rfb;
+        assert!((st["reward"].as_f64().unwrap() - want).abs() < 1e-9);
         assert_eq!(
             renv,
             st["dense_reward"].as_f64().unwrap(),
@@ -293,6 +302,10 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["goal"]["every"], 8);
     assert_eq!(manifest["goal"]["sampled"].as_array().unwrap().len(), 16);
+    assert_eq!(manifest["goal"]["beta"], 0.25);
+    assert_eq!(manifest["goal"]["goal_frame"]["frame"], 15);
+    assert_eq!(manifest["goal"]["goal_frame"]["method"], "last");
+    assert!(manifest["goal"]["fb"].as_str().unwrap().ends_with("fb"));
 
     // Offline: the same frames, the same model, the same numbers.
     let out = d.join("scored.jsonl");
@@ -308,6 +321,10 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "8",
         "--alpha",
         "0.5",
+        "--fb",
+        s(&fb),
+        "--beta",
+        "0.25",
         "--out",
         s(&out),
     ]);
@@ -315,15 +332,78 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let j = last_json(&o);
     assert_eq!(j["windows"], 3);
     assert!(j["ms_per_window"].as_f64().unwrap() > 0.0);
+    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
     let scored = lines(&out);
     assert_eq!(scored.len(), 24);
     for (a, b) in scored.iter().zip(&steps) {
         assert_eq!(a["r_video"], b["terms"]["r_video"], "step {}", a["step"]);
         assert_eq!(a["r_env"], b["terms"]["r_env"]);
-        assert_eq!(a["reward"], b["reward"]);
+        // One step at a time live, the whole episode in one batch here: the same values.
+        let (x, y) = (a["r_fb"].as_f64().unwrap(), b["terms"]["r_fb"].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "step {}: {x} {y}", a["step"]);
+        let (x, y) = (a["reward"].as_f64().unwrap(), b["reward"].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0));
     }
     let fin = j["episodes"][0]["final_r_video"].as_f64().unwrap();
     assert_eq!(fin, steps[23]["terms"]["r_video"].as_f64().unwrap());
+
+    // Rescored sparse (the recorded dense reward paid every 8th step), with another goal frame:
+    // r_env follows the formula, r_fb changes with the goal frame.
+    let out2 = d.join("scored2.jsonl");
+    let o = genreward(&[
+        "score",
+        "--run",
+        s(&run),
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--fb",
+        s(&fb),
+        "--sparse-every",
+        "8",
+        "--goal-frame",
+        "0",
+        "--out",
+        s(&out2),
+    ]);
+    ok(&o);
+    let j2 = last_json(&o);
+    assert_eq!(j2["goal"]["goal_frame"]["method"], "user");
+    assert_eq!(j2["weights"]["sparse_every"], 8);
+    let scored2 = lines(&out2);
+    let mut fb_moved = false;
+    for ((a, b), st) in scored2.iter().zip(&scored).zip(&steps) {
+        let k = a["step"].as_u64().unwrap();
+        let dense = st["dense_reward"].as_f64().unwrap();
+        let want = if (k + 1) % 8 == 0 { dense } else { 0.0 };
+        assert_eq!(a["r_env"].as_f64().unwrap(), want, "step {k}");
+        fb_moved |= a["r_fb"] != b["r_fb"];
+        let w = want + 10.0 * a["r_video"].as_f64().unwrap() + 0.005 * a["r_fb"].as_f64().unwrap();
+        assert!((a["reward"].as_f64().unwrap() - w).abs() < 1e-9, "default weights 10, 0.005");
+    }
+    assert!(fb_moved, "another goal frame, another r_fb");
+    // A user's VAE without --fb: the shipped FB does not fit it, so r_fb is left out with a
+    // warning and r_video still works.
+    let o = genreward(&[
+        "score",
+        "--run",
+        s(&run),
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--out",
+        s(&out2),
+    ]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: r_fb is off"));
+    assert!(lines(&out2)[0].get("r_fb").is_none());
+    assert!(last_json(&o)["ms_per_step_fb"].is_null());
 
     // Bad input.
     let bad = |args: &[&str], want: &str| {
@@ -412,6 +492,48 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             o_,
         ],
         "--every",
+    );
+    for (flag, value, want) in [
+        ("--beta", "nan", "--beta must be a finite number"),
+        ("--alpha", "inf", "--alpha must be a finite number"),
+        ("--goal-frame", "16", "--goal-frame 16 is out of range"),
+    ] {
+        let before = std::fs::read(&out).unwrap();
+        bad(
+            &[
+                "score",
+                "--run",
+                s(&run),
+                "--goal",
+                s(&goal),
+                "--vae",
+                s(&vae),
+                "--fb",
+                s(&fb),
+                flag,
+                value,
+                "--out",
+                o_,
+            ],
+            want,
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), before, "nothing written on {flag}");
+    }
+    bad(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--fb",
+            s(&d.join("nofb")),
+            "--out",
+            o_,
+        ],
+        "not found",
     );
     std::fs::write(d.join("junk.mp4"), b"not a video").unwrap();
     bad(
@@ -524,7 +646,17 @@ fn shipped_vae_reconstructs_unseen_episodes_and_scores_without_flags() {
         "{}",
         m["goal"]
     );
+    // Without flags the run gets every term: the shipped FB fits the shipped VAE.
+    assert!(
+        m["goal"]["fb"]
+            .as_str()
+            .unwrap()
+            .ends_with("assets/models/fb"),
+        "{}",
+        m["goal"]
+    );
     let steps = lines(&run.join("steps.jsonl"));
+    assert!(steps.iter().all(|s| s["terms"]["r_fb"].is_f64()));
     let r15 = steps[15]["terms"]["r_video"].as_f64().unwrap();
     assert!(
         r15 > 0.5 && r15 <= 1.0,

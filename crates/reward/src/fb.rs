@@ -89,17 +89,32 @@ impl<B: Backend> FbReward<B> {
     }
 
     /// `r_fb` of `n` steps: `states` holds `n * state_dim` values, `actions` `n * action_dim`.
-    pub fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64> {
+    /// Fails (one line) when the sizes do not fit the model or an input or output is not finite
+    /// (a recorded run with NaN in it, a broken checkpoint).
+    pub fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError> {
         let t0 = Instant::now();
         let n = states.len() / self.state_dim.max(1);
-        assert_eq!(states.len(), n * self.state_dim, "states of the wrong size");
-        assert_eq!(
-            actions.len(),
-            n * self.action_dim,
-            "actions of the wrong size"
-        );
+        if states.len() != n * self.state_dim || actions.len() != n * self.action_dim {
+            return Err(RewardError::Invalid(format!(
+                "r_fb needs {} state and {} action values per step; got {} and {}",
+                self.state_dim,
+                self.action_dim,
+                states.len(),
+                actions.len()
+            )));
+        }
+        if let Some(i) = states.iter().chain(actions).position(|v| !v.is_finite()) {
+            let step = if i < states.len() {
+                i / self.state_dim
+            } else {
+                (i - states.len()) / self.action_dim
+            };
+            return Err(RewardError::Invalid(format!(
+                "r_fb: step {step}'s state or action is not finite"
+            )));
+        }
         if n == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let s = Tensor::<B, 2>::from_data(
             TensorData::new(states.to_vec(), [n, self.state_dim]),
@@ -117,7 +132,12 @@ impl<B: Backend> FbReward<B> {
             .to_vec()
             .expect("f32");
         self.last_ms = t0.elapsed().as_secs_f64() * 1e3;
-        r.into_iter().map(f64::from).collect()
+        if let Some(i) = r.iter().position(|v| !v.is_finite()) {
+            return Err(RewardError::Invalid(format!(
+                "r_fb is not finite at step {i}: the FB checkpoint is broken"
+            )));
+        }
+        Ok(r.into_iter().map(f64::from).collect())
     }
 }
 
@@ -126,7 +146,7 @@ pub trait StepTerm: Send {
     /// The term's name in `steps.jsonl` (`r_fb`).
     fn name(&self) -> &'static str;
     /// The term for `n` steps (flat states and actions, see [`FbReward::score`]).
-    fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64>;
+    fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError>;
     /// Aims at another goal frame (at the VAE's size).
     fn set_goal(&mut self, goal_frame: &[u8]);
     /// Milliseconds of the last call.
@@ -140,7 +160,7 @@ where
     fn name(&self) -> &'static str {
         "r_fb"
     }
-    fn score(&mut self, states: &[f32], actions: &[f32]) -> Vec<f64> {
+    fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError> {
         FbReward::score(self, states, actions)
     }
     fn set_goal(&mut self, goal_frame: &[u8]) {

@@ -8,7 +8,7 @@
 //! always name the frame (`--goal-frame K`, method `"user"`).
 
 use crate::goal::GoalVideo;
-use crate::video::cosine;
+use crate::video::{cosine, VideoEncoder};
 use crate::RewardError;
 use genreward_models::backend::Cpu;
 use std::path::Path;
@@ -56,17 +56,40 @@ pub fn override_frame(
     Ok(choice)
 }
 
-/// The goal frame of `goal` without CLIP: [`choose_last`] on the VAE features (in `vae`) of its
-/// 16 sampled frames, then the user's override. Runs on the CPU (16 frames).
+/// Picks goal frames of goal videos without CLIP: [`choose_last`] on the VAE features of the
+/// 16 sampled frames, then the user's override. Holds the encoder, so many goal videos (one per
+/// episode in `eval-fb`) cost one load. Runs on the CPU (16 frames per video).
+pub struct GoalFramePicker {
+    encoder: VideoEncoder<Cpu>,
+}
+
+impl GoalFramePicker {
+    /// Loads the VAE in `vae`.
+    pub fn new(vae: &Path) -> Result<Self, RewardError> {
+        Ok(GoalFramePicker {
+            encoder: crate::load::load_encoder::<Cpu>(vae, Default::default())?,
+        })
+    }
+
+    /// The goal frame of `goal`; `user` is `--goal-frame`.
+    pub fn pick(
+        &self,
+        goal: &GoalVideo,
+        user: Option<usize>,
+    ) -> Result<GoalFrameChoice, RewardError> {
+        let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
+        let feats = self.encoder.frame_features(&refs);
+        override_frame(choose_last(&feats, self.encoder.frame_feature_dim()), user)
+    }
+}
+
+/// The goal frame of one goal video (see [`GoalFramePicker`]).
 pub fn choose_goal_frame(
     vae: &Path,
     goal: &GoalVideo,
     user: Option<usize>,
 ) -> Result<GoalFrameChoice, RewardError> {
-    let encoder = crate::load::load_encoder::<Cpu>(vae, Default::default())?;
-    let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
-    let feats = encoder.frame_features(&refs);
-    override_frame(choose_last(&feats, encoder.frame_feature_dim()), user)
+    GoalFramePicker::new(vae)?.pick(goal, user)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`goal`]: the goal video, loaded from any readable file and sampled once;
 //! - [`fb`]: the frame-level reward `r_fb = F(s, a, z)^T z` toward a goal frame;
 //! - [`features`]: goal features for the FB representation (the VAE fallback);
+//! - [`terms`]: all of the above toward one goal video, loaded together;
 //! - [`mix`]: `r = r_env + alpha r_video + beta r_fb`, with `r_env` dense or sparse;
 //! - [`video`]: the video-level reward `r_video`, the cosine similarity of VAE latents,
 //!   fed one frame per step by [`VideoReward`] and paid every `K` steps.
@@ -18,6 +19,7 @@ pub mod load;
 pub mod mix;
 pub mod prep;
 pub mod sample;
+pub mod terms;
 pub mod video;
 
 pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
@@ -25,6 +27,8 @@ pub use goal::GoalVideo;
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
 pub use mix::{mix, paid_env, MixWeights};
 pub use sample::{uniform_indices, WINDOW};
+pub use terms::{load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
+pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 
 /// Errors of the reward layer; one line each.

@@ -38,9 +38,27 @@ pub struct GoalInfo {
     pub vae: String,
     /// r_video is paid on steps where step + 1 is a multiple of `every`.
     pub every: usize,
-    /// reward = r_env + alpha * r_video.
+    /// reward = r_env + alpha * r_video + beta * r_fb.
     pub alpha: f64,
     pub device: String,
+    /// The weight of r_fb (0 in runs made before r_fb existed).
+    #[serde(default)]
+    pub beta: f64,
+    /// The FB checkpoint folder that paid r_fb; absent when r_fb was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fb: Option<String>,
+    /// The goal frame r_fb aims at, and how it was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_frame: Option<GoalFrameInfo>,
+}
+
+/// The goal frame of a run: an index into the goal's 16 sampled frames, one score per sampled
+/// frame, and the method (`"clip"`, `"last"` or `"user"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GoalFrameInfo {
+    pub frame: usize,
+    pub scores: Vec<f64>,
+    pub method: String,
 }
 
 /// `manifest.json`.
