@@ -49,8 +49,14 @@ enum Command {
     Train(TrainCommand),
     /// Encode and decode a video with the VAE; write input above reconstruction and print PSNR.
     Reconstruct(crate::vae_cli::ReconstructArgs),
-    /// Score a recorded run (rollout --camera) against a goal video: r_video per step.
+    /// Score a recorded run (rollout --camera) against a goal video: r_env, r_video, r_fb and
+    /// the mixed reward per step.
     Score(crate::score::ScoreArgs),
+    /// Pick the goal frame of a goal video (scores of its 16 sampled frames) and save the strip.
+    GoalFrame(crate::goal_frame_cli::GoalFrameArgs),
+    /// Draw the reward field (r_fb with the hand or object at each cell of a grid over the
+    /// table) over a top view of the scene.
+    Heatmap(crate::heatmap::HeatmapArgs),
     /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
     EvalReward(crate::eval::EvalArgs),
     /// How well r_fb rises toward success and ranks expert over random episodes on unseen
@@ -201,6 +207,7 @@ pub fn run() -> Result<()> {
         Command::Tasks => {
             for t in TaskKind::ALL {
                 println!("{:<18}{}", t.name(), t.description());
+                println!("{:<18}goal text: \"{}\"", "", t.goal_text());
             }
             Ok(())
         }
@@ -212,6 +219,8 @@ pub fn run() -> Result<()> {
         Command::Train(TrainCommand::Fb(a)) => crate::fb_cli::train_fb(a),
         Command::Reconstruct(a) => crate::vae_cli::reconstruct(a),
         Command::Score(a) => crate::score::score(a),
+        Command::GoalFrame(a) => crate::goal_frame_cli::goal_frame(a),
+        Command::Heatmap(a) => crate::heatmap::heatmap(a),
         Command::EvalReward(a) => crate::eval::eval_reward(a),
         Command::EvalFb(a) => crate::eval_fb::eval_fb(a),
         Command::Parity { dir } => parity(&dir),

@@ -8,6 +8,8 @@ mod eval;
 mod eval_fb;
 mod fb_cli;
 mod goal;
+mod goal_frame_cli;
+mod heatmap;
 mod record;
 mod score;
 mod stats;
@@ -36,6 +38,18 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
         flag
     })
     .clone()
+}
+
+/// Refuses an output path that is not a .png file name, before any work is done.
+pub fn check_png(path: &std::path::Path) -> anyhow::Result<()> {
+    let png = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !png {
+        anyhow::bail!("'{}' is not a .png file name", path.display());
+    }
+    Ok(())
 }
 
 /// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on

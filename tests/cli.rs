@@ -160,10 +160,18 @@ fn tasks_lists_the_seven_tasks() {
     let o = genreward(&["tasks"]);
     assert!(o.status.success());
     let s = String::from_utf8(o.stdout).unwrap();
+    // One line per task, then its goal text indented under it.
     let names: Vec<&str> = s
         .lines()
+        .filter(|l| !l.starts_with(' '))
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
+    assert_eq!(
+        s.lines()
+            .filter(|l| l.contains("goal text: \"a robot"))
+            .count(),
+        7
+    );
     assert_eq!(
         names,
         [

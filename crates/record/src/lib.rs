@@ -5,6 +5,7 @@
 //! * [`NpyWriter`] streams `uint8` frames into a NumPy `.npy` array of shape `[T, H, W, 3]`;
 //!   [`read_npy_u8`] reads such a file back.
 //! * [`load_video`] reads a video back from `.mp4`, `.gif`, `.npy` or a folder of `.png` frames.
+//! * [`picture`] composes stills (frames, text, a colour map) and saves them as PNG.
 //! * [`overlay`] stamps ASCII text (step, reward, success) onto a frame.
 //!
 //! Frames everywhere are RGB, 8 bits per channel, row-major, row 0 at the top:
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 mod load;
 mod npy;
 pub mod overlay;
+pub mod picture;
 mod save;
 mod video;
 

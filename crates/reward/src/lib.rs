@@ -5,6 +5,7 @@
 //! - [`goal_frame`]: which sampled goal frame the frame-level reward aims at;
 //! - [`goal`]: the goal video, loaded from any readable file and sampled once;
 //! - [`fb`]: the frame-level reward `r_fb = F(s, a, z)^T z` toward a goal frame;
+//! - [`field`]: the reward field, r_fb with the hand or object moved over a grid;
 //! - [`features`]: goal features for the FB representation (the VAE fallback);
 //! - [`terms`]: all of the above toward one goal video, loaded together;
 //! - [`mix`]: `r = r_env + alpha r_video + beta r_fb`, with `r_env` dense or sparse;
@@ -13,6 +14,7 @@
 
 pub mod fb;
 pub mod features;
+pub mod field;
 pub mod goal;
 pub mod goal_frame;
 pub mod load;
@@ -24,11 +26,11 @@ pub mod video;
 
 pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
 pub use goal::GoalVideo;
+pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
 pub use mix::{mix, paid_env, MixWeights};
 pub use sample::{uniform_indices, WINDOW};
 pub use terms::{load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
-pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 
 /// Errors of the reward layer; one line each.

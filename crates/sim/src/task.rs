@@ -68,6 +68,20 @@ impl TaskKind {
         }
     }
 
+    /// One sentence saying what a frame of the task done shows: the text CLIP scores goal
+    /// frames against (`genreward goal-frame`), listed by `genreward tasks`.
+    pub fn goal_text(self) -> &'static str {
+        match self {
+            TaskKind::Reach => "a robot arm with its gripper at the target point",
+            TaskKind::Push => "a robot arm that has pushed the puck onto the goal spot",
+            TaskKind::PickPlace => "a robot gripper holding the puck up in the air at the goal",
+            TaskKind::PickOutOfHole => "a robot gripper holding the puck lifted out of the hole",
+            TaskKind::BinPicking => "a robot arm that has dropped the cube into the right bin",
+            TaskKind::ShelfPlace => "a robot arm that has placed the block on the shelf",
+            TaskKind::Disassemble => "a robot gripper lifting the nut off the peg",
+        }
+    }
+
     /// Lower corner of the hand (= mocap) box.
     pub fn hand_low(self) -> [f64; 3] {
         match self {
