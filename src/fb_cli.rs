@@ -198,7 +198,11 @@ fn validate<B: burn::tensor::backend::Backend>(
         .collect();
     type Run = (FbStats, (f64, f64));
     let mean = |f: &dyn Fn(&Run) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+    let (full_diag, full_off, frames) = full_covariance(model, val, device);
     serde_json::json!({
+        "val_full_cov_diag_max_dev": full_diag,
+        "val_full_cov_offdiag_mean_abs": full_off,
+        "val_full_frames": frames,
         "val_loss": mean(&|r| r.0.loss),
         "val_fb_offdiag": mean(&|r| r.0.fb_offdiag),
         "val_fb_diag": mean(&|r| r.0.fb_diag),
@@ -207,6 +211,42 @@ fn validate<B: burn::tensor::backend::Backend>(
         "val_cov_diag_max_dev": mean(&|r| r.1 .0),
         "val_cov_offdiag_mean_abs": mean(&|r| r.1 .1),
     })
+}
+
+/// `E[B B^T]` over every validation frame (not a batch's estimate, whose sampling noise alone
+/// puts off-diagonal entries near 1/sqrt(batch)): its largest diagonal deviation from 1 and mean
+/// |off-diagonal|, and the number of frames.
+fn full_covariance<B: burn::tensor::backend::Backend>(
+    model: &FbModel<B>,
+    val: &FbData,
+    device: &B::Device,
+) -> (f64, f64, usize) {
+    let dim = val.goal_dim;
+    let mut sum: Option<burn::tensor::Tensor<B, 2>> = None;
+    let mut n = 0;
+    for feats in &val.features {
+        for chunk in feats.chunks(2048 * dim) {
+            let rows = chunk.len() / dim;
+            let g = burn::tensor::Tensor::<B, 2>::from_data(
+                burn::tensor::TensorData::new(chunk.to_vec(), [rows, dim]),
+                device,
+            );
+            let b = model.backward_map(g);
+            let c = b.clone().transpose().matmul(b);
+            sum = Some(match sum {
+                Some(s) => s + c,
+                None => c,
+            });
+            n += rows;
+        }
+    }
+    match sum {
+        Some(c) => {
+            let (d, o) = genreward_models::fb::covariance_figures(c / n as f64);
+            (d, o, n)
+        }
+        None => (f64::NAN, f64::NAN, 0),
+    }
 }
 
 impl BackendJob for FbJob {
@@ -279,6 +319,10 @@ impl BackendJob for FbJob {
                 "genreward_version": env!("CARGO_PKG_VERSION"),
             })
         };
+        if lp.step == 0 {
+            // The untrained model's figures, to read the trained ones against.
+            validate_logged(&trainer, &val, &device, &mut lp)?;
+        }
         let mut window = Vec::new();
         let mut ema_loss = f64::NAN;
         let mut last_saved = None;

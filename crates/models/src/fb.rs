@@ -279,8 +279,14 @@ pub fn ortho_loss<B: Backend>(b: Tensor<B, 2>) -> Tensor<B, 1> {
 /// How far `E[B B^T]` (a `d x d` matrix, estimated on `b`, `[N, d]`) is from the identity:
 /// `(max |C_ii - 1|, mean over i != j of |C_ij|)`.
 pub fn covariance_deviation<B: Backend>(b: Tensor<B, 2>) -> (f64, f64) {
-    let [n, d] = b.dims();
-    let c = b.clone().transpose().matmul(b) / n as f64;
+    let n = b.dims()[0];
+    covariance_figures(b.clone().transpose().matmul(b) / n as f64)
+}
+
+/// [`covariance_deviation`]'s two figures for an already estimated `C = E[B B^T]` (`d x d`),
+/// for estimates summed over more goals than one batch holds.
+pub fn covariance_figures<B: Backend>(c: Tensor<B, 2>) -> (f64, f64) {
+    let d = c.dims()[0];
     let (eye, off) = masks::<B>(d, &c.device());
     let diag_dev = ((c.clone() * eye.clone()) - eye).abs().max();
     let off_mean = (c * off).abs().sum() / ((d * (d - 1)).max(1) as f64);
