@@ -89,13 +89,20 @@ fn run_variant(
     let mut states = vec![Vec::new(); n];
     let mut actions = vec![Vec::new(); n];
     let mut first = vec![None; n];
+    // An FB model reading frames gets each episode's frames encoded in one batch at the end.
+    let frame_state = term.state_kind() == genreward_reward::features::StateKind::Frame;
+    let mut frames: Vec<Vec<Vec<u8>>> = vec![Vec::new(); n];
     for t in 0..a.steps {
         for (k, s) in episodes
             .render_and_step(renderer, view)?
             .into_iter()
             .enumerate()
         {
-            states[k].extend(s.state.iter().map(|&v| v as f32));
+            if frame_state {
+                frames[k].push(s.frame.rgb);
+            } else {
+                states[k].extend(s.state.iter().map(|&v| v as f32));
+            }
             actions[k].extend(s.action.iter().map(|&v| v as f32));
             if s.success && first[k].is_none() {
                 first[k] = Some(t);
@@ -111,8 +118,15 @@ fn run_variant(
         if goals.len() > 1 || k == 0 {
             term.set_goal(goal);
         }
+        // Per step: encoding the frames too when F reads them.
+        let t0 = std::time::Instant::now();
+        if frame_state {
+            let refs: Vec<&[u8]> = frames[k].iter().map(Vec::as_slice).collect();
+            states[k] = term.frame_states(&refs, view.width, view.height);
+        }
+        let encode_ms = t0.elapsed().as_secs_f64() * 1e3;
         let r = term.score(&states[k], &actions[k])?;
-        ms.push(term.last_ms() / r.len().max(1) as f64);
+        ms.push((encode_ms + term.last_ms()) / r.len().max(1) as f64);
         out.push((r, first[k]));
     }
     Ok(out)

@@ -1,7 +1,8 @@
 //! The FB representation on the command line: `genreward train fb`.
 //!
 //! Data: the episodes of `genreward dataset` (frames, 39-d observations, actions). F reads the
-//! observation (standardised with the training data's mean and std) and the action; B reads the
+//! state (`--state`: the observation, or the goal features of the current frame; standardised
+//! with the training data's mean and std) and the action; B reads the
 //! goal features of the next frame: the shipped video VAE's per-frame latent mean (4 x 8 x 8 =
 //! 256 values), the fallback that works with nothing downloaded.
 
@@ -14,7 +15,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::backend::{run_on, BackendJob};
 use genreward_models::fb::{evaluate, FbBatch, FbConfig, FbModel, FbStats, FbTrainer};
-use genreward_reward::features::{vae_fingerprint, FEATURES_VAE};
+use genreward_reward::features::{vae_fingerprint, StateKind, FEATURES_VAE};
 use genreward_reward::load_encoder;
 use genreward_sim::{ACT_DIM, OBS_DIM};
 use rand::{Rng, SeedableRng};
@@ -70,11 +71,17 @@ pub struct TrainFbArgs {
     /// cpu (burn-flex) or wgpu.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// What F reads as the state: obs39 (the 39-d observation) or frame (the goal features of
+    /// the current camera frame, from the same VAE as B's goals).
+    #[arg(long, default_value = "obs39")]
+    state: String,
 }
 
 /// Episodes as the FB trainer samples them: states, actions, and goal features per frame.
 struct FbData {
-    states: Vec<Vec<[f32; OBS_DIM]>>,
+    /// Per episode, `T * state_dim` values: observations, or the frames' goal features.
+    states: Vec<Vec<f32>>,
+    state_dim: usize,
     actions: Vec<Vec<[f32; ACT_DIM]>>,
     /// Per episode, `T * goal_dim` values.
     features: Vec<Vec<f32>>,
@@ -84,7 +91,11 @@ struct FbData {
 impl FbData {
     /// Transitions `(episode, t)` with a next step to learn from.
     fn transitions(&self) -> usize {
-        self.states.iter().map(|s| s.len().saturating_sub(1)).sum()
+        self.actions.iter().map(|s| s.len().saturating_sub(1)).sum()
+    }
+
+    fn state(&self, e: usize, t: usize) -> &[f32] {
+        &self.states[e][t * self.state_dim..(t + 1) * self.state_dim]
     }
 
     fn feature(&self, e: usize, t: usize) -> &[f32] {
@@ -98,26 +109,26 @@ impl FbData {
         rng: &mut ChaCha8Rng,
         device: &B::Device,
     ) -> FbBatch<B> {
-        let g = self.goal_dim;
+        let (g, sd) = (self.goal_dim, self.state_dim);
         let (mut s, mut a, mut s2, mut a2) = (
-            Vec::with_capacity(n * OBS_DIM),
+            Vec::with_capacity(n * sd),
             Vec::with_capacity(n * ACT_DIM),
-            Vec::with_capacity(n * OBS_DIM),
+            Vec::with_capacity(n * sd),
             Vec::with_capacity(n * ACT_DIM),
         );
         let (mut next_goal, mut goal) = (Vec::with_capacity(n * g), Vec::with_capacity(n * g));
         let pick = |rng: &mut ChaCha8Rng| loop {
-            let e = rng.random_range(0..self.states.len());
-            let len = self.states[e].len();
+            let e = rng.random_range(0..self.actions.len());
+            let len = self.actions[e].len();
             if len >= 2 {
                 return (e, rng.random_range(0..len - 1));
             }
         };
         for _ in 0..n {
             let (e, t) = pick(rng);
-            s.extend_from_slice(&self.states[e][t]);
+            s.extend_from_slice(self.state(e, t));
             a.extend_from_slice(&self.actions[e][t]);
-            s2.extend_from_slice(&self.states[e][t + 1]);
+            s2.extend_from_slice(self.state(e, t + 1));
             a2.extend_from_slice(&self.actions[e][t + 1]);
             next_goal.extend_from_slice(self.feature(e, t + 1));
             let (e, t) = pick(rng);
@@ -126,9 +137,9 @@ impl FbData {
         let t =
             |v: Vec<f32>, d: usize| Tensor::<B, 2>::from_data(TensorData::new(v, [n, d]), device);
         FbBatch {
-            state: t(s, OBS_DIM),
+            state: t(s, sd),
             action: t(a, ACT_DIM),
-            next_state: t(s2, OBS_DIM),
+            next_state: t(s2, sd),
             next_action: t(a2, ACT_DIM),
             next_goal: t(next_goal, g),
             goal: t(goal, g),
@@ -167,18 +178,27 @@ struct FbJob {
 fn featurize<B: burn::tensor::backend::Backend>(
     eps: Vec<Trajectory>,
     encoder: &genreward_reward::VideoEncoder<B>,
+    state: StateKind,
 ) -> FbData {
     let goal_dim = encoder.frame_feature_dim();
     let mut data = FbData {
         states: Vec::new(),
+        state_dim: match state {
+            StateKind::Obs39 => OBS_DIM,
+            StateKind::Frame => goal_dim,
+        },
         actions: Vec::new(),
         features: Vec::new(),
         goal_dim,
     };
     for ep in eps {
         let refs: Vec<&[u8]> = ep.frames.iter().map(Vec::as_slice).collect();
-        data.features.push(encoder.frame_features(&refs));
-        data.states.push(ep.states);
+        let feats = encoder.frame_features(&refs);
+        data.states.push(match state {
+            StateKind::Obs39 => ep.states.iter().flatten().copied().collect(),
+            StateKind::Frame => feats.clone(),
+        });
+        data.features.push(feats);
         data.actions.push(ep.actions);
     }
     data
@@ -257,8 +277,9 @@ impl BackendJob for FbJob {
         let t0 = Instant::now();
         let encoder = load_encoder::<B::InnerBackend>(&vae, device.clone())?;
         let fingerprint = vae_fingerprint(&vae)?;
-        let train = featurize(train, &encoder);
-        let val = featurize(val, &encoder);
+        let state: StateKind = a.state.parse()?;
+        let train = featurize(train, &encoder, state);
+        let val = featurize(val, &encoder, state);
         eprintln!(
             "goal features of {} frames in {:.0} s",
             train
@@ -273,24 +294,33 @@ impl BackendJob for FbJob {
         let mut lp = TrainLoop::open(&a.out, a.steps, a.minutes, a.resume)?;
         let mut trainer = if a.resume {
             let t = FbTrainer::<B>::resume(&a.out, a.lr, &device)?;
-            if t.config.goal_dim != train.goal_dim {
+            if t.config.goal_dim != train.goal_dim || t.config.state_dim != train.state_dim {
                 bail!(
-                    "the FB run in {} reads {} goal features, the VAE gives {}",
+                    "the FB run in {} reads {} goal features and a {}-d state; with --state {} the VAE gives {} and {}",
                     a.out.display(),
                     t.config.goal_dim,
-                    train.goal_dim
+                    t.config.state_dim,
+                    state.name(),
+                    train.goal_dim,
+                    train.state_dim
                 );
             }
             t
         } else {
-            let config = FbConfig::new(OBS_DIM, ACT_DIM, train.goal_dim)
+            let config = FbConfig::new(train.state_dim, ACT_DIM, train.goal_dim)
                 .with_z_dim(a.z_dim)
                 .with_hidden(a.hidden)
                 .with_gamma(a.gamma)
                 .with_ortho_coef(a.ortho_coef)
                 .with_tau(a.tau);
             let mut model = config.init::<B>(&device);
-            let s = mean_std(train.states.iter().flatten().map(|r| r.as_slice()), OBS_DIM);
+            let s = mean_std(
+                train
+                    .states
+                    .iter()
+                    .flat_map(|f| f.chunks_exact(train.state_dim)),
+                train.state_dim,
+            );
             let g = mean_std(
                 train
                     .features
@@ -311,7 +341,7 @@ impl BackendJob for FbJob {
                 "train_episodes": train.states.len(),
                 "train_transitions": train.transitions(),
                 "val_episodes": val.states.len(),
-                "state": "obs39",
+                "state": state.name(),
                 "goal_features": {"kind": FEATURES_VAE, "vae": vae.display().to_string(),
                     "vae_fingerprint": fingerprint, "dim": train.goal_dim},
                 "batch": a.batch, "lr": a.lr, "device": a.device,
@@ -403,6 +433,7 @@ fn validate_logged<B: AutodiffBackend>(
 
 pub fn train_fb(mut a: TrainFbArgs) -> Result<()> {
     let device = parse_device(&a.device)?;
+    a.state.parse::<StateKind>()?;
     for (name, v) in [
         ("--lr", a.lr),
         ("--gamma", a.gamma),

@@ -167,11 +167,15 @@ impl Recorder {
             rec.terms.insert(t.video.name().into(), v);
             rec.reward += t.alpha * v;
             if let Some(fb) = &mut t.fb {
-                let (s, a) = crate::score::fb_inputs(rec);
+                let t0 = std::time::Instant::now();
+                let (mut s, a) = crate::score::fb_inputs(rec);
+                if fb.state_kind() == genreward_reward::features::StateKind::Frame {
+                    s = fb.frame_states(&[&f.rgb], f.width, f.height);
+                }
                 let r = fb
                     .score(&s, &a)
                     .with_context(|| format!("step {}", rec.step))?[0];
-                self.fb_ms.push(fb.last_ms());
+                self.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
                 self.last_fb = Some(r);
                 rec.terms.insert(fb.name().into(), r);
                 rec.reward += t.beta * r;

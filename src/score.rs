@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use genreward_models::DeviceKind;
+use genreward_reward::features::StateKind;
 use genreward_reward::mix::{mix, MixWeights};
 use genreward_reward::{default_vae_dir, load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
 use genreward_run::{GoalFrameInfo, GoalInfo, RunDir};
@@ -242,6 +243,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         }
         let r_fb = match &mut terms.fb {
             Some(fb) => {
+                let t0 = std::time::Instant::now();
                 let mut states = Vec::with_capacity(recs.len() * 39);
                 let mut actions = Vec::with_capacity(recs.len() * 4);
                 for rec in &recs {
@@ -249,11 +251,21 @@ pub fn score(a: ScoreArgs) -> Result<()> {
                     states.extend(s);
                     actions.extend(act);
                 }
+                if fb.state_kind() == StateKind::Frame {
+                    let refs: Vec<&[u8]> = frames
+                        .frames
+                        .iter()
+                        .take(recs.len())
+                        .map(Vec::as_slice)
+                        .collect();
+                    states = fb.frame_states(&refs, frames.width, frames.height);
+                }
                 let r = fb
                     .score(&states, &actions)
                     .with_context(|| format!("episode {}", ep.episode))?;
                 if !r.is_empty() {
-                    fb_ms.push(fb.last_ms() / r.len() as f64);
+                    // Per step, with the frames' encoding when F reads frames.
+                    fb_ms.push(t0.elapsed().as_secs_f64() * 1e3 / r.len() as f64);
                 }
                 Some(r)
             }

@@ -214,6 +214,59 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         String::from_utf8_lossy(&o.stderr)
     );
 
+    // F can read the current frame's features instead of the observation.
+    let fb_frame = d.join("fb_frame");
+    let o = genreward(&[
+        "train",
+        "fb",
+        "--data",
+        s(&train_dir),
+        "--vae",
+        s(&vae),
+        "--out",
+        s(&fb_frame),
+        "--batch",
+        "8",
+        "--hidden",
+        "16",
+        "--z-dim",
+        "4",
+        "--steps",
+        "2",
+        "--state",
+        "frame",
+    ]);
+    ok(&o);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fb_frame.join("meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["state"], "frame");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fb_frame.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["state_dim"], cfg["goal_dim"]);
+    let o = genreward(&[
+        "eval-fb", "--fb", s(&fb_frame), "--vae", s(&vae), "--tasks", "reach", "--episodes", "2",
+        "--steps", "12",
+    ]);
+    ok(&o);
+    assert!(last_json(&o)["tasks"][0]["mean"][0][1]
+        .as_f64()
+        .unwrap()
+        .is_finite());
+    let o = genreward(&[
+        "train",
+        "fb",
+        "--data",
+        s(&train_dir),
+        "--out",
+        s(&d.join("x")),
+        "--state",
+        "joints",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown FB state 'joints'"));
+
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
@@ -395,6 +448,54 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         );
     }
     assert!(fb_moved, "another goal frame, another r_fb");
+    // An FB model reading frames scores the recorded frames the same as the live run would.
+    let run_f = d.join("run_frame");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "reach",
+        "--seed",
+        "11",
+        "--max-steps",
+        "10",
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--fb",
+        s(&fb_frame),
+        "--out",
+        s(&run_f),
+    ]));
+    let out3 = d.join("scored3.jsonl");
+    ok(&genreward(&[
+        "score",
+        "--run",
+        s(&run_f),
+        "--goal",
+        s(&goal),
+        "--vae",
+        s(&vae),
+        "--every",
+        "8",
+        "--fb",
+        s(&fb_frame),
+        "--out",
+        s(&out3),
+    ]));
+    for (a, b) in lines(&out3).iter().zip(&lines(&run_f.join("steps.jsonl"))) {
+        let (x, y) = (
+            a["r_fb"].as_f64().unwrap(),
+            b["terms"]["r_fb"].as_f64().unwrap(),
+        );
+        assert!(
+            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+            "step {}: {x} {y}",
+            a["step"]
+        );
+    }
     // A user's VAE without --fb: the shipped FB does not fit it, so r_fb is left out with a
     // warning and r_video still works.
     let o = genreward(&[

@@ -5,7 +5,7 @@
 //! Every step's state (the 39-d observation) and action then go through `F`, in batches when a
 //! whole recorded episode is scored.
 
-use crate::features::{vae_fingerprint, FEATURES_VAE};
+use crate::features::{vae_fingerprint, StateKind, FEATURES_VAE};
 use crate::video::VideoEncoder;
 use crate::RewardError;
 use burn::tensor::backend::Backend;
@@ -34,32 +34,41 @@ pub struct FbReward<B: Backend> {
     z: Tensor<B, 1>,
     state_dim: usize,
     action_dim: usize,
+    state: StateKind,
     device: B::Device,
     /// Milliseconds of the last [`score`](Self::score) call.
     pub last_ms: f64,
 }
 
 impl<B: Backend> FbReward<B> {
-    /// `r_fb` toward `goal_frame` (at the encoder's size); `config` is the model's. Fails when
-    /// the encoder's features do not have the size the model reads.
+    /// `r_fb` toward `goal_frame` (at the encoder's size); `config` is the model's, `state` what
+    /// its F reads. Fails when the encoder's features do not have the size the model reads.
     pub fn new(
         model: FbModel<B>,
         config: &FbConfig,
+        state: StateKind,
         encoder: VideoEncoder<B>,
         goal_frame: &[u8],
         device: B::Device,
     ) -> Result<Self, RewardError> {
-        if encoder.frame_feature_dim() != config.goal_dim {
+        let dim = encoder.frame_feature_dim();
+        let state_ok = match state {
+            StateKind::Obs39 => config.state_dim == genreward_sim::OBS_DIM,
+            StateKind::Frame => config.state_dim == dim,
+        };
+        if dim != config.goal_dim || !state_ok {
             return Err(RewardError::Invalid(format!(
-                "the FB model reads {} goal features, the VAE gives {}",
+                "the FB model reads {} goal features and a {}-d state ({}), the VAE gives {dim} features",
                 config.goal_dim,
-                encoder.frame_feature_dim()
+                config.state_dim,
+                state.name()
             )));
         }
         let z = Tensor::zeros([config.z_dim], &device);
         let mut r = FbReward {
             state_dim: config.state_dim,
             action_dim: config.action_dim,
+            state,
             goal_dim: config.goal_dim,
             model,
             encoder,
@@ -76,6 +85,18 @@ impl<B: Backend> FbReward<B> {
         let feats = self.encoder.frame_features(&[goal_frame]);
         let g = Tensor::<B, 2>::from_data(TensorData::new(feats, [1, self.goal_dim]), &self.device);
         self.z = self.model.backward_map(g).reshape([self.model.z_dim()]);
+    }
+
+    /// F's states of frames (any size; brought to the encoder's as the goal video's are), for a
+    /// model whose state is [`StateKind::Frame`].
+    pub fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32> {
+        let size = self.encoder.size();
+        let prepped: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| crate::prep::to_model_input(f, w, h, size))
+            .collect();
+        let refs: Vec<&[u8]> = prepped.iter().map(Vec::as_slice).collect();
+        self.encoder.frame_features(&refs)
     }
 
     /// The task vector `z = B(goal)`.
@@ -149,6 +170,11 @@ pub trait StepTerm: Send {
     fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError>;
     /// Aims at another goal frame (at the VAE's size).
     fn set_goal(&mut self, goal_frame: &[u8]);
+    /// What F reads as the state: pass [`score`](Self::score) observations, or the
+    /// [`frame_states`](Self::frame_states) of the step's camera frames.
+    fn state_kind(&self) -> StateKind;
+    /// F's states of camera frames (`w x h`, any size), for [`StateKind::Frame`].
+    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32>;
     /// Milliseconds of the last call.
     fn last_ms(&self) -> f64;
 }
@@ -165,6 +191,12 @@ where
     }
     fn set_goal(&mut self, goal_frame: &[u8]) {
         FbReward::set_goal(self, goal_frame)
+    }
+    fn state_kind(&self) -> StateKind {
+        self.state
+    }
+    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32> {
+        FbReward::frame_states(self, frames, w, h)
     }
     fn last_ms(&self) -> f64 {
         self.last_ms
@@ -216,8 +248,9 @@ pub fn fb_term(
         FbReward<B>: Send,
     {
         let ck = load_fb::<B>(fb, vae, &device)?;
+        let state: StateKind = ck.meta["state"].as_str().unwrap_or("obs39").parse()?;
         let encoder: VideoEncoder<B> = crate::load::load_encoder(vae, device.clone())?;
-        FbReward::new(ck.model, &ck.config, encoder, frame, device)
+        FbReward::new(ck.model, &ck.config, state, encoder, frame, device)
     }
     Ok(match device {
         DeviceKind::Cpu => Box::new(build::<Cpu>(fb, vae, goal_frame, Default::default())?),

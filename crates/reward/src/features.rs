@@ -6,11 +6,45 @@
 //! where things are in the picture, which is what a manipulation goal is about, and it is
 //! trained on exactly these scenes.
 //!
-//! An FB checkpoint records which features it was trained on (kind and a fingerprint of the
+//! F's state is either the 39-d observation or these same features of the current frame
+//! ([`StateKind`]). An FB checkpoint records which features it was trained on (kind and a fingerprint of the
 //! VAE's weights); scoring with other features is refused.
 
 use crate::RewardError;
 use std::path::Path;
+
+/// What F reads as the agent's state (`meta.json`'s `"state"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    /// The 39-d observation (standardised inside the model).
+    Obs39,
+    /// The goal features of the current camera frame (the same encoder as B's goals).
+    Frame,
+}
+
+impl StateKind {
+    /// The name in `meta.json` and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateKind::Obs39 => "obs39",
+            StateKind::Frame => "frame",
+        }
+    }
+}
+
+impl std::str::FromStr for StateKind {
+    type Err = RewardError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "obs39" | "obs" => Ok(StateKind::Obs39),
+            "frame" | "image" => Ok(StateKind::Frame),
+            other => Err(RewardError::Invalid(format!(
+                "unknown FB state '{other}' (known: obs39, frame)"
+            ))),
+        }
+    }
+}
 
 /// The name of the VAE fallback in checkpoints' `meta.json`.
 pub const FEATURES_VAE: &str = "vae";

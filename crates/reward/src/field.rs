@@ -152,6 +152,11 @@ pub fn reward_field(
     subject: FieldSubject,
     grid: &FieldGrid,
 ) -> Result<RewardField, RewardError> {
+    if term.state_kind() != crate::features::StateKind::Obs39 {
+        return Err(RewardError::Invalid(
+            "the reward field of an FB model that reads camera frames needs the scene re-rendered per cell; only observation-state (obs39) models are supported".into(),
+        ));
+    }
     if grid.nx == 0 || grid.ny == 0 {
         return Err(RewardError::Invalid(
             "the field's grid needs at least one cell".into(),
@@ -189,6 +194,12 @@ mod tests {
                 .collect())
         }
         fn set_goal(&mut self, _g: &[u8]) {}
+        fn state_kind(&self) -> crate::features::StateKind {
+            crate::features::StateKind::Obs39
+        }
+        fn frame_states(&self, _f: &[&[u8]], _w: u32, _h: u32) -> Vec<f32> {
+            Vec::new()
+        }
         fn last_ms(&self) -> f64 {
             self.0
         }
