@@ -2,6 +2,9 @@
 //!
 //! - [`vae`]: the 3D causal video VAE whose latents give the video-level reward;
 //! - [`fb`]: the forward-backward representation whose `F^T z` gives the frame-level reward;
+//! - [`clip`]: CLIP's image and text towers (OpenCLIP layout) from a user's weights, with its
+//!   BPE tokenizer ([`bpe`]), scoring goal frames against the task's sentence;
+//! - [`vit`], [`weights`]: transformer pieces and safetensors loading for pretrained models;
 //! - [`backend`]: the CPU (`flex`) and GPU (`wgpu`) backends and `--device cpu|wgpu`;
 //! - [`checkpoint`]: burn records with their config as JSON beside them, checked on load;
 //! - [`frames`]: uint8 RGB frames to tensors and back;
@@ -10,11 +13,15 @@
 //! Every module is a `#[derive(Module)]` built by `init` on a `#[derive(Config)]`.
 
 pub mod backend;
+pub mod bpe;
 pub mod checkpoint;
+pub mod clip;
 pub mod fb;
 pub mod frames;
 pub mod train;
 pub mod vae;
+pub mod vit;
+pub mod weights;
 
 pub use backend::{DeviceKind, UnknownDevice};
 pub use checkpoint::{CheckpointError, FbCheckpoint, VaeCheckpoint};
