@@ -269,7 +269,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         (None, None) => None,
     };
     let loaded = match &a.goal {
-        Some(goal) => Some(crate::score::load_terms(goal, &a.reward)?),
+        Some(goal) => Some(crate::score::load_terms(goal, &a.reward, task)?),
         None => None,
     };
     let video = match &a.video {

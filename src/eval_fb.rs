@@ -46,6 +46,9 @@ pub struct EvalFbArgs {
     /// Comma-separated tasks, or all.
     #[arg(long, default_value = "all")]
     tasks: String,
+    /// CLIP weights to pick each goal video's goal frame by the task's sentence.
+    #[arg(long)]
+    clip: Option<PathBuf>,
     /// Use this sampled goal frame (0-15) instead of the automatic choice.
     #[arg(long)]
     goal_frame: Option<usize>,
@@ -143,11 +146,15 @@ pub fn eval_fb(a: EvalFbArgs) -> Result<()> {
     let size = genreward_reward::load::vae_frame_size(&vae)?;
     let view = ViewSpec::parse(&a.camera, &format!("{size}x{size}")).map_err(anyhow::Error::msg)?;
     let mut renderer = Renderer::new()?;
-    let picker = GoalFramePicker::new(&vae)?;
     let bar = eval_bar(tasks.len() * VARIANTS.len());
     let mut out = Vec::new();
     let mut ms = Vec::new();
     for &task in &tasks {
+        // One picker per task (with CLIP it holds the task's sentence), shared by its episodes.
+        let mut picker = GoalFramePicker::new(&vae)?;
+        if let Some(dir) = &a.clip {
+            picker = picker.with_clip(dir, task.goal_text())?;
+        }
         let goal_seeds: Vec<u32> = match a.goal_seed {
             Some(s) => vec![s],
             None => (0..a.episodes).map(|k| a.seed + k as u32).collect(),

@@ -23,6 +23,11 @@ pub struct GoalFrameArgs {
     /// scores with; default: the shipped one).
     #[arg(long)]
     vae: Option<PathBuf>,
+    /// CLIP weights (OpenCLIP layout: *.safetensors, open_clip_config.json, the BPE vocabulary):
+    /// score each frame against the task's sentence and take the best. Without them: the last
+    /// sampled frame, scored by its VAE-feature cosine to the last one.
+    #[arg(long)]
+    clip: Option<PathBuf>,
     /// Take this frame (0-15) instead; the scores are still shown.
     #[arg(long, allow_negative_numbers = true)]
     goal_frame: Option<usize>,
@@ -38,7 +43,11 @@ pub fn goal_frame(a: GoalFrameArgs) -> Result<()> {
     }
     let vae = vae_dir(&a.vae);
     let goal = GoalVideo::load(&a.goal, vae_frame_size(&vae)?)?;
-    let choice = GoalFramePicker::new(&vae)?.pick(&goal, a.goal_frame)?;
+    let mut picker = GoalFramePicker::new(&vae)?;
+    if let Some(dir) = &a.clip {
+        picker = picker.with_clip(dir, task.goal_text())?;
+    }
+    let choice = picker.pick(&goal, a.goal_frame)?;
     if let Some(out) = &a.out {
         strip(&goal, &choice, task).save_png(out)?;
     }

@@ -45,6 +45,9 @@ pub struct HeatmapArgs {
     /// The VAE the FB model's goal features come from (default: the shipped one).
     #[arg(long)]
     vae: Option<PathBuf>,
+    /// CLIP weights to pick the goal frame by the task's sentence.
+    #[arg(long)]
+    clip: Option<PathBuf>,
     /// The goal frame (0-15; default: chosen as `score` does).
     #[arg(long, allow_negative_numbers = true)]
     goal_frame: Option<usize>,
@@ -114,6 +117,7 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         },
         every: genreward_reward::DEFAULT_EVERY,
         goal_frame: a.goal_frame,
+        clip: a.clip.clone().map(|d| (d, task.goal_text().to_string())),
         device,
     };
     let mut terms = load_genreward(&goal_path, &spec)?;

@@ -8,6 +8,7 @@ use genreward_reward::mix::{mix, MixWeights};
 use genreward_reward::{default_vae_dir, load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
 use genreward_run::{GoalFrameInfo, GoalInfo, RunDir};
 use genreward_sim::rollout::StepRecord;
+use genreward_sim::TaskKind;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,10 @@ pub struct GenRewardArgs {
     /// (default: chosen; see `genreward goal-frame`).
     #[arg(long, allow_negative_numbers = true)]
     pub goal_frame: Option<usize>,
+    /// CLIP weights (OpenCLIP layout: *.safetensors, open_clip_config.json, the BPE vocabulary)
+    /// to pick the goal frame by the task's sentence (default: the last sampled frame).
+    #[arg(long)]
+    pub clip: Option<PathBuf>,
     /// Backend of the models: cpu (burn-flex) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -84,7 +89,7 @@ pub struct Loaded {
 
 /// Loads r_video and r_fb toward `goal` with the settings in `a` (prints a warning line when the
 /// default r_fb does not fit the given VAE).
-pub fn load_terms(goal: &Path, a: &GenRewardArgs) -> Result<Loaded> {
+pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Loaded> {
     for (name, v) in [("--alpha", a.alpha), ("--beta", a.beta)] {
         if !v.is_finite() {
             bail!("{name} must be a finite number (got {v})");
@@ -101,6 +106,7 @@ pub fn load_terms(goal: &Path, a: &GenRewardArgs) -> Result<Loaded> {
         },
         every: a.every,
         goal_frame: a.goal_frame,
+        clip: a.clip.clone().map(|d| (d, task.goal_text().to_string())),
         device,
     };
     let terms = load_genreward(goal, &spec)?;
@@ -207,7 +213,8 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     }
     let k = a.sparse_every.unwrap_or(run.manifest.config.sparse_every);
     let steps = run.steps()?;
-    let Loaded { mut terms, info } = load_terms(&a.goal, &a.reward)?;
+    let task: TaskKind = run.manifest.task.parse()?;
+    let Loaded { mut terms, info } = load_terms(&a.goal, &a.reward, task)?;
     let weights = MixWeights {
         alpha: info.alpha,
         beta: info.beta,

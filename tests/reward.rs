@@ -246,8 +246,17 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             .unwrap();
     assert_eq!(cfg["state_dim"], cfg["goal_dim"]);
     let o = genreward(&[
-        "eval-fb", "--fb", s(&fb_frame), "--vae", s(&vae), "--tasks", "reach", "--episodes", "2",
-        "--steps", "12",
+        "eval-fb",
+        "--fb",
+        s(&fb_frame),
+        "--vae",
+        s(&vae),
+        "--tasks",
+        "reach",
+        "--episodes",
+        "2",
+        "--steps",
+        "12",
     ]);
     ok(&o);
     assert!(last_json(&o)["tasks"][0]["mean"][0][1]
@@ -914,6 +923,55 @@ fn shipped_fb_field_points_at_the_goal_and_goal_frame_draws_the_strip() {
     ok(&o);
     assert_eq!(last_json(&o)["method"], "user");
 
+    // With CLIP weights (the tiny random-weight fixture stands in for a user's download): the
+    // frame CLIP scores highest, and rollout records the method.
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/models/tests/fixtures/clip_tiny");
+    let o = genreward(&[
+        "goal-frame",
+        "--goal",
+        s(&goal),
+        "--task",
+        "push",
+        "--clip",
+        s(&clip),
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["method"], "clip");
+    let sc: Vec<f64> = j["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let best = (0..16).max_by(|&a, &b| sc[a].total_cmp(&sc[b])).unwrap();
+    assert_eq!(j["frame"].as_u64().unwrap() as usize, best);
+    assert!(sc.iter().all(|v| v.abs() <= 1.0));
+    let run = d.join("run");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--seed",
+        "9302",
+        "--max-steps",
+        "4",
+        "--goal",
+        s(&goal),
+        "--clip",
+        s(&clip),
+        "--out",
+        s(&run),
+    ]));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["goal"]["goal_frame"]["method"], "clip");
+    assert_eq!(
+        m["goal"]["goal_frame"]["frame"].as_u64().unwrap() as usize,
+        best
+    );
+    let dino = clip.join("../dinov2_tiny");
+
     for (args, want) in [
         (
             vec![
@@ -950,6 +1008,30 @@ fn shipped_fb_field_points_at_the_goal_and_goal_frame_draws_the_strip() {
         (
             vec!["goal-frame", "--goal", s(&goal), "--task", "fly"],
             "unknown task",
+        ),
+        (
+            vec![
+                "goal-frame",
+                "--goal",
+                s(&goal),
+                "--task",
+                "push",
+                "--clip",
+                s(&d.join("none")),
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                "goal-frame",
+                "--goal",
+                s(&goal),
+                "--task",
+                "push",
+                "--clip",
+                s(&dino),
+            ],
+            "has no tensor 'visual.conv1.weight'",
         ),
     ] {
         let o = genreward(&args);

@@ -128,7 +128,6 @@ impl<B: Backend> ClipModel<B> {
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self, WeightError> {
         let path = find_safetensors(dir)?;
         let f = WeightFile::open(&path)?;
-        let tokenizer = BpeTokenizer::load(&find_vocab(dir)?)?;
         let cfg_json: serde_json::Value =
             match std::fs::read_to_string(dir.join("open_clip_config.json")) {
                 Ok(s) => serde_json::from_str(&s).map_err(|e| WeightError::Corrupt {
@@ -156,6 +155,7 @@ impl<B: Backend> ClipModel<B> {
                 path.display()
             )));
         }
+        let tokenizer = BpeTokenizer::load(&find_vocab(dir)?)?;
         let tok = f.shape("token_embedding.weight")?;
         let (vocab_size, tw) = (tok[0], tok[1]);
         if vocab_size < tokenizer.vocab_size() {

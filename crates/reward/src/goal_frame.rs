@@ -1,7 +1,9 @@
 //! Which of the goal video's 16 sampled frames is the goal of the frame-level reward.
 //!
 //! The paper scores every frame of the generated video against the task's text with CLIP and
-//! takes the best. Without CLIP weights the fallback is `"last"`: the last sampled frame, the
+//! takes the best: with the user's CLIP weights (`--clip DIR`, OpenCLIP layout) so do we, each
+//! sampled frame's score being its cosine similarity with the task's sentence (`genreward
+//! tasks`). Without CLIP weights the fallback is `"last"`: the last sampled frame, the
 //! end state a goal video is made to reach (a generated video ends with the task done; the
 //! expert's goal videos hold the success state). Its scores are each frame's cosine similarity
 //! to the last one in goal-feature space, which shows where the video settles. The user can
@@ -11,6 +13,7 @@ use crate::goal::GoalVideo;
 use crate::video::{cosine, VideoEncoder};
 use crate::RewardError;
 use genreward_models::backend::Cpu;
+use genreward_models::clip::ClipModel;
 use std::path::Path;
 
 /// The choice and the scores behind it.
@@ -56,11 +59,13 @@ pub fn override_frame(
     Ok(choice)
 }
 
-/// Picks goal frames of goal videos without CLIP: [`choose_last`] on the VAE features of the
-/// 16 sampled frames, then the user's override. Holds the encoder, so many goal videos (one per
-/// episode in `eval-fb`) cost one load. Runs on the CPU (16 frames per video).
+/// Picks goal frames of goal videos: with CLIP weights, the sampled frame CLIP scores highest
+/// against the task's sentence (method `"clip"`); without, [`choose_last`] on the VAE features
+/// of the 16 sampled frames; then the user's override. Holds its models, so many goal videos
+/// (one per episode in `eval-fb`) cost one load. Runs on the CPU (16 frames per video).
 pub struct GoalFramePicker {
     encoder: VideoEncoder<Cpu>,
+    clip: Option<(ClipModel<Cpu>, String)>,
 }
 
 impl GoalFramePicker {
@@ -68,7 +73,15 @@ impl GoalFramePicker {
     pub fn new(vae: &Path) -> Result<Self, RewardError> {
         Ok(GoalFramePicker {
             encoder: crate::load::load_encoder::<Cpu>(vae, Default::default())?,
+            clip: None,
         })
+    }
+
+    /// Scores frames with the CLIP weights in `dir` against `text` (the task's sentence).
+    pub fn with_clip(mut self, dir: &Path, text: &str) -> Result<Self, RewardError> {
+        let model = ClipModel::<Cpu>::load(dir, &Default::default())?;
+        self.clip = Some((model, text.to_string()));
+        Ok(self)
     }
 
     /// The goal frame of `goal`; `user` is `--goal-frame`.
@@ -77,9 +90,37 @@ impl GoalFramePicker {
         goal: &GoalVideo,
         user: Option<usize>,
     ) -> Result<GoalFrameChoice, RewardError> {
-        let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
-        let feats = self.encoder.frame_features(&refs);
-        override_frame(choose_last(&feats, self.encoder.frame_feature_dim()), user)
+        let choice = match &self.clip {
+            Some((clip, text)) => {
+                // CLIP sees the goal video's own frames, at their resolution.
+                let v = &goal.video;
+                let frames: Vec<&[u8]> = goal
+                    .indices
+                    .iter()
+                    .map(|&i| v.frames[i].as_slice())
+                    .collect();
+                let scores: Vec<f64> = clip
+                    .score_frames(&frames, v.width, v.height, text)
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
+                // The best; the later frame on a tie (a goal video ends at its goal).
+                let frame = (0..scores.len())
+                    .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)))
+                    .unwrap_or(0);
+                GoalFrameChoice {
+                    frame,
+                    scores,
+                    method: "clip".into(),
+                }
+            }
+            None => {
+                let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
+                let feats = self.encoder.frame_features(&refs);
+                choose_last(&feats, self.encoder.frame_feature_dim())
+            }
+        };
+        override_frame(choice, user)
     }
 }
 

@@ -40,6 +40,8 @@ pub enum RewardError {
     Video(#[from] genreward_record::RecordError),
     #[error(transparent)]
     Checkpoint(#[from] genreward_models::CheckpointError),
+    #[error(transparent)]
+    Weights(#[from] genreward_models::weights::WeightError),
     #[error("goal video '{path}' has {frames} frame(s); a goal video needs at least 2")]
     TooShort { path: String, frames: usize },
     #[error("{0}")]

@@ -35,6 +35,8 @@ pub struct GenRewardSpec {
     pub every: usize,
     /// `--goal-frame`: the user's goal frame, an index into the 16 sampled frames.
     pub goal_frame: Option<usize>,
+    /// CLIP weights and the sentence to score goal frames against (`--clip DIR`, the task's).
+    pub clip: Option<(PathBuf, String)>,
     pub device: DeviceKind,
 }
 
@@ -59,7 +61,11 @@ pub fn load_genreward(goal: &Path, spec: &GenRewardSpec) -> Result<GenRewardTerm
     let goal = GoalVideo::load(goal, size)?;
     // The goal frame is chosen (and --goal-frame checked) even without r_fb: it is part of what
     // the run records about its goal.
-    let goal_frame = GoalFramePicker::new(&spec.vae)?.pick(&goal, spec.goal_frame)?;
+    let mut picker = GoalFramePicker::new(&spec.vae)?;
+    if let Some((dir, text)) = &spec.clip {
+        picker = picker.with_clip(dir, text)?;
+    }
+    let goal_frame = picker.pick(&goal, spec.goal_frame)?;
     let video = video_term(&spec.vae, &goal, spec.every, spec.device)?;
     let frame = &goal.window[goal_frame.frame];
     let (fb, fb_dir, fb_note) = match &spec.fb {
