@@ -4,6 +4,7 @@
 //! - [`fb`]: the forward-backward representation whose `F^T z` gives the frame-level reward;
 //! - [`clip`]: CLIP's image and text towers (OpenCLIP layout) from a user's weights, with its
 //!   BPE tokenizer ([`bpe`]), scoring goal frames against the task's sentence;
+//! - [`dino`]: DINOv2 image towers from a user's weights, for goal features;
 //! - [`vit`], [`weights`]: transformer pieces and safetensors loading for pretrained models;
 //! - [`backend`]: the CPU (`flex`) and GPU (`wgpu`) backends and `--device cpu|wgpu`;
 //! - [`checkpoint`]: burn records with their config as JSON beside them, checked on load;
@@ -16,6 +17,7 @@ pub mod backend;
 pub mod bpe;
 pub mod checkpoint;
 pub mod clip;
+pub mod dino;
 pub mod fb;
 pub mod frames;
 pub mod train;
