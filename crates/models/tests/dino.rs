@@ -1,7 +1,9 @@
-//! DINOv2 against transformers itself: a tiny random-weight `Dinov2Model`
-//! (`tests/fixtures/dinov2_tiny`, made by `scripts/make_vit_fixtures.py` with transformers 5.17)
-//! gives the same CLS features here, at its own size and at a larger input whose position
-//! embeddings are interpolated; the DINOv3 layout is refused in one line.
+//! DINOv2 and DINOv3 against transformers itself: tiny random-weight `Dinov2Model` and
+//! `DINOv3ViTModel`s (`tests/fixtures/dinov{2,3,3_gated}_tiny`, made by
+//! `scripts/make_vit_fixtures.py` with transformers 5.17) give the same CLS features here, at
+//! their own size and at a larger input (DINOv2's position embeddings interpolated, DINOv3's
+//! rotary tables recomputed for a 6x6 grid); DINOv3 with registers and rotary embeddings, plain
+//! and gated MLP.
 
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::backend::Cpu;
@@ -14,8 +16,23 @@ fn fixtures() -> PathBuf {
 
 #[test]
 fn dinov2_matches_transformers() {
-    let dir = fixtures().join("dinov2_tiny");
+    matches_transformers("dinov2_tiny", "dinov2");
+}
+
+#[test]
+fn dinov3_matches_transformers() {
+    matches_transformers("dinov3_tiny", "dinov3");
+}
+
+#[test]
+fn dinov3_gated_mlp_matches_transformers() {
+    matches_transformers("dinov3_gated_tiny", "dinov3");
+}
+
+fn matches_transformers(name: &str, layout: &str) {
+    let dir = fixtures().join(name);
     let m = DinoModel::<Cpu>::load(&dir, &Default::default()).unwrap();
+    assert_eq!(m.config.layout.name(), layout);
     assert_eq!(m.feature_dim(), 64);
     let e: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -45,18 +62,17 @@ fn dinov2_matches_transformers() {
             .zip(&want)
             .fold(0f32, |a, (x, y)| a.max((x - y).abs()))
             / scale;
-        eprintln!("{side}x{side}: max error {err:.2e} of the largest value");
+        eprintln!("{name} {side}x{side}: max error {err:.2e} of the largest value");
         assert!(err < 1e-4, "{side}x{side}: relative error {err}");
     }
 }
 
 #[test]
-fn dinov3_and_wrong_folders_are_one_line_errors() {
+fn wrong_folders_are_one_line_errors() {
     let err = |p: &Path| match DinoModel::<Cpu>::load(p, &Default::default()) {
         Ok(_) => panic!("loaded {}", p.display()),
         Err(e) => e.to_string(),
     };
-    assert!(err(&fixtures().join("dinov3_tiny")).contains("DINOv3 layout is not supported yet"));
     assert!(err(&fixtures().join("clip_tiny")).contains("config.json"));
     assert!(err(&fixtures().join("nope")).contains("cannot read"));
 }
