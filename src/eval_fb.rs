@@ -49,6 +49,10 @@ pub struct EvalFbArgs {
     /// CLIP weights to pick each goal video's goal frame by the task's sentence.
     #[arg(long)]
     clip: Option<PathBuf>,
+    /// DINO weights of an FB checkpoint trained with `train fb --dino` (default: the folder it
+    /// was trained with).
+    #[arg(long)]
+    dino: Option<PathBuf>,
     /// Use this sampled goal frame (0-15) instead of the automatic choice.
     #[arg(long)]
     goal_frame: Option<usize>,
@@ -178,7 +182,7 @@ pub fn eval_fb(a: EvalFbArgs) -> Result<()> {
         let Some(first) = goals.iter().flatten().next() else {
             bail!("the expert solved no goal seed of {task}");
         };
-        let mut term = fb_term(&fb, &vae, first, device)?;
+        let mut term = fb_term(&fb, &vae, a.dino.as_deref(), first, device)?;
         let skipped = goals.iter().filter(|g| g.is_none()).count();
         let mut means = Vec::new();
         let mut per_ep: Vec<Vec<f64>> = Vec::new();

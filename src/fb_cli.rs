@@ -2,9 +2,10 @@
 //!
 //! Data: the episodes of `genreward dataset` (frames, 39-d observations, actions). F reads the
 //! state (`--state`: the observation, or the goal features of the current frame; standardised
-//! with the training data's mean and std) and the action; B reads the
-//! goal features of the next frame: the shipped video VAE's per-frame latent mean (4 x 8 x 8 =
-//! 256 values), the fallback that works with nothing downloaded.
+//! with the training data's mean and std) and the action; B reads the goal features of the next
+//! frame: a DINO tower's CLS feature with `--dino DIR` (the paper's choice), else the shipped
+//! video VAE's per-frame latent mean (4 x 8 x 8 = 256 values), the fallback that works with
+//! nothing downloaded.
 
 use crate::dataset::{load_trajectories, Trajectory};
 use crate::score::{median, parse_device, vae_dir};
@@ -15,8 +16,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::backend::{run_on, BackendJob};
 use genreward_models::fb::{evaluate, FbBatch, FbConfig, FbModel, FbStats, FbTrainer};
-use genreward_reward::features::{vae_fingerprint, StateKind, FEATURES_VAE};
-use genreward_reward::load_encoder;
+use genreward_reward::features::{GoalEncoder, StateKind};
 use genreward_sim::{ACT_DIM, OBS_DIM};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -35,9 +35,18 @@ pub struct TrainFbArgs {
     /// metrics.jsonl.
     #[arg(long)]
     out: PathBuf,
-    /// The video VAE whose per-frame latents are B's goal features (default: the shipped one).
+    /// The video VAE whose per-frame latents are B's goal features (default: the shipped one);
+    /// with --dino, only its frame size is used (frames are read at it).
     #[arg(long)]
     vae: Option<PathBuf>,
+    /// DINO weights (transformers' Dinov2Model or DINOv3ViTModel layout: model.safetensors +
+    /// config.json): B's goal features are the tower's CLS feature, as in the paper.
+    #[arg(long)]
+    dino: Option<PathBuf>,
+    /// The side frames are resized to for DINO (a multiple of its patch size; default: the
+    /// tower's image_size, 224 for the released ViTs).
+    #[arg(long, requires = "dino")]
+    dino_size: Option<usize>,
     /// Optimiser steps in all (with --resume: counting the steps already done).
     #[arg(long, default_value_t = 20000, allow_negative_numbers = true)]
     steps: usize,
@@ -174,13 +183,14 @@ struct FbJob {
     val: Vec<Trajectory>,
 }
 
-/// Goal features of every frame of every episode, with the VAE's encoder.
+/// Goal features of every frame of every episode (ticking `bar` per episode).
 fn featurize<B: burn::tensor::backend::Backend>(
     eps: Vec<Trajectory>,
-    encoder: &genreward_reward::VideoEncoder<B>,
+    encoder: &GoalEncoder<B>,
     state: StateKind,
+    bar: &indicatif::ProgressBar,
 ) -> FbData {
-    let goal_dim = encoder.frame_feature_dim();
+    let goal_dim = encoder.dim();
     let mut data = FbData {
         states: Vec::new(),
         state_dim: match state {
@@ -193,7 +203,8 @@ fn featurize<B: burn::tensor::backend::Backend>(
     };
     for ep in eps {
         let refs: Vec<&[u8]> = ep.frames.iter().map(Vec::as_slice).collect();
-        let feats = encoder.frame_features(&refs);
+        let feats = encoder.features(&refs);
+        bar.inc(1);
         data.states.push(match state {
             StateKind::Obs39 => ep.states.iter().flatten().copied().collect(),
             StateKind::Frame => feats.clone(),
@@ -275,13 +286,55 @@ impl BackendJob for FbJob {
         let FbJob { a, vae, train, val } = self;
         B::seed(&device, a.seed);
         let t0 = Instant::now();
-        let encoder = load_encoder::<B::InnerBackend>(&vae, device.clone())?;
-        let fingerprint = vae_fingerprint(&vae)?;
+        let encoder = match &a.dino {
+            Some(dir) => GoalEncoder::<B::InnerBackend>::dino(
+                dir,
+                a.dino_size,
+                genreward_reward::load::vae_frame_size(&vae)?,
+                &device,
+            )?,
+            None => GoalEncoder::<B::InnerBackend>::vae(&vae, device.clone())?,
+        };
+        let features_meta = encoder.meta();
+        if a.resume {
+            let saved: serde_json::Value = std::fs::read_to_string(a.out.join("meta.json"))
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default();
+            let key = |v: &serde_json::Value| {
+                let f = &v["goal_features"];
+                (
+                    f["kind"].clone(),
+                    f["vae_fingerprint"].clone(),
+                    f["dino_fingerprint"].clone(),
+                    f["size"].clone(),
+                )
+            };
+            if !saved.is_null()
+                && key(&saved) != key(&serde_json::json!({"goal_features": features_meta}))
+            {
+                bail!(
+                    "the FB run in {} was trained on other goal features ({}); resume it with the same --vae/--dino/--dino-size",
+                    a.out.display(),
+                    saved["goal_features"]
+                );
+            }
+        }
         let state: StateKind = a.state.parse()?;
-        let train = featurize(train, &encoder, state);
-        let val = featurize(val, &encoder, state);
+        let bar = indicatif::ProgressBar::new((train.len() + val.len()) as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {bar:30} {pos}/{len} episodes [{elapsed_precise} < {eta_precise}]",
+            )
+            .expect("template"),
+        );
+        bar.set_message(format!("{} goal features", encoder.kind()));
+        let train = featurize(train, &encoder, state, &bar);
+        let val = featurize(val, &encoder, state, &bar);
+        bar.finish_and_clear();
         eprintln!(
-            "goal features of {} frames in {:.0} s",
+            "{} goal features ({}-d) of {} frames in {:.0} s",
+            encoder.kind(),
+            train.goal_dim,
             train
                 .features
                 .iter()
@@ -342,8 +395,7 @@ impl BackendJob for FbJob {
                 "train_transitions": train.transitions(),
                 "val_episodes": val.states.len(),
                 "state": state.name(),
-                "goal_features": {"kind": FEATURES_VAE, "vae": vae.display().to_string(),
-                    "vae_fingerprint": fingerprint, "dim": train.goal_dim},
+                "goal_features": features_meta,
                 "batch": a.batch, "lr": a.lr, "device": a.device,
                 "validation": val_stats,
                 "genreward_version": env!("CARGO_PKG_VERSION"),

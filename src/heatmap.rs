@@ -6,10 +6,14 @@
 use crate::score::{parse_device, vae_dir};
 use anyhow::{bail, Context, Result};
 use genreward_record::picture::{colormap, Picture};
-use genreward_render::{render_envs, CameraName, Renderer, ViewSpec};
-use genreward_reward::field::{reward_field, FieldGrid, FieldSubject, RewardField};
+use genreward_render::{render_envs, CameraName, Renderer, View, ViewSpec};
+use genreward_reward::features::StateKind;
+use genreward_reward::field::{
+    field_positions, reward_field, reward_field_frames, FieldGrid, FieldSubject, RewardField,
+};
 use genreward_reward::load::vae_frame_size;
 use genreward_reward::{load_genreward, FbChoice, GenRewardSpec};
+use genreward_sim::world::moved_shapes;
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, PolicyKind, TaskKind};
 use glam::{Vec3, Vec4};
 use std::path::PathBuf;
@@ -48,11 +52,19 @@ pub struct HeatmapArgs {
     /// CLIP weights to pick the goal frame by the task's sentence.
     #[arg(long)]
     clip: Option<PathBuf>,
+    /// DINO weights of an FB checkpoint trained with `train fb --dino` (default: the folder it
+    /// was trained with).
+    #[arg(long)]
+    dino: Option<PathBuf>,
     /// The goal frame (0-15; default: chosen as `score` does).
     #[arg(long, allow_negative_numbers = true)]
     goal_frame: Option<usize>,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The camera an FB model that reads frames was trained on (the dataset's): the field's
+    /// cells are re-rendered from it.
+    #[arg(long, default_value = "corner2")]
+    camera: String,
 }
 
 #[derive(serde::Serialize)]
@@ -78,6 +90,10 @@ struct HeatmapSummary {
     target: [f64; 3],
     /// Milliseconds to score the whole grid (one batch).
     ms_field: f64,
+    /// Rendering (frame-state models), encoding and scoring, in milliseconds.
+    ms_field_total: f64,
+    /// What F reads: obs39 or frame.
+    state: StateKind,
     out: String,
 }
 
@@ -118,6 +134,7 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         every: genreward_reward::DEFAULT_EVERY,
         goal_frame: a.goal_frame,
         clip: a.clip.clone().map(|d| (d, task.goal_text().to_string())),
+        dino: a.dino.clone(),
         device,
     };
     let mut terms = load_genreward(&goal_path, &spec)?;
@@ -151,7 +168,51 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
     }
     let obs = *env.last_obs();
     let grid = FieldGrid::over_hand_box(task, a.grid);
-    let field = reward_field(fb.as_mut(), &obs, &action, subject, &grid)?;
+    let t_render = std::time::Instant::now();
+    let field = match fb.state_kind() {
+        StateKind::Obs39 => reward_field(fb.as_mut(), &obs, &action, subject, &grid)?,
+        StateKind::Frame => {
+            // Re-rendered per cell from the FB model's camera, at the VAE's frame size.
+            let world = env.world();
+            let (shapes, hand) = (world.shapes(), world.hand_pos());
+            let object = [obs[4], obs[5], obs[6]];
+            let now = match subject {
+                FieldSubject::Hand => hand,
+                FieldSubject::Object => object,
+            };
+            let sets: Vec<(Vec<_>, [f64; 3])> = field_positions(now, &grid)
+                .into_iter()
+                .map(|p| match subject {
+                    FieldSubject::Hand => (moved_shapes(&shapes, hand, Some(p), None), p),
+                    FieldSubject::Object => {
+                        let d = [p[0] - object[0], p[1] - object[1], 0.0];
+                        (moved_shapes(&shapes, hand, None, Some(d)), hand)
+                    }
+                })
+                .collect();
+            let cam = ViewSpec::parse(&a.camera, &format!("{fsize}x{fsize}"))
+                .map_err(anyhow::Error::msg)?;
+            let views: Vec<View> = sets
+                .iter()
+                .map(|(s, h)| View {
+                    shapes: s,
+                    camera: cam.camera.pose(*h),
+                })
+                .collect();
+            let frames = renderer.render(&views, cam.width, cam.height)?;
+            let refs: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
+            reward_field_frames(
+                fb.as_mut(),
+                &refs,
+                cam.width,
+                cam.height,
+                &action,
+                subject,
+                &grid,
+            )?
+        }
+    };
+    let ms_total = t_render.elapsed().as_secs_f64() * 1e3;
 
     let view = ViewSpec {
         camera: CameraName::Topview,
@@ -211,6 +272,8 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         object,
         target,
         ms_field: field.ms,
+        ms_field_total: ms_total,
+        state: fb.state_kind(),
         out: a.out.display().to_string(),
     };
     println!("{}", serde_json::to_string(&summary)?);

@@ -76,6 +76,10 @@ pub struct GenRewardArgs {
     /// to pick the goal frame by the task's sentence (default: the last sampled frame).
     #[arg(long)]
     pub clip: Option<PathBuf>,
+    /// DINO weights (transformers layout) of an FB checkpoint trained with `train fb --dino`
+    /// (default: the folder it was trained with, checked by fingerprint).
+    #[arg(long)]
+    pub dino: Option<PathBuf>,
     /// Backend of the models: cpu (burn-flex) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -107,6 +111,7 @@ pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Load
         every: a.every,
         goal_frame: a.goal_frame,
         clip: a.clip.clone().map(|d| (d, task.goal_text().to_string())),
+        dino: a.dino.clone(),
         device,
     };
     let terms = load_genreward(goal, &spec)?;
@@ -128,6 +133,7 @@ pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Load
             scores: terms.goal_frame.scores.clone(),
             method: terms.goal_frame.method.clone(),
         }),
+        goal_features: terms.fb.as_ref().map(|f| f.goal_features()),
     };
     Ok(Loaded { terms, info })
 }

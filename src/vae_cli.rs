@@ -351,7 +351,7 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<()> {
     if !(a.lr > 0.0 && a.lr.is_finite()) {
         bail!("--lr must be a positive number");
     }
-    if a.frame_size == 0 || a.frame_size % 8 != 0 {
+    if a.frame_size == 0 || !a.frame_size.is_multiple_of(8) {
         bail!("--frame-size must be a positive multiple of 8");
     }
     let config = VideoVaeConfig::new()

@@ -263,6 +263,31 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         .as_f64()
         .unwrap()
         .is_finite());
+    // Its reward field re-renders the scene per cell: the cells differ, so the frames did.
+    let heat = d.join("heat_frame.png");
+    let o = genreward(&[
+        "heatmap",
+        "--task",
+        "reach",
+        "--seed",
+        "5",
+        "--fb",
+        s(&fb_frame),
+        "--vae",
+        s(&vae),
+        "--grid",
+        "4",
+        "--size",
+        "128",
+        "--out",
+        s(&heat),
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["state"], "frame");
+    let (lo, hi) = (j["min"].as_f64().unwrap(), j["max"].as_f64().unwrap());
+    assert!(lo.is_finite() && hi.is_finite() && lo < hi, "{j}");
+    assert!(heat.is_file());
     let o = genreward(&[
         "train",
         "fb",
@@ -457,6 +482,96 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         );
     }
     assert!(fb_moved, "another goal frame, another r_fb");
+
+    // B reading DINO features (the paper's goal features; the tiny DINOv3 fixture here): trained,
+    // recorded with its weights' fingerprint, scored, and refused with other weights.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/models/tests/fixtures");
+    let dino_w = d.join("dino_weights");
+    std::fs::create_dir_all(&dino_w).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures.join("dinov3_tiny").join(f), dino_w.join(f)).unwrap();
+    }
+    let fb_dino = d.join("fb_dino");
+    let train_dino = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "fb",
+            "--data",
+            s(&train_dir),
+            "--vae",
+            s(&vae),
+            "--out",
+            s(&fb_dino),
+            "--batch",
+            "8",
+            "--hidden",
+            "16",
+            "--z-dim",
+            "4",
+            "--steps",
+            "2",
+            "--dino",
+            s(&dino_w),
+        ];
+        args.extend_from_slice(extra);
+        genreward(&args)
+    };
+    let o = train_dino(&["--dino-size", "30"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("not a positive multiple of the DINO patch size 8"));
+    ok(&train_dino(&[]));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fb_dino.join("meta.json")).unwrap()).unwrap();
+    let gf = &meta["goal_features"];
+    assert_eq!(gf["kind"], "dino", "{gf}");
+    assert_eq!(gf["layout"], "dinov3");
+    assert_eq!(gf["dim"], 64);
+    assert_eq!(gf["size"], 32, "the tower's own image_size by default");
+    assert_eq!(gf["dino_fingerprint"].as_str().unwrap().len(), 16);
+    let scored_dino_path = d.join("scored_dino.jsonl");
+    let score_dino = |fb: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&goal),
+            "--vae",
+            s(&vae),
+            "--every",
+            "8",
+            "--fb",
+            s(fb),
+            "--out",
+            s(&scored_dino_path),
+        ];
+        args.extend_from_slice(extra);
+        genreward(&args)
+    };
+    let o = score_dino(&fb_dino, &[]);
+    ok(&o);
+    assert_eq!(last_json(&o)["goal"]["goal_features"]["kind"], "dino");
+    let scored_dino = lines(&scored_dino_path);
+    assert_eq!(scored_dino.len(), 24);
+    assert!(scored_dino
+        .iter()
+        .all(|l| l["r_fb"].as_f64().unwrap().is_finite()));
+    // The weights moved away: named by --dino (same bytes) they still score, the same numbers.
+    std::fs::remove_dir_all(&dino_w).unwrap();
+    let o = score_dino(&fb_dino, &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("which is not here: pass --dino DIR"), "{err}");
+    let o = score_dino(&fb_dino, &["--dino", s(&fixtures.join("dinov3_tiny"))]);
+    ok(&o);
+    assert_eq!(lines(&scored_dino_path), scored_dino);
+    let o = score_dino(&fb_dino, &["--dino", s(&fixtures.join("dinov2_tiny"))]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("trained on other DINO weights"));
+    let o = score_dino(&fb, &["--dino", s(&fixtures.join("dinov3_tiny"))]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not apply"));
     // An FB model reading frames scores the recorded frames the same as the live run would.
     let run_f = d.join("run_frame");
     ok(&genreward(&[

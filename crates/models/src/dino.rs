@@ -152,7 +152,7 @@ impl<B: Backend> DinoModel<B> {
         let v3 = matches!(config.layout, Layout::Dinov3 { .. });
         if config.heads == 0
             || hidden % config.heads != 0
-            || (v3 && (hidden / config.heads) % 4 != 0)
+            || (v3 && !(hidden / config.heads).is_multiple_of(4))
         {
             return Err(WeightError::Invalid(format!(
                 "'{}': hidden_size {hidden} does not split into {} heads{}",
@@ -403,8 +403,21 @@ impl<B: Backend> DinoModel<B> {
 
     /// Features of RGB frames (`w x h`, any size), resized to the model's image size.
     pub fn encode_frames(&self, frames: &[&[u8]], w: u32, h: u32) -> Tensor<B, 2> {
-        let s = self.config.image_size as u32;
-        let px = frames_to_pixels::<B>(frames, w, h, s, IMAGENET_MEAN, IMAGENET_STD, &self.device);
+        self.encode_frames_at(frames, w, h, self.config.image_size as u32)
+    }
+
+    /// Features of RGB frames resized to `side x side` (a multiple of the patch size; DINOv2
+    /// interpolates its position embeddings, DINOv3's rotary ones take any grid).
+    pub fn encode_frames_at(&self, frames: &[&[u8]], w: u32, h: u32, side: u32) -> Tensor<B, 2> {
+        let px = frames_to_pixels::<B>(
+            frames,
+            w,
+            h,
+            side,
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            &self.device,
+        );
         self.encode_pixels(px)
     }
 }

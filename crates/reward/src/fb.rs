@@ -5,8 +5,7 @@
 //! Every step's state (the 39-d observation) and action then go through `F`, in batches when a
 //! whole recorded episode is scored.
 
-use crate::features::{vae_fingerprint, StateKind, FEATURES_VAE};
-use crate::video::VideoEncoder;
+use crate::features::{GoalEncoder, StateKind};
 use crate::RewardError;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -28,8 +27,8 @@ pub fn default_fb_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct FbReward<B: Backend> {
     model: FbModel<B>,
-    /// The goal features' encoder (the VAE the model was trained with).
-    encoder: VideoEncoder<B>,
+    /// The goal features' encoder (the one the model was trained with).
+    encoder: GoalEncoder<B>,
     goal_dim: usize,
     z: Tensor<B, 1>,
     state_dim: usize,
@@ -41,27 +40,28 @@ pub struct FbReward<B: Backend> {
 }
 
 impl<B: Backend> FbReward<B> {
-    /// `r_fb` toward `goal_frame` (at the encoder's size); `config` is the model's, `state` what
-    /// its F reads. Fails when the encoder's features do not have the size the model reads.
+    /// `r_fb` toward `goal_frame` (at the encoder's frame size); `config` is the model's, `state`
+    /// what its F reads. Fails when the encoder's features do not have the size the model reads.
     pub fn new(
         model: FbModel<B>,
         config: &FbConfig,
         state: StateKind,
-        encoder: VideoEncoder<B>,
+        encoder: GoalEncoder<B>,
         goal_frame: &[u8],
         device: B::Device,
     ) -> Result<Self, RewardError> {
-        let dim = encoder.frame_feature_dim();
+        let dim = encoder.dim();
         let state_ok = match state {
             StateKind::Obs39 => config.state_dim == genreward_sim::OBS_DIM,
             StateKind::Frame => config.state_dim == dim,
         };
         if dim != config.goal_dim || !state_ok {
             return Err(RewardError::Invalid(format!(
-                "the FB model reads {} goal features and a {}-d state ({}), the VAE gives {dim} features",
+                "the FB model reads {} goal features and a {}-d state ({}), the {} encoder gives {dim} features",
                 config.goal_dim,
                 config.state_dim,
-                state.name()
+                state.name(),
+                encoder.kind()
             )));
         }
         let z = Tensor::zeros([config.z_dim], &device);
@@ -80,9 +80,9 @@ impl<B: Backend> FbReward<B> {
         Ok(r)
     }
 
-    /// Aims at another goal frame (at the encoder's size): `z = B(features(frame))`.
+    /// Aims at another goal frame (at the encoder's frame size): `z = B(features(frame))`.
     pub fn set_goal(&mut self, goal_frame: &[u8]) {
-        let feats = self.encoder.frame_features(&[goal_frame]);
+        let feats = self.encoder.features(&[goal_frame]);
         let g = Tensor::<B, 2>::from_data(TensorData::new(feats, [1, self.goal_dim]), &self.device);
         self.z = self.model.backward_map(g).reshape([self.model.z_dim()]);
     }
@@ -90,13 +90,18 @@ impl<B: Backend> FbReward<B> {
     /// F's states of frames (any size; brought to the encoder's as the goal video's are), for a
     /// model whose state is [`StateKind::Frame`].
     pub fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32> {
-        let size = self.encoder.size();
+        let size = self.encoder.frame_size();
         let prepped: Vec<Vec<u8>> = frames
             .iter()
             .map(|f| crate::prep::to_model_input(f, w, h, size))
             .collect();
         let refs: Vec<&[u8]> = prepped.iter().map(Vec::as_slice).collect();
-        self.encoder.frame_features(&refs)
+        self.encoder.features(&refs)
+    }
+
+    /// The goal-feature encoder (`vae` or `dino`, see [`GoalEncoder::meta`]).
+    pub fn encoder(&self) -> &GoalEncoder<B> {
+        &self.encoder
     }
 
     /// The task vector `z = B(goal)`.
@@ -177,6 +182,11 @@ pub trait StepTerm: Send {
     fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32>;
     /// Milliseconds of the last call.
     fn last_ms(&self) -> f64;
+    /// The goal features B reads, as the checkpoint's `meta.json` names them (kind, weights,
+    /// fingerprint); `null` for a term without an encoder.
+    fn goal_features(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 impl<B: Backend> StepTerm for FbReward<B>
@@ -201,59 +211,50 @@ where
     fn last_ms(&self) -> f64 {
         self.last_ms
     }
+    fn goal_features(&self) -> serde_json::Value {
+        self.encoder.meta()
+    }
 }
 
-/// Loads the FB checkpoint in `fb` and checks that it was trained on the goal features of the
-/// VAE in `vae`.
+/// Loads the FB checkpoint in `fb` and the goal-feature encoder it was trained with, checked
+/// against the weights at hand: the VAE in `vae`, and for DINO features `dino` (or the folder
+/// the checkpoint recorded).
 pub fn load_fb<B: Backend>(
     fb: &Path,
     vae: &Path,
+    dino: Option<&Path>,
     device: &B::Device,
-) -> Result<FbCheckpoint<B>, RewardError> {
+) -> Result<(FbCheckpoint<B>, GoalEncoder<B>), RewardError> {
     let ck = FbCheckpoint::<B>::load(fb, None, device)?;
-    let feats = &ck.meta["goal_features"];
-    let kind = feats["kind"].as_str().unwrap_or("");
-    if kind != FEATURES_VAE {
-        return Err(RewardError::Invalid(format!(
-            "FB checkpoint '{}' reads goal features '{kind}', this build computes '{FEATURES_VAE}'",
-            fb.display()
-        )));
-    }
-    let want = feats["vae_fingerprint"].as_str().unwrap_or("");
-    let have = vae_fingerprint(vae)?;
-    if want != have {
-        return Err(RewardError::Invalid(format!(
-            "FB checkpoint '{}' was trained on the features of another VAE (fingerprint {want}; '{}' is {have}): pass the --vae it was trained with",
-            fb.display(),
-            vae.display()
-        )));
-    }
-    Ok(ck)
+    let encoder = GoalEncoder::from_meta(&ck.meta, fb, vae, dino, device)?;
+    Ok((ck, encoder))
 }
 
-/// `r_fb` toward `goal_frame` (a frame at the VAE's size) on the backend `device` names.
+/// `r_fb` toward `goal_frame` (a frame at the VAE's size) on the backend `device` names; `dino`
+/// overrides where the DINO weights of a DINO-feature checkpoint are.
 pub fn fb_term(
     fb: &Path,
     vae: &Path,
+    dino: Option<&Path>,
     goal_frame: &[u8],
     device: DeviceKind,
 ) -> Result<Box<dyn StepTerm>, RewardError> {
     fn build<B: Backend>(
         fb: &Path,
         vae: &Path,
+        dino: Option<&Path>,
         frame: &[u8],
         device: B::Device,
     ) -> Result<FbReward<B>, RewardError>
     where
         FbReward<B>: Send,
     {
-        let ck = load_fb::<B>(fb, vae, &device)?;
+        let (ck, encoder) = load_fb::<B>(fb, vae, dino, &device)?;
         let state: StateKind = ck.meta["state"].as_str().unwrap_or("obs39").parse()?;
-        let encoder: VideoEncoder<B> = crate::load::load_encoder(vae, device.clone())?;
         FbReward::new(ck.model, &ck.config, state, encoder, frame, device)
     }
     Ok(match device {
-        DeviceKind::Cpu => Box::new(build::<Cpu>(fb, vae, goal_frame, Default::default())?),
-        DeviceKind::Wgpu => Box::new(build::<Gpu>(fb, vae, goal_frame, Default::default())?),
+        DeviceKind::Cpu => Box::new(build::<Cpu>(fb, vae, dino, goal_frame, Default::default())?),
+        DeviceKind::Wgpu => Box::new(build::<Gpu>(fb, vae, dino, goal_frame, Default::default())?),
     })
 }

@@ -7,6 +7,11 @@
 //! to the cell, so the subject stands still there; its height stays as it is. Every cell is
 //! scored with the same action (the caller's: the policy's current action, or zero), the whole
 //! grid in one batch.
+//!
+//! With camera frames as F's state ([`reward_field_frames`]), the scene is re-rendered once per
+//! cell with the subject moved there (`genreward_sim::world::moved_shapes`: the hand with its
+//! fingers and drawn arm, or every object part; nothing simulated), and the frames are encoded
+//! and scored in one batch.
 
 use crate::fb::StepTerm;
 use crate::RewardError;
@@ -144,6 +149,58 @@ pub fn field_states(obs: &[f64; OBS_DIM], subject: FieldSubject, grid: &FieldGri
     out
 }
 
+/// Where the subject stands in each cell (row-major, y outer): the cell centre, at the height
+/// `now` has.
+pub fn field_positions(now: [f64; 3], grid: &FieldGrid) -> Vec<[f64; 3]> {
+    let mut out = Vec::with_capacity(grid.nx * grid.ny);
+    for j in 0..grid.ny {
+        for i in 0..grid.nx {
+            let (x, y) = grid.centre(i, j);
+            out.push([x, y, now[2]]);
+        }
+    }
+    out
+}
+
+/// r_fb over `grid` for an FB model that reads camera frames: `frames[k]` (`w x h` RGB) shows
+/// the scene with the subject at cell `k` of [`field_positions`]; all are encoded and scored with
+/// `action` in one batch. `ms` counts the encoding and the scoring.
+#[allow(clippy::too_many_arguments)]
+pub fn reward_field_frames(
+    term: &mut dyn StepTerm,
+    frames: &[&[u8]],
+    w: u32,
+    h: u32,
+    action: &[f64; 4],
+    subject: FieldSubject,
+    grid: &FieldGrid,
+) -> Result<RewardField, RewardError> {
+    if term.state_kind() != crate::features::StateKind::Frame {
+        return Err(RewardError::Invalid(
+            "this FB model reads the 39-d observation: use reward_field, no re-rendering needed"
+                .into(),
+        ));
+    }
+    let n = grid.nx * grid.ny;
+    if n == 0 || frames.len() != n {
+        return Err(RewardError::Invalid(format!(
+            "the field's grid has {n} cells but {} frames were rendered",
+            frames.len()
+        )));
+    }
+    let t0 = std::time::Instant::now();
+    let states = term.frame_states(frames, w, h);
+    let encode_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let actions: Vec<f32> = (0..n).flat_map(|_| action.map(|v| v as f32)).collect();
+    let values = term.score(&states, &actions)?;
+    Ok(RewardField {
+        grid: *grid,
+        subject,
+        values,
+        ms: encode_ms + term.last_ms(),
+    })
+}
+
 /// r_fb over `grid` with the subject moved, every cell scored with `action`, in one batch.
 pub fn reward_field(
     term: &mut dyn StepTerm,
@@ -154,7 +211,7 @@ pub fn reward_field(
 ) -> Result<RewardField, RewardError> {
     if term.state_kind() != crate::features::StateKind::Obs39 {
         return Err(RewardError::Invalid(
-            "the reward field of an FB model that reads camera frames needs the scene re-rendered per cell; only observation-state (obs39) models are supported".into(),
+            "this FB model reads camera frames: re-render the scene per cell and use reward_field_frames".into(),
         ));
     }
     if grid.nx == 0 || grid.ny == 0 {

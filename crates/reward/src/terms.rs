@@ -37,6 +37,9 @@ pub struct GenRewardSpec {
     pub goal_frame: Option<usize>,
     /// CLIP weights and the sentence to score goal frames against (`--clip DIR`, the task's).
     pub clip: Option<(PathBuf, String)>,
+    /// Where the DINO weights of a DINO-feature FB checkpoint are (`--dino`; default: the folder
+    /// it was trained with).
+    pub dino: Option<PathBuf>,
     pub device: DeviceKind,
 }
 
@@ -68,18 +71,19 @@ pub fn load_genreward(goal: &Path, spec: &GenRewardSpec) -> Result<GenRewardTerm
     let goal_frame = picker.pick(&goal, spec.goal_frame)?;
     let video = video_term(&spec.vae, &goal, spec.every, spec.device)?;
     let frame = &goal.window[goal_frame.frame];
+    let dino = spec.dino.as_deref();
     let (fb, fb_dir, fb_note) = match &spec.fb {
         FbChoice::Off => (None, None, None),
         FbChoice::Path(dir) => (
-            Some(fb_term(dir, &spec.vae, frame, spec.device)?),
+            Some(fb_term(dir, &spec.vae, dino, frame, spec.device)?),
             Some(dir.clone()),
             None,
         ),
         FbChoice::Default => {
             let dir = default_fb_dir();
-            match fb_term(&dir, &spec.vae, frame, spec.device) {
+            match fb_term(&dir, &spec.vae, dino, frame, spec.device) {
                 Ok(t) => (Some(t), Some(dir), None),
-                Err(e) if !spec.vae_is_default => (
+                Err(e) if !spec.vae_is_default && dino.is_none() => (
                     None,
                     None,
                     Some(format!(

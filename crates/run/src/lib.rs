@@ -50,6 +50,10 @@ pub struct GoalInfo {
     /// The goal frame r_fb aims at, and how it was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal_frame: Option<GoalFrameInfo>,
+    /// What B read of the goal frame (the FB checkpoint's `goal_features`: `vae` or `dino`, the
+    /// weights and their fingerprint); absent when r_fb was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_features: Option<serde_json::Value>,
 }
 
 /// The goal frame of a run: an index into the goal's 16 sampled frames, one score per sampled

@@ -276,3 +276,49 @@ fn arm_links_follow_the_hand() {
         .count();
     assert_eq!(arm, 4);
 }
+
+/// The reward field's re-render edit: moving the hand shifts the gripper and fingers by exactly
+/// the offset and re-poses the drawn arm to reach the new hand; shifting the object moves its
+/// parts only; the table and fixtures never move.
+#[test]
+fn moved_shapes_move_only_the_subject() {
+    use genreward_sim::world::{arm_joints, moved_shapes, Role, ShapeKind};
+    let env = Env::new(TaskKind::Push, 3, PhysicsConfig::default());
+    let (shapes, hand) = (env.world().shapes(), env.world().hand_pos());
+    let to = [hand[0] + 0.1, hand[1] - 0.05, hand[2]];
+    let moved = moved_shapes(&shapes, hand, Some(to), None);
+    assert_eq!(moved.len(), shapes.len());
+    let joints = arm_joints(to);
+    let mut link = 0;
+    for (a, b) in shapes.iter().zip(&moved) {
+        match a.role {
+            Role::Hand | Role::Finger => {
+                assert!((b.translation[0] - a.translation[0] - 0.1).abs() < 1e-6);
+                assert!((b.translation[1] - a.translation[1] + 0.05).abs() < 1e-6);
+                assert_eq!(b.translation[2], a.translation[2]);
+            }
+            Role::Arm => {
+                let ShapeKind::Capsule { a: p, b: q, .. } = b.shape else {
+                    panic!("arm links are capsules")
+                };
+                assert_eq!(p, joints[link].map(|x| x as f32));
+                assert_eq!(q, joints[link + 1].map(|x| x as f32));
+                link += 1;
+            }
+            _ => assert_eq!(a, b, "{:?} moved with the hand", a.role),
+        }
+    }
+    assert_eq!(link, 4);
+    let moved = moved_shapes(&shapes, hand, None, Some([-0.2, 0.1, 0.0]));
+    let mut objects = 0;
+    for (a, b) in shapes.iter().zip(&moved) {
+        if a.role == Role::Object {
+            objects += 1;
+            assert!((b.translation[0] - a.translation[0] + 0.2).abs() < 1e-6);
+            assert!((b.translation[1] - a.translation[1] - 0.1).abs() < 1e-6);
+        } else {
+            assert_eq!(a, b, "{:?} moved with the object", a.role);
+        }
+    }
+    assert!(objects > 0);
+}

@@ -98,7 +98,7 @@ mod scene;
 mod shapes;
 
 pub use shapes::{
-    arm_joints, Role, ShapeInstance, ShapeKind, ARM_FOREARM, ARM_SHOULDER, ARM_UPPER,
+    arm_joints, moved_shapes, Role, ShapeInstance, ShapeKind, ARM_FOREARM, ARM_SHOULDER, ARM_UPPER,
     ARM_WRIST_ABOVE_HAND,
 };
 

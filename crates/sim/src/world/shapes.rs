@@ -95,6 +95,46 @@ pub fn arm_joints(hand: [f64; 3]) -> [[f64; 3]; 5] {
     [[0.0, 0.0, -0.913], s, elbow, wrist, hand]
 }
 
+/// Shapes with the hand moved to `hand` (gripper and fingers shifted with it, the drawn arm
+/// re-posed to reach it) and/or every object part shifted by `object_shift`; nothing is
+/// simulated and everything else stays as it is. `shapes` and `hand_now` are a world's
+/// [`SawyerWorld::shapes`] and hand position. The reward field re-renders these for FB models
+/// that read camera frames.
+pub fn moved_shapes(
+    shapes: &[ShapeInstance],
+    hand_now: [f64; 3],
+    hand: Option<[f64; 3]>,
+    object_shift: Option<[f64; 3]>,
+) -> Vec<ShapeInstance> {
+    let dh = hand.map(|h| [h[0] - hand_now[0], h[1] - hand_now[1], h[2] - hand_now[2]]);
+    let joints = hand.map(arm_joints);
+    let mut arm_link = 0;
+    let shift = |s: &mut ShapeInstance, d: [f64; 3]| {
+        for (t, dk) in s.translation.iter_mut().zip(d) {
+            *t += dk as f32;
+        }
+    };
+    shapes
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            match (s.role, dh, object_shift) {
+                (Role::Hand | Role::Finger, Some(d), _) => shift(&mut s, d),
+                (Role::Object, _, Some(d)) => shift(&mut s, d),
+                (Role::Arm, Some(_), _) => {
+                    if let (ShapeKind::Capsule { a, b, .. }, Some(j)) = (&mut s.shape, joints) {
+                        *a = j[arm_link].map(|x| x as f32);
+                        *b = j[arm_link + 1].map(|x| x as f32);
+                        arm_link += 1;
+                    }
+                }
+                _ => {}
+            }
+            s
+        })
+        .collect()
+}
+
 impl SawyerWorld {
     /// Every collider of the scene as a primitive, for renderers.
     pub fn shapes(&self) -> Vec<ShapeInstance> {
