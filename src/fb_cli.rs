@@ -215,6 +215,71 @@ fn featurize<B: burn::tensor::backend::Backend>(
     data
 }
 
+/// [`featurize`], with the features kept in `out/features_<name>.npy` (and what they are of in
+/// `features_<name>.json`) when `key` is given, and read back from there when the key and the
+/// episodes' lengths match.
+fn cached_featurize<B: burn::tensor::backend::Backend>(
+    out: &std::path::Path,
+    name: &str,
+    key: Option<&serde_json::Value>,
+    eps: Vec<Trajectory>,
+    encoder: &GoalEncoder<B>,
+    state: StateKind,
+    bar: &indicatif::ProgressBar,
+) -> Result<FbData> {
+    let Some(key) = key else {
+        return Ok(featurize(eps, encoder, state, bar));
+    };
+    let (npy, json) = (
+        out.join(format!("features_{name}.npy")),
+        out.join(format!("features_{name}.json")),
+    );
+    let lens: Vec<usize> = eps.iter().map(|e| e.frames.len()).collect();
+    let want = serde_json::json!({"key": key, "episode_lengths": lens});
+    let saved: Option<serde_json::Value> = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let dim = encoder.dim();
+    if saved.as_ref() == Some(&want) {
+        if let Ok((shape, values)) = genreward_record::read_npy_f32(&npy) {
+            let frames: usize = lens.iter().sum();
+            if shape == [frames, dim] {
+                eprintln!("goal features of {name} read from {}", npy.display());
+                bar.inc(eps.len() as u64);
+                let mut data = FbData {
+                    states: Vec::new(),
+                    state_dim: match state {
+                        StateKind::Obs39 => OBS_DIM,
+                        StateKind::Frame => dim,
+                    },
+                    actions: Vec::new(),
+                    features: Vec::new(),
+                    goal_dim: dim,
+                };
+                let mut at = 0;
+                for ep in eps {
+                    let n = ep.frames.len() * dim;
+                    let feats = values[at..at + n].to_vec();
+                    at += n;
+                    data.states.push(match state {
+                        StateKind::Obs39 => ep.states.iter().flatten().copied().collect(),
+                        StateKind::Frame => feats.clone(),
+                    });
+                    data.features.push(feats);
+                    data.actions.push(ep.actions);
+                }
+                return Ok(data);
+            }
+        }
+    }
+    let data = featurize(eps, encoder, state, bar);
+    std::fs::create_dir_all(out)?;
+    let all: Vec<f32> = data.features.iter().flatten().copied().collect();
+    genreward_record::write_npy_f32(&npy, &[all.len() / dim.max(1), dim], &all)?;
+    std::fs::write(&json, serde_json::to_string(&want)?)?;
+    Ok(data)
+}
+
 /// Validation figures, averaged over 8 fixed batches of held-out transitions: the FB losses
 /// without an update ([`evaluate`]) and how near identity `E[B B^T]` is.
 fn validate<B: burn::tensor::backend::Backend>(
@@ -328,8 +393,21 @@ impl BackendJob for FbJob {
             .expect("template"),
         );
         bar.set_message(format!("{} goal features", encoder.kind()));
-        let train = featurize(train, &encoder, state, &bar);
-        let val = featurize(val, &encoder, state, &bar);
+        // DINO features are slow on a CPU (hours for a ViT-S at 224 on the full dataset): they
+        // are kept in --out and reused by --resume or a rerun with the same data and weights.
+        let cache = (encoder.kind() == genreward_reward::features::FEATURES_DINO).then(|| {
+            serde_json::json!({"goal_features": features_meta.clone(), "data": a.data, "val": a.val})
+        });
+        let train = cached_featurize(
+            &a.out,
+            "train",
+            cache.as_ref(),
+            train,
+            &encoder,
+            state,
+            &bar,
+        )?;
+        let val = cached_featurize(&a.out, "val", cache.as_ref(), val, &encoder, state, &bar)?;
         bar.finish_and_clear();
         eprintln!(
             "{} goal features ({}-d) of {} frames in {:.0} s",

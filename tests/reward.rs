@@ -508,8 +508,6 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             "16",
             "--z-dim",
             "4",
-            "--steps",
-            "2",
             "--dino",
             s(&dino_w),
         ];
@@ -520,7 +518,13 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("not a positive multiple of the DINO patch size 8"));
-    ok(&train_dino(&[]));
+    ok(&train_dino(&["--steps", "2"]));
+    // The DINO features are kept and reused by --resume.
+    assert!(fb_dino.join("features_train.npy").is_file());
+    let o = train_dino(&["--resume", "--steps", "3"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("goal features of train read from"));
+    assert_eq!(last_json(&o)["steps"], 3);
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fb_dino.join("meta.json")).unwrap()).unwrap();
     let gf = &meta["goal_features"];
