@@ -50,6 +50,11 @@ pub struct TrainFbArgs {
     /// Optimiser steps in all (with --resume: counting the steps already done).
     #[arg(long, default_value_t = 20000, allow_negative_numbers = true)]
     steps: usize,
+    /// Freeze the representation after N optimiser steps, as the paper does (at 100k steps of
+    /// its online training): no step past N is taken, now or by a later --resume, and the
+    /// checkpoint records it. Offline this caps --steps; it carries over to online training.
+    #[arg(long)]
+    freeze_after: Option<usize>,
     /// Stop after this many minutes even if --steps is not reached.
     #[arg(long)]
     minutes: Option<f64>,
@@ -422,7 +427,29 @@ impl BackendJob for FbJob {
                 / train.goal_dim,
             t0.elapsed().as_secs_f64()
         );
-        let mut lp = TrainLoop::open(&a.out, a.steps, a.minutes, a.resume)?;
+        // A frozen run stays frozen: the saved limit holds unless a lower one is given.
+        let saved_freeze = if a.resume {
+            genreward_models::checkpoint::read_meta(&a.out)["freeze_after"]
+                .as_u64()
+                .map(|v| v as usize)
+        } else {
+            None
+        };
+        let freeze_after = match (a.freeze_after, saved_freeze) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        let steps = freeze_after.map_or(a.steps, |f| a.steps.min(f));
+        let mut lp = TrainLoop::open(&a.out, steps, a.minutes, a.resume)?;
+        if let Some(f) = freeze_after {
+            if lp.step >= f {
+                eprintln!(
+                    "the FB representation in {} is frozen at step {} (--freeze-after {f}): not trained further",
+                    a.out.display(),
+                    lp.step
+                );
+            }
+        }
         let mut trainer = if a.resume {
             let t = FbTrainer::<B>::resume(&a.out, a.lr, &device)?;
             if t.config.goal_dim != train.goal_dim || t.config.state_dim != train.state_dim {
@@ -475,6 +502,8 @@ impl BackendJob for FbJob {
                 "state": state.name(),
                 "goal_features": features_meta,
                 "batch": a.batch, "lr": a.lr, "device": a.device,
+                "freeze_after": freeze_after,
+                "frozen": freeze_after.is_some_and(|f| lp.step >= f),
                 "validation": val_stats,
                 "genreward_version": env!("CARGO_PKG_VERSION"),
             })

@@ -177,6 +177,20 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let o = train_fb(&["--steps", "5", "--resume"]);
     ok(&o);
     assert_eq!(last_json(&o)["steps"], 5, "resume continues the step count");
+    // Frozen after 6 steps: a later --resume asking for more trains nothing.
+    let o = train_fb(&["--steps", "8", "--resume", "--freeze-after", "6"]);
+    ok(&o);
+    assert_eq!(last_json(&o)["steps"], 6);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fb.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&meta["freeze_after"], &meta["frozen"]),
+        (&6.into(), &true.into())
+    );
+    let o = train_fb(&["--steps", "9", "--resume"]);
+    ok(&o);
+    assert_eq!(last_json(&o)["steps"], 6);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("frozen at step 6"));
     let eval = |extra: &[&str]| {
         let mut args = vec![
             "eval-fb",
