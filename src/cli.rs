@@ -162,6 +162,16 @@ struct ViewArgs {
     /// What --record records: agent (the agent view, one frame per step) or window.
     #[arg(long, default_value = "agent", requires = "record")]
     record_source: String,
+    /// A goal video (.mp4, .gif, .npy, a folder of .png): the app computes GenReward's terms
+    /// (r_video, r_fb) every step and shows the goal, the terms and the mix.
+    #[arg(long)]
+    goal: Option<PathBuf>,
+    /// Pay r_env only every K steps in the mix (the paper's sparse setting uses 64); the panel
+    /// can change it.
+    #[arg(long, allow_negative_numbers = true)]
+    sparse_every: Option<usize>,
+    #[command(flatten)]
+    reward: crate::score::GenRewardArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -498,7 +508,17 @@ fn view(a: ViewArgs) -> Result<()> {
         "window" => crate::app::RecordSource::Window,
         other => bail!("unknown --record-source '{other}' (known: agent, window)"),
     };
-    crate::app::run(crate::app::ViewOptions {
+    if a.sparse_every == Some(0) {
+        bail!("--sparse-every must be at least 1");
+    }
+    let goal = match &a.goal {
+        Some(g) => Some(crate::app::GoalSetup {
+            loaded: crate::score::load_terms(g, &a.reward, task)?,
+            sparse_every: a.sparse_every,
+        }),
+        None => None,
+    };
+    let opts = crate::app::ViewOptions {
         task,
         driver,
         seed: a.seed,
@@ -508,7 +528,8 @@ fn view(a: ViewArgs) -> Result<()> {
         screenshot: a.screenshot,
         save_agent_view: a.save_agent_view,
         record: a.record.map(|p| (p, record_source)),
-    })
+    };
+    crate::app::run(opts, goal)
 }
 
 fn parity(dir: &Path) -> Result<()> {

@@ -165,3 +165,113 @@ fn window_recording_is_a_playable_video() {
     assert!(probe.starts_with("h264,1280,800,"), "{probe}");
     assert!(n >= 5, "{probe}");
 }
+
+/// With a goal video the app computes GenReward's terms as `rollout --goal` does (the same
+/// frames, the same models: the same returns over the steps it took), shows the goal strip with
+/// the chosen frame framed in yellow, prints its figures, and refuses a bad goal in one line
+/// before opening a window.
+#[test]
+#[ignore = "slow: starts the Bevy app (CI runs it)"]
+fn goal_panel_scores_like_a_headless_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let goal = d.join("goal.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--out",
+        goal.to_str().unwrap(),
+    ]));
+    let shot = d.join("shot.png");
+    let o = view(&[
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--frames",
+        "40",
+        "--screenshot",
+        shot.to_str().unwrap(),
+        "--goal",
+        goal.to_str().unwrap(),
+        "--every",
+        "16",
+        "--sparse-every",
+        "8",
+    ]);
+    let j = last_json(&o);
+    let steps = j["steps"].as_u64().unwrap() as usize;
+    assert!(steps >= 40, "{j}");
+    assert_eq!(j["goal_frame"], 15, "{j}");
+    assert_eq!(j["weights"]["sparse_every"], 8);
+    let parts: f64 = ["return_env", "return_video", "return_fb"]
+        .iter()
+        .map(|k| j[k].as_f64().unwrap())
+        .sum();
+    assert!((parts - j["return"].as_f64().unwrap()).abs() < 1e-6, "{j}");
+    assert_eq!(j["r_video_paid"].as_u64().unwrap() as usize, steps / 16);
+
+    // The same episode headless.
+    let run = d.join("run");
+    let n = steps.to_string();
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--max-steps",
+        &n,
+        "--camera",
+        "corner2",
+        "--size",
+        "64x64",
+        "--goal",
+        goal.to_str().unwrap(),
+        "--every",
+        "16",
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(run.join("steps.jsonl")).unwrap();
+    let (mut rv, mut rf, mut env) = (0.0, 0.0, 0.0);
+    for (t, l) in text.lines().enumerate() {
+        let l: serde_json::Value = serde_json::from_str(l).unwrap();
+        rv += l["terms"]["r_video"].as_f64().unwrap();
+        rf += l["terms"]["r_fb"].as_f64().unwrap();
+        if (t + 1) % 8 == 0 {
+            env += l["dense_reward"].as_f64().unwrap();
+        }
+    }
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-3 * b.abs().max(1.0);
+    assert!(
+        close(j["return_video"].as_f64().unwrap(), 10.0 * rv),
+        "{j} vs {rv}"
+    );
+    assert!(
+        close(j["return_fb"].as_f64().unwrap(), 0.005 * rf),
+        "{j} vs {rf}"
+    );
+    assert!(
+        close(j["return_env"].as_f64().unwrap(), env),
+        "{j} vs {env}"
+    );
+
+    // The chosen goal frame is framed in yellow in the panel.
+    let img = load_png(&shot);
+    let yellow = img
+        .enumerate_pixels()
+        .filter(|(x, _, p)| *x > 600 && p.0[0] > 230 && p.0[1] > 230 && p.0[2] < 60)
+        .count();
+    assert!(yellow > 60, "{yellow} yellow pixels");
+
+    let bad = d.join("bad.mp4");
+    std::fs::write(&bad, b"not a video").unwrap();
+    let o = genreward(&["view", "--frames", "1", "--goal", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -8,6 +8,7 @@
 
 mod camera;
 mod capture;
+mod reward;
 mod scene;
 mod sim;
 mod ui;
@@ -22,6 +23,7 @@ use genreward_sim::TaskKind;
 use std::path::PathBuf;
 
 pub use capture::RecordSource;
+pub use reward::GoalSetup;
 pub use sim::Driver;
 
 /// What `genreward view` was asked to do.
@@ -49,14 +51,18 @@ fn sky() -> Color {
     Color::linear_rgb(b[0] as f32, b[1] as f32, b[2] as f32)
 }
 
-/// Opens the window and runs until it is closed (or the frame budget is spent).
-pub fn run(opts: ViewOptions) -> Result<()> {
+/// Opens the window and runs until it is closed (or the frame budget is spent); with a goal,
+/// the GenReward terms follow the episode, and their figures are printed as one JSON line at
+/// the end.
+pub fn run(opts: ViewOptions, goal: Option<GoalSetup>) -> Result<()> {
     if let Some(p) = &opts.screenshot {
         capture::check_screenshot_path(p)?;
     }
     let scripted = opts.frames.is_some();
     let sim = sim::Sim::new(&opts)?;
     let outcome = capture::Outcome::default();
+    let reward = reward::RewardPanel::new(goal);
+    let summary = reward.summary.clone();
     let mut app = App::new();
     app.insert_resource(ClearColor(sky()))
         .add_plugins(
@@ -82,8 +88,10 @@ pub fn run(opts: ViewOptions) -> Result<()> {
         .add_plugins(EguiPlugin::default())
         .insert_resource(sim)
         .insert_resource(outcome.clone())
+        .insert_resource(reward)
         .add_plugins((
             sim::SimPlugin,
+            reward::RewardPlugin,
             scene::ScenePlugin,
             camera::CameraPlugin,
             ui::UiPlugin,
@@ -99,6 +107,9 @@ pub fn run(opts: ViewOptions) -> Result<()> {
     }
     if let AppExit::Error(code) = exit {
         bail!("the app stopped with error code {code}");
+    }
+    if let Some(s) = summary.lock().ok().and_then(|g| g.clone()) {
+        println!("{s}");
     }
     Ok(())
 }

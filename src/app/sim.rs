@@ -66,6 +66,9 @@ pub struct Sim {
     pub gripper_closed: bool,
     /// Steps of this episode.
     pub history: Vec<StepRecord>,
+    /// The agent-view frame each step's action was chosen from (`frames[t]` shows the state
+    /// before `history[t]`'s action), what the reward terms read; empty without a renderer.
+    pub frames: Vec<Frame>,
     pub playing: bool,
     /// Playback speed, 1.0 = real time.
     pub speed: f32,
@@ -105,6 +108,7 @@ impl Sim {
             actor: Box::new(Policy::new(PolicyKind::Zero, opts.task, 0.0, 0)),
             gripper_closed: false,
             history: Vec::new(),
+            frames: Vec::new(),
             playing: true,
             speed: 1.0,
             accum: 0.0,
@@ -135,6 +139,7 @@ impl Sim {
         self.actor.reset(self.task, self.seed, 0);
         self.gripper_closed = false;
         self.history.clear();
+        self.frames.clear();
         self.accum = 0.0;
         self.episode_serial += 1;
         self.render_agent_view();
@@ -165,9 +170,13 @@ impl Sim {
             }
             Driver::Keyboard => keyboard,
         };
+        let seen = self.agent_frame.clone();
         match self.env.step(action) {
             Ok(r) => {
                 let step = self.history.len();
+                if let Some(f) = seen {
+                    self.frames.push(f);
+                }
                 let paid = sparse_reward(r.reward, step, 0);
                 self.history.push(StepRecord {
                     episode: 0,

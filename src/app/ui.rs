@@ -5,6 +5,7 @@
 
 use super::camera::{CamMode, ViewCamera};
 use super::capture::{RecordSource, Recording};
+use super::reward::{GoalTextures, RewardPanel};
 use super::sim::{Driver, Sim};
 use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
@@ -20,6 +21,7 @@ pub struct UiPlugin;
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<AgentTexture>()
+            .init_resource::<GoalTextures>()
             .add_systems(EguiPrimaryContextPass, panel);
     }
 }
@@ -82,8 +84,11 @@ fn panel(
     mut tex: ResMut<AgentTexture>,
     mut rec: ResMut<Recording>,
     mut images: ResMut<Assets<Image>>,
+    mut reward: ResMut<RewardPanel>,
+    mut goal_tex: ResMut<GoalTextures>,
 ) -> Result {
     tex.update(&sim, &mut images, &mut contexts);
+    goal_tex.ensure(&reward, &mut images, &mut contexts);
     let ctx = contexts.ctx_mut()?.clone();
     let mut root = egui::Ui::new(
         ctx.clone(),
@@ -102,6 +107,8 @@ fn panel(
                 camera_controls(ui, &mut cam, &mut sim);
                 ui.separator();
                 agent_view(ui, &sim, &tex);
+                ui.separator();
+                super::reward::panel_ui(ui, &mut reward, &sim, &goal_tex);
                 ui.separator();
                 terms(ui, &sim);
                 reward_plot(ui, &sim);

@@ -1,0 +1,490 @@
+//! GenReward in the app: with `view --goal FILE`, every step's agent-view frame feeds the video
+//! reward and every step's state and action the FB reward, as `rollout --goal` computes them
+//! (the same terms, the same frames). The terms are stored per step, so the panel's alpha, beta
+//! and sparse-interval controls rescore the whole episode at once without running a model again,
+//! and clicking another goal frame re-aims r_fb and rescores the episode's r_fb in one batch.
+//!
+//! The models run on the CPU backend in the frame's update (r_fb costs about 0.01 ms a step;
+//! r_video encodes 16 frames, about 30 ms, once every `every` steps).
+
+use super::sim::Sim;
+use crate::score::Loaded;
+use bevy::prelude::*;
+use genreward_reward::features::StateKind;
+use genreward_reward::mix::{mix, paid_env, MixWeights};
+use std::sync::{Arc, Mutex};
+
+/// What `view --goal` loaded, and the environment reward's interval.
+pub struct GoalSetup {
+    pub loaded: Loaded,
+    pub sparse_every: Option<usize>,
+}
+
+/// GenReward's state in the app: the loaded terms and the current episode's stored values.
+#[derive(Resource)]
+pub struct RewardPanel {
+    /// In a mutex only because the terms are `Send` but not `Sync`, as Bevy's resources must be.
+    setup: Option<Mutex<GoalSetup>>,
+    /// Per step of the episode: r_video (0 where not paid) and r_fb.
+    pub r_video: Vec<f64>,
+    pub r_fb: Vec<f64>,
+    pub weights: MixWeights,
+    /// Index into the goal's 16 sampled frames that r_fb aims at.
+    pub goal_frame: usize,
+    /// Milliseconds of the last r_video payment and of the last step's r_fb.
+    pub ms_video: f64,
+    pub ms_fb: f64,
+    /// Problems to show in the panel.
+    pub message: Option<String>,
+    /// The episode's figures, printed by `view` when the window closes (scripted runs).
+    pub summary: Arc<Mutex<Option<serde_json::Value>>>,
+    serial: u64,
+}
+
+/// The mixed reward of one episode from its stored terms and each term's weighted return.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rescored {
+    /// `r_env` as paid (dense or every K-th step).
+    pub env_paid: Vec<f64>,
+    /// `r_env + alpha r_video + beta r_fb` per step.
+    pub total: Vec<f64>,
+    /// Returns: r_env as paid, alpha r_video, beta r_fb, the total.
+    pub returns: [f64; 4],
+}
+
+/// Rescores an episode: `dense` r_env, `r_video`, `r_fb` per step, with weights `w`.
+pub fn rescore(dense: &[f64], r_video: &[f64], r_fb: &[f64], w: &MixWeights) -> Rescored {
+    let n = dense.len().min(r_video.len()).min(r_fb.len());
+    let (dense, r_video, r_fb) = (&dense[..n], &r_video[..n], &r_fb[..n]);
+    let env_paid = paid_env(dense, w.sparse_every);
+    let total = mix(dense, r_video, r_fb, w);
+    let sum = |v: &[f64]| v.iter().sum::<f64>();
+    let returns = [
+        sum(&env_paid),
+        w.alpha * sum(r_video),
+        w.beta * sum(r_fb),
+        sum(&total),
+    ];
+    Rescored {
+        env_paid,
+        total,
+        returns,
+    }
+}
+
+impl RewardPanel {
+    pub fn new(setup: Option<GoalSetup>) -> RewardPanel {
+        let (weights, goal_frame) = match &setup {
+            Some(s) => (
+                MixWeights {
+                    alpha: s.loaded.info.alpha,
+                    beta: s.loaded.info.beta,
+                    sparse_every: s.sparse_every,
+                },
+                s.loaded.terms.goal_frame.frame,
+            ),
+            None => (
+                MixWeights {
+                    alpha: crate::score::DEFAULT_ALPHA,
+                    beta: crate::score::DEFAULT_BETA,
+                    sparse_every: None,
+                },
+                0,
+            ),
+        };
+        RewardPanel {
+            setup: setup.map(Mutex::new),
+            r_video: Vec::new(),
+            r_fb: Vec::new(),
+            weights,
+            goal_frame,
+            ms_video: 0.0,
+            ms_fb: 0.0,
+            message: None,
+            summary: Arc::default(),
+            serial: 0,
+        }
+    }
+
+    /// Reads the loaded goal and terms (`None` without `--goal`).
+    pub fn with_setup<T>(&self, f: impl FnOnce(&GoalSetup) -> T) -> Option<T> {
+        let g = self.setup.as_ref()?.lock().ok()?;
+        Some(f(&g))
+    }
+
+    /// The current episode rescored with the panel's weights.
+    pub fn rescored(&self, sim: &Sim) -> Rescored {
+        let dense: Vec<f64> = sim.history.iter().map(|r| r.dense_reward).collect();
+        rescore(&dense, &self.r_video, &self.r_fb, &self.weights)
+    }
+
+    /// Aims r_fb at sampled goal frame `k` and rescores the episode's r_fb in one batch.
+    pub fn set_goal_frame(&mut self, k: usize, sim: &Sim) {
+        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
+            return;
+        };
+        let terms = &mut setup.loaded.terms;
+        let Some(frame) = terms.goal.window.get(k) else {
+            return;
+        };
+        let Some(fb) = terms.fb.as_mut() else { return };
+        fb.set_goal(frame);
+        self.goal_frame = k;
+        let n = self.r_fb.len();
+        let states: Vec<f32> = match fb.state_kind() {
+            StateKind::Obs39 => sim.history[..n]
+                .iter()
+                .flat_map(|r| r.obs.map(|v| v as f32))
+                .collect(),
+            StateKind::Frame => {
+                let refs: Vec<&[u8]> = sim.frames[..n].iter().map(|f| f.rgb.as_slice()).collect();
+                let (w, h) = sim.frames.first().map_or((0, 0), |f| (f.width, f.height));
+                fb.frame_states(&refs, w, h)
+            }
+        };
+        let actions: Vec<f32> = sim.history[..n]
+            .iter()
+            .flat_map(|r| r.action.map(|v| v as f32))
+            .collect();
+        match fb.score(&states, &actions) {
+            Ok(r) => self.r_fb = r,
+            Err(e) => self.message = Some(format!("r_fb: {e}")),
+        }
+    }
+
+    /// Computes the terms of the steps taken since the last call (a new episode starts over).
+    fn follow(&mut self, sim: &Sim) {
+        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
+            return;
+        };
+        let terms = &mut setup.loaded.terms;
+        if self.serial != sim.episode_serial {
+            self.serial = sim.episode_serial;
+            terms.video.reset();
+            self.r_video.clear();
+            self.r_fb.clear();
+        }
+        for t in self.r_video.len()..sim.history.len() {
+            let rec = &sim.history[t];
+            let frame = sim.frames.get(t);
+            let v = match frame {
+                Some(f) => terms.video.push(&f.rgb, f.width, f.height),
+                None => None,
+            };
+            if v.is_some() {
+                self.ms_video = terms.video.last_ms();
+            }
+            self.r_video.push(v.unwrap_or(0.0));
+            let fb_value = match terms.fb.as_mut() {
+                Some(fb) => {
+                    let t0 = std::time::Instant::now();
+                    let (mut s, a) = crate::score::fb_inputs(rec);
+                    if fb.state_kind() == StateKind::Frame {
+                        match frame {
+                            Some(f) => s = fb.frame_states(&[&f.rgb], f.width, f.height),
+                            None => s.clear(),
+                        }
+                    }
+                    let r = if s.is_empty() {
+                        Ok(vec![0.0])
+                    } else {
+                        fb.score(&s, &a)
+                    };
+                    self.ms_fb = t0.elapsed().as_secs_f64() * 1e3;
+                    match r {
+                        Ok(r) => r[0],
+                        Err(e) => {
+                            self.message = Some(format!("r_fb at step {t}: {e}"));
+                            0.0
+                        }
+                    }
+                }
+                None => 0.0,
+            };
+            self.r_fb.push(fb_value);
+        }
+        self.publish(sim);
+    }
+
+    /// Updates the summary `view` prints at exit.
+    fn publish(&self, sim: &Sim) {
+        let Some((path, fb)) =
+            self.with_setup(|s| (s.loaded.info.path.clone(), s.loaded.info.fb.clone()))
+        else {
+            return;
+        };
+        let r = self.rescored(sim);
+        let summary = serde_json::json!({
+            "steps": sim.history.len(),
+            "goal": path,
+            "goal_frame": self.goal_frame,
+            "weights": self.weights,
+            "return_env": r.returns[0],
+            "return_video": r.returns[1],
+            "return_fb": r.returns[2],
+            "return": r.returns[3],
+            "r_video_paid": self.r_video.iter().filter(|v| **v != 0.0).count(),
+            "ms_video": self.ms_video,
+            "ms_fb": self.ms_fb,
+            "fb": fb,
+        });
+        if let Ok(mut g) = self.summary.lock() {
+            *g = Some(summary);
+        }
+    }
+}
+
+pub struct RewardPlugin;
+
+impl Plugin for RewardPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, follow_sim.after(super::sim::advance));
+    }
+}
+
+fn follow_sim(sim: Res<Sim>, mut panel: ResMut<RewardPanel>) {
+    panel.follow(&sim);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescoring_is_the_formula_on_stored_terms() {
+        let dense = [1.0, 2.0, 3.0, 4.0];
+        let rv = [0.0, 0.5, 0.0, 0.9];
+        let rf = [10.0, 20.0, -5.0, 40.0];
+        let w = MixWeights {
+            alpha: 3.0,
+            beta: 0.1,
+            sparse_every: Some(2),
+        };
+        let r = rescore(&dense, &rv, &rf, &w);
+        assert_eq!(r.env_paid, vec![0.0, 2.0, 0.0, 4.0]);
+        for t in 0..4 {
+            let want = r.env_paid[t] + 3.0 * rv[t] + 0.1 * rf[t];
+            assert!((r.total[t] - want).abs() < 1e-12);
+        }
+        assert!((r.returns[0] - 6.0).abs() < 1e-12);
+        assert!((r.returns[1] - 4.2).abs() < 1e-12);
+        assert!((r.returns[2] - 6.5).abs() < 1e-12);
+        assert!((r.returns[3] - 16.7).abs() < 1e-12);
+        // Dense: every step's r_env is paid.
+        let r = rescore(
+            &dense,
+            &rv,
+            &rf,
+            &MixWeights {
+                sparse_every: None,
+                ..w
+            },
+        );
+        assert_eq!(r.env_paid, dense.to_vec());
+    }
+}
+
+/// The goal's 16 sampled frames as egui textures, made once.
+#[derive(Resource, Default)]
+pub struct GoalTextures {
+    ids: Vec<(egui::TextureId, u32, u32)>,
+}
+
+impl GoalTextures {
+    /// Uploads the sampled goal frames the first time there is a goal.
+    pub fn ensure(
+        &mut self,
+        panel: &RewardPanel,
+        images: &mut Assets<Image>,
+        contexts: &mut bevy_egui::EguiContexts,
+    ) {
+        if !self.ids.is_empty() {
+            return;
+        }
+        let Some((frames, w, h)) = panel.with_setup(|s| {
+            let g = &s.loaded.terms.goal;
+            (g.window.clone(), g.size, g.size)
+        }) else {
+            return;
+        };
+        for f in frames {
+            let rgba: Vec<u8> = f
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            let mut img = Image::new(
+                bevy::render::render_resource::Extent3d {
+                    width: w,
+                    height: h,
+                    depth_or_array_layers: 1,
+                },
+                bevy::render::render_resource::TextureDimension::D2,
+                rgba,
+                bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
+                bevy::asset::RenderAssetUsages::default(),
+            );
+            img.sampler = bevy::image::ImageSampler::nearest();
+            let handle = images.add(img);
+            let id = contexts.add_image(bevy_egui::EguiTextureHandle::Strong(handle));
+            self.ids.push((id, w, h));
+        }
+    }
+}
+
+use bevy_egui::egui;
+
+/// The GenReward section of the side panel: the goal strip (click a frame to aim r_fb at it),
+/// the chosen goal frame, the weights (rescoring at once), the returns and the terms' plot.
+pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &GoalTextures) {
+    ui.heading("GenReward");
+    let Some((path, scores, method, fb_on, every)) = panel.with_setup(|s| {
+        let i = &s.loaded.info;
+        (
+            i.path.clone(),
+            s.loaded.terms.goal_frame.scores.clone(),
+            s.loaded.terms.goal_frame.method.clone(),
+            s.loaded.terms.fb.is_some(),
+            i.every,
+        )
+    }) else {
+        ui.label("no goal: start with --goal FILE (a goal video) to see r_video, r_fb and the mix");
+        return;
+    };
+    ui.small(format!("goal {path}"));
+    ui.label(format!(
+        "goal frame {} ({}); click a frame to aim r_fb at it",
+        panel.goal_frame,
+        if panel.goal_frame
+            == panel
+                .with_setup(|s| s.loaded.terms.goal_frame.frame)
+                .unwrap_or(0)
+        {
+            method.as_str()
+        } else {
+            "user"
+        }
+    ));
+    let mut clicked = None;
+    // Two rows of eight, so the strip fits the panel.
+    egui::Grid::new("goal-strip")
+        .spacing(egui::vec2(3.0, 2.0))
+        .show(ui, |ui| {
+            for (k, (id, w, h)) in tex.ids.iter().enumerate() {
+                ui.vertical(|ui| {
+                    let size = egui::vec2(40.0, 40.0 * *h as f32 / (*w).max(1) as f32);
+                    let resp = ui.add(egui::Image::new((*id, size)).sense(egui::Sense::click()));
+                    if k == panel.goal_frame {
+                        ui.painter().rect_stroke(
+                            resp.rect.expand(1.0),
+                            0.0,
+                            egui::Stroke::new(2.0, egui::Color32::YELLOW),
+                            egui::StrokeKind::Outside,
+                        );
+                    }
+                    if resp.clicked() {
+                        clicked = Some(k);
+                    }
+                    ui.small(format!("{:.2}", scores.get(k).copied().unwrap_or(0.0)));
+                });
+                if k % 8 == 7 {
+                    ui.end_row();
+                }
+            }
+        });
+    if let Some(k) = clicked {
+        panel.set_goal_frame(k, sim);
+    }
+    if let Some((id, w, h)) = tex.ids.get(panel.goal_frame) {
+        let scale = 128.0 / (*w).max(*h).max(1) as f32;
+        ui.add(egui::Image::new((
+            *id,
+            egui::vec2(*w as f32 * scale, *h as f32 * scale),
+        )));
+    }
+    ui.horizontal(|ui| {
+        ui.label("alpha");
+        ui.add(
+            egui::DragValue::new(&mut panel.weights.alpha)
+                .speed(0.1)
+                .range(0.0..=1000.0),
+        );
+        ui.label("beta");
+        ui.add(
+            egui::DragValue::new(&mut panel.weights.beta)
+                .speed(0.0005)
+                .range(0.0..=10.0)
+                .max_decimals(4),
+        );
+    });
+    ui.horizontal(|ui| {
+        let mut sparse = panel.weights.sparse_every.is_some();
+        ui.checkbox(&mut sparse, "sparse r_env every");
+        let mut k = panel.weights.sparse_every.unwrap_or(64);
+        ui.add_enabled(sparse, egui::DragValue::new(&mut k).range(1..=1000));
+        panel.weights.sparse_every = sparse.then_some(k);
+        ui.label("steps");
+    });
+    let r = panel.rescored(sim);
+    egui::Grid::new("genreward-returns")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (name, v) in [
+                ("return r_env (paid)", r.returns[0]),
+                ("alpha * r_video", r.returns[1]),
+                ("beta * r_fb", r.returns[2]),
+                ("return", r.returns[3]),
+            ] {
+                ui.label(name);
+                ui.monospace(format!("{v:>10.2}"));
+                ui.end_row();
+            }
+            ui.label("last r_video / r_fb");
+            ui.monospace(format!(
+                "{:.3} / {:.1}",
+                panel
+                    .r_video
+                    .iter()
+                    .rev()
+                    .find(|v| **v != 0.0)
+                    .copied()
+                    .unwrap_or(0.0),
+                panel.r_fb.last().copied().unwrap_or(0.0)
+            ));
+            ui.end_row();
+        });
+    ui.small(format!(
+        "cpu (flex): r_video {:.1} ms per payment (every {every} steps), r_fb {:.3} ms per step{}",
+        panel.ms_video,
+        panel.ms_fb,
+        if fb_on { "" } else { " (r_fb off)" }
+    ));
+    let line = |v: &[f64]| -> egui_plot::PlotPoints {
+        v.iter().enumerate().map(|(i, &y)| [i as f64, y]).collect()
+    };
+    let dense: Vec<f64> = sim.history.iter().map(|s| s.dense_reward).collect();
+    let fb_w: Vec<f64> = panel.r_fb.iter().map(|v| panel.weights.beta * v).collect();
+    let video_w: egui_plot::PlotPoints = panel
+        .r_video
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v != 0.0)
+        .map(|(i, v)| [i as f64, panel.weights.alpha * v])
+        .collect();
+    egui_plot::Plot::new("genreward-terms")
+        .height(170.0)
+        .legend(egui_plot::Legend::default())
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(egui_plot::Line::new("r_env dense", line(&dense)));
+            if panel.weights.sparse_every.is_some() {
+                p.line(egui_plot::Line::new("r_env paid", line(&r.env_paid)));
+            }
+            p.line(egui_plot::Line::new("beta r_fb", line(&fb_w)));
+            p.points(egui_plot::Points::new("alpha r_video", video_w).radius(3.0));
+            p.line(egui_plot::Line::new("total", line(&r.total)));
+        });
+    if let Some(m) = panel.message.clone() {
+        ui.colored_label(egui::Color32::from_rgb(230, 80, 60), m);
+    }
+}
