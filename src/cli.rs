@@ -170,6 +170,9 @@ struct ViewArgs {
     /// can change it.
     #[arg(long, allow_negative_numbers = true)]
     sparse_every: Option<usize>,
+    /// Show the FB reward field of the hand or the object from the start (needs --goal).
+    #[arg(long, requires = "goal")]
+    heatmap: Option<String>,
     #[command(flatten)]
     reward: crate::score::GenRewardArgs,
 }
@@ -511,10 +514,12 @@ fn view(a: ViewArgs) -> Result<()> {
     if a.sparse_every == Some(0) {
         bail!("--sparse-every must be at least 1");
     }
+    let heatmap = a.heatmap.as_deref().map(str::parse).transpose()?;
     let goal = match &a.goal {
         Some(g) => Some(crate::app::GoalSetup {
             loaded: crate::score::load_terms(g, &a.reward, task)?,
             sparse_every: a.sparse_every,
+            heatmap,
         }),
         None => None,
     };

@@ -201,12 +201,20 @@ fn goal_panel_scores_like_a_headless_rollout() {
         "16",
         "--sparse-every",
         "8",
+        "--heatmap",
+        "object",
     ]);
     let j = last_json(&o);
     let steps = j["steps"].as_u64().unwrap() as usize;
     assert!(steps >= 40, "{j}");
     assert_eq!(j["goal_frame"], 15, "{j}");
     assert_eq!(j["weights"]["sparse_every"], 8);
+    // The object's reward field, refreshed every 8 steps.
+    assert_eq!(j["field"]["subject"], "object");
+    assert!(
+        j["field"]["refreshes"].as_u64().unwrap() as usize >= steps / 8,
+        "{j}"
+    );
     let parts: f64 = ["return_env", "return_video", "return_fb"]
         .iter()
         .map(|k| j[k].as_f64().unwrap())

@@ -10,7 +10,10 @@
 use super::sim::Sim;
 use crate::score::Loaded;
 use bevy::prelude::*;
+use genreward_record::picture::Picture;
+use genreward_render::{CameraName, ViewSpec};
 use genreward_reward::features::StateKind;
+use genreward_reward::field::{reward_field, FieldGrid, FieldSubject};
 use genreward_reward::mix::{mix, paid_env, MixWeights};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +21,8 @@ use std::sync::{Arc, Mutex};
 pub struct GoalSetup {
     pub loaded: Loaded,
     pub sparse_every: Option<usize>,
+    /// Show the reward field of this subject from the start.
+    pub heatmap: Option<FieldSubject>,
 }
 
 /// GenReward's state in the app: the loaded terms and the current episode's stored values.
@@ -39,7 +44,30 @@ pub struct RewardPanel {
     /// The episode's figures, printed by `view` when the window closes (scripted runs).
     pub summary: Arc<Mutex<Option<serde_json::Value>>>,
     serial: u64,
+    pub field: FieldView,
 }
+
+/// The FB reward field (r_fb with the hand or the object at each cell of a grid over the
+/// table) drawn over a top view, refreshed every `every` steps and whenever the goal frame, the
+/// subject or the episode changes.
+pub struct FieldView {
+    pub show: bool,
+    pub subject: FieldSubject,
+    /// Steps between refreshes while the episode runs.
+    pub every: usize,
+    /// The last picture, and a counter bumped when it changes.
+    pub picture: Option<Picture>,
+    pub picture_serial: u64,
+    /// Milliseconds of the last refresh (field and top-view render).
+    pub ms: f64,
+    /// What the picture shows: episode, step, goal frame, subject.
+    shown: Option<(u64, usize, usize, FieldSubject)>,
+}
+
+/// Cells per side of the app's field grid.
+pub const FIELD_GRID: usize = 24;
+/// Side of the top view the field is drawn over.
+pub const FIELD_SIZE: u32 = 256;
 
 /// The mixed reward of one episode from its stored terms and each term's weighted return.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +102,7 @@ pub fn rescore(dense: &[f64], r_video: &[f64], r_fb: &[f64], w: &MixWeights) -> 
 
 impl RewardPanel {
     pub fn new(setup: Option<GoalSetup>) -> RewardPanel {
+        let heatmap = setup.as_ref().and_then(|s| s.heatmap);
         let (weights, goal_frame) = match &setup {
             Some(s) => (
                 MixWeights {
@@ -103,6 +132,15 @@ impl RewardPanel {
             message: None,
             summary: Arc::default(),
             serial: 0,
+            field: FieldView {
+                show: heatmap.is_some(),
+                subject: heatmap.unwrap_or(FieldSubject::Hand),
+                every: 8,
+                picture: None,
+                picture_serial: 0,
+                ms: 0.0,
+                shown: None,
+            },
         }
     }
 
@@ -227,6 +265,11 @@ impl RewardPanel {
             "ms_video": self.ms_video,
             "ms_fb": self.ms_fb,
             "fb": fb,
+            "field": self.field.show.then(|| serde_json::json!({
+                "subject": self.field.subject,
+                "refreshes": self.field.picture_serial,
+                "ms": self.field.ms,
+            })),
         });
         if let Ok(mut g) = self.summary.lock() {
             *g = Some(summary);
@@ -234,12 +277,95 @@ impl RewardPanel {
     }
 }
 
+impl RewardPanel {
+    /// Recomputes the reward field when it is due (see [`FieldView`]).
+    fn refresh_field(&mut self, sim: &mut Sim) {
+        if !self.field.show {
+            return;
+        }
+        let now = (
+            sim.episode_serial,
+            sim.history.len(),
+            self.goal_frame,
+            self.field.subject,
+        );
+        let due = match self.field.shown {
+            None => true,
+            Some((e, step, g, s)) => {
+                e != now.0
+                    || g != now.2
+                    || s != now.3
+                    || now.1 >= step + self.field.every.max(1)
+                    || (now.1 < step)
+            }
+        };
+        if !due {
+            return;
+        }
+        self.field.shown = Some(now);
+        let t0 = std::time::Instant::now();
+        let obs = *sim.env.last_obs();
+        let action = sim.history.last().map_or([0.0; 4], |r| r.action);
+        let grid = FieldGrid::over_hand_box(sim.task, FIELD_GRID);
+        let subject = self.field.subject;
+        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
+            return;
+        };
+        let Some(fb) = setup.loaded.terms.fb.as_mut() else {
+            self.message = Some("no r_fb: the reward field needs an FB model".into());
+            self.field.show = false;
+            return;
+        };
+        let field = match reward_field(fb.as_mut(), &obs, &action, subject, &grid) {
+            Ok(f) => f,
+            Err(e) => {
+                self.message = Some(format!("reward field: {e}"));
+                self.field.show = false;
+                return;
+            }
+        };
+        let spec = ViewSpec {
+            camera: CameraName::Topview,
+            width: FIELD_SIZE,
+            height: FIELD_SIZE,
+        };
+        let Some(top) = sim.render_view(spec) else {
+            return;
+        };
+        let hand = [obs[0], obs[1], obs[2]];
+        let pose = CameraName::Topview.pose(hand);
+        let pic = crate::heatmap::draw_field(
+            Picture::from_rgb(top.width, top.height, top.rgb),
+            &pose.view_proj(1.0),
+            &field,
+            &[
+                (hand, [255, 255, 255]),
+                ([obs[4], obs[5], obs[6]], [255, 140, 0]),
+                ([obs[36], obs[37], obs[38]], [255, 40, 40]),
+            ],
+        );
+        self.field.picture = Some(pic);
+        self.field.picture_serial += 1;
+        self.field.ms = t0.elapsed().as_secs_f64() * 1e3;
+        self.publish(sim);
+    }
+}
+
 pub struct RewardPlugin;
 
 impl Plugin for RewardPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, follow_sim.after(super::sim::advance));
+        app.add_systems(
+            Update,
+            (follow_sim, field_system)
+                .chain()
+                .after(super::sim::advance),
+        );
     }
+}
+
+fn field_system(mut sim: ResMut<Sim>, mut panel: ResMut<RewardPanel>) {
+    panel.refresh_field(&mut sim);
 }
 
 fn follow_sim(sim: Res<Sim>, mut panel: ResMut<RewardPanel>) {
@@ -288,6 +414,28 @@ mod tests {
 #[derive(Resource, Default)]
 pub struct GoalTextures {
     ids: Vec<(egui::TextureId, u32, u32)>,
+    /// The reward field's picture: its image, texture, size and the serial it shows.
+    field: Option<(Handle<Image>, egui::TextureId, u32, u32, u64)>,
+}
+
+fn rgb_image(rgb: &[u8], w: u32, h: u32) -> Image {
+    let rgba: Vec<u8> = rgb
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    let mut img = Image::new(
+        bevy::render::render_resource::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        bevy::render::render_resource::TextureDimension::D2,
+        rgba,
+        bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
+        bevy::asset::RenderAssetUsages::default(),
+    );
+    img.sampler = bevy::image::ImageSampler::linear();
+    img
 }
 
 impl GoalTextures {
@@ -298,6 +446,34 @@ impl GoalTextures {
         images: &mut Assets<Image>,
         contexts: &mut bevy_egui::EguiContexts,
     ) {
+        if let Some(p) = &panel.field.picture {
+            let stale = self
+                .field
+                .as_ref()
+                .is_none_or(|f| f.4 != panel.field.picture_serial);
+            if stale {
+                let img = rgb_image(&p.rgb, p.width, p.height);
+                let reuse = self
+                    .field
+                    .as_ref()
+                    .and_then(|f| ((f.2, f.3) == (p.width, p.height)).then(|| (f.0.clone(), f.1)));
+                let (handle, id) = match reuse.and_then(|(h, id)| {
+                    images.get_mut(&h).map(|mut i| {
+                        *i = img.clone();
+                        (h.clone(), id)
+                    })
+                }) {
+                    Some(x) => x,
+                    None => {
+                        let h = images.add(img);
+                        let id =
+                            contexts.add_image(bevy_egui::EguiTextureHandle::Strong(h.clone()));
+                        (h, id)
+                    }
+                };
+                self.field = Some((handle, id, p.width, p.height, panel.field.picture_serial));
+            }
+        }
         if !self.ids.is_empty() {
             return;
         }
@@ -400,6 +576,29 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
             *id,
             egui::vec2(*w as f32 * scale, *h as f32 * scale),
         )));
+    }
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut panel.field.show, "reward field of");
+        ui.radio_value(&mut panel.field.subject, FieldSubject::Hand, "hand");
+        ui.radio_value(&mut panel.field.subject, FieldSubject::Object, "object");
+    });
+    if panel.field.show {
+        if let Some((_, id, w, h, _)) = &tex.field {
+            let scale = 330.0 / (*w).max(1) as f32;
+            ui.add(egui::Image::new((
+                *id,
+                egui::vec2(*w as f32 * scale, *h as f32 * scale),
+            )));
+        }
+        ui.small(format!(
+            "r_fb if the {} were at each of {FIELD_GRID}x{FIELD_GRID} cells; refreshed every {} steps and on a new goal frame ({:.0} ms with the top view)",
+            match panel.field.subject {
+                FieldSubject::Hand => "hand",
+                FieldSubject::Object => "object",
+            },
+            panel.field.every,
+            panel.field.ms
+        ));
     }
     ui.horizontal(|ui| {
         ui.label("alpha");

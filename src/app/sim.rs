@@ -235,6 +235,19 @@ impl Sim {
         }
     }
 
+    /// Renders the current state from `spec` with the app's headless renderer (`None` without
+    /// one; a failure goes to the panel's message).
+    pub fn render_view(&mut self, spec: ViewSpec) -> Option<Frame> {
+        let r = self.renderer.as_mut()?;
+        match render_envs(r, &[self.env.world()], spec) {
+            Ok(mut f) => Some(f.remove(0)),
+            Err(e) => {
+                self.message = Some(format!("render failed: {e}"));
+                None
+            }
+        }
+    }
+
     /// Completes the saved agent-view file, if any.
     pub fn finish_agent_dump(&mut self) -> Result<()> {
         if let Some(d) = self.agent_dump.take() {

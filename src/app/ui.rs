@@ -77,6 +77,7 @@ impl AgentTexture {
 /// Width of the side panel in logical pixels.
 pub const PANEL_WIDTH: f32 = 400.0;
 
+#[allow(clippy::too_many_arguments)] // a Bevy system: one parameter per resource
 fn panel(
     mut contexts: EguiContexts,
     mut sim: ResMut<Sim>,
