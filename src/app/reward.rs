@@ -682,6 +682,9 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
             p.line(egui_plot::Line::new("beta r_fb", line(&fb_w)));
             p.points(egui_plot::Points::new("alpha r_video", video_w).radius(3.0));
             p.line(egui_plot::Line::new("total", line(&r.total)));
+            if let Some(t) = sim.cursor {
+                p.vline(egui_plot::VLine::new("timeline", t as f64));
+            }
         });
     if let Some(m) = panel.message.clone() {
         ui.colored_label(egui::Color32::from_rgb(230, 80, 60), m);

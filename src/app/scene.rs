@@ -92,7 +92,7 @@ fn sync(
     for l in parts.lists.iter_mut() {
         l.clear();
     }
-    push_instances(&sim.env.world().shapes(), &mut parts.lists);
+    push_instances(&sim.shown_shapes(), &mut parts.lists);
     // A new episode (task, seed) may order the parts differently: rebuild.
     let new_episode = parts.episode != sim.episode_serial;
     parts.episode = sim.episode_serial;

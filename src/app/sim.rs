@@ -9,6 +9,7 @@ use bevy_egui::EguiContexts;
 use genreward_record::NpyWriter;
 use genreward_render::{render_envs, CameraName, Frame, Renderer, ViewSpec};
 use genreward_sim::rollout::{sparse_reward, StepRecord};
+use genreward_sim::world::ShapeInstance;
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Pixels, Policy, PolicyKind, TaskKind};
 use std::fmt;
 use std::str::FromStr;
@@ -69,6 +70,12 @@ pub struct Sim {
     /// The agent-view frame each step's action was chosen from (`frames[t]` shows the state
     /// before `history[t]`'s action), what the reward terms read; empty without a renderer.
     pub frames: Vec<Frame>,
+    /// The scene each step's action was taken in (`shapes[t]`: the state before `history[t]`),
+    /// so the timeline can show any step again without re-simulating.
+    pub shapes: Vec<Vec<ShapeInstance>>,
+    /// The timeline's cursor: `Some(t)` shows the state before step `t` (scene, agent view,
+    /// terms); `None` follows the running episode.
+    pub cursor: Option<usize>,
     pub playing: bool,
     /// Playback speed, 1.0 = real time.
     pub speed: f32,
@@ -109,6 +116,8 @@ impl Sim {
             gripper_closed: false,
             history: Vec::new(),
             frames: Vec::new(),
+            shapes: Vec::new(),
+            cursor: None,
             playing: true,
             speed: 1.0,
             accum: 0.0,
@@ -140,6 +149,8 @@ impl Sim {
         self.gripper_closed = false;
         self.history.clear();
         self.frames.clear();
+        self.shapes.clear();
+        self.cursor = None;
         self.accum = 0.0;
         self.episode_serial += 1;
         self.render_agent_view();
@@ -171,12 +182,15 @@ impl Sim {
             Driver::Keyboard => keyboard,
         };
         let seen = self.agent_frame.clone();
+        let scene = self.env.world().shapes();
+        self.cursor = None;
         match self.env.step(action) {
             Ok(r) => {
                 let step = self.history.len();
                 if let Some(f) = seen {
                     self.frames.push(f);
                 }
+                self.shapes.push(scene);
                 let paid = sparse_reward(r.reward, step, 0);
                 self.history.push(StepRecord {
                     episode: 0,
@@ -232,6 +246,37 @@ impl Sim {
                 self.agent_frame_serial += 1;
             }
             Err(e) => self.message = Some(format!("agent view failed: {e}")),
+        }
+    }
+
+    /// The step the timeline shows: the cursor, or the number of steps taken (the live state).
+    pub fn shown_step(&self) -> usize {
+        self.cursor
+            .map_or(self.history.len(), |t| t.min(self.history.len()))
+    }
+
+    /// The step record at the timeline's cursor (the step taken from the state shown), or the
+    /// last step when following the episode.
+    pub fn shown_record(&self) -> Option<&StepRecord> {
+        match self.cursor {
+            Some(t) if t < self.history.len() => self.history.get(t),
+            _ => self.history.last(),
+        }
+    }
+
+    /// The scene at the timeline's step.
+    pub fn shown_shapes(&self) -> Vec<ShapeInstance> {
+        match self.shapes.get(self.shown_step()) {
+            Some(s) => s.clone(),
+            None => self.env.world().shapes(),
+        }
+    }
+
+    /// The agent view at the timeline's step.
+    pub fn shown_frame(&self) -> Option<&Frame> {
+        match self.frames.get(self.shown_step()) {
+            Some(f) if self.cursor.is_some() => Some(f),
+            _ => self.agent_frame.as_ref(),
         }
     }
 
@@ -378,6 +423,39 @@ mod tests {
         keys.clear();
         keys.press(KeyCode::KeyD);
         assert_eq!(keyboard_action(&keys, &mut sim), [1.0, 0.0, 0.0, 1.0]);
+    }
+
+    /// The timeline shows any earlier state exactly as it was: the scene and the agent view
+    /// the step's action was chosen from, and that step's record; a new step goes live again.
+    #[test]
+    fn timeline_shows_earlier_states_as_they_were() {
+        let mut sim = Sim::new(&options(Driver::Policy(PolicyKind::Expert))).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            seen.push((sim.env.world().shapes(), sim.agent_frame.clone()));
+            sim.step([0.0; 4]);
+        }
+        assert_eq!(sim.shown_step(), 12);
+        for t in [0, 5, 11] {
+            sim.cursor = Some(t);
+            assert_eq!(sim.shown_step(), t);
+            assert_eq!(sim.shown_shapes(), seen[t].0, "scene at step {t}");
+            assert_eq!(
+                sim.shown_frame(),
+                seen[t].1.as_ref(),
+                "agent view at step {t}"
+            );
+            assert_eq!(sim.shown_record().unwrap().step, t);
+        }
+        assert_ne!(
+            sim.shown_shapes(),
+            sim.env.world().shapes(),
+            "the hand moved since"
+        );
+        sim.step([0.0; 4]);
+        assert_eq!(sim.cursor, None);
+        assert_eq!(sim.shown_step(), 13);
+        assert_eq!(sim.shown_shapes(), sim.env.world().shapes());
     }
 
     #[test]

@@ -31,16 +31,18 @@ impl Plugin for UiPlugin {
 #[derive(Resource, Default)]
 struct AgentTexture {
     image: Option<(Handle<Image>, egui::TextureId, u32, u32)>,
-    serial: u64,
+    /// The frame shown: the live frame's serial and the timeline's cursor.
+    serial: (u64, Option<usize>),
 }
 
 impl AgentTexture {
     fn update(&mut self, sim: &Sim, images: &mut Assets<Image>, contexts: &mut EguiContexts) {
-        if self.serial == sim.agent_frame_serial {
+        let now = (sim.agent_frame_serial, sim.cursor);
+        if self.serial == now {
             return;
         }
-        self.serial = sim.agent_frame_serial;
-        let Some(f) = &sim.agent_frame else { return };
+        self.serial = now;
+        let Some(f) = sim.shown_frame() else { return };
         let rgba: Vec<u8> = f
             .rgb
             .chunks_exact(3)
@@ -198,6 +200,18 @@ fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
         sim.reset();
     }
     let n = sim.history.len();
+    // The timeline: drag to show any earlier state (pauses); "live" follows the episode again.
+    ui.horizontal(|ui| {
+        let mut t = sim.shown_step();
+        let resp = ui.add(egui::Slider::new(&mut t, 0..=n).text("timeline"));
+        if resp.changed() {
+            sim.playing = false;
+            sim.cursor = Some(t);
+        }
+        if sim.cursor.is_some() && ui.button("live").clicked() {
+            sim.cursor = None;
+        }
+    });
     let success_at = sim.history.iter().position(|r| r.success);
     ui.label(format!(
         "step {n}/{}   {}",
@@ -256,7 +270,7 @@ fn agent_view(ui: &mut egui::Ui, sim: &Sim, tex: &AgentTexture) {
 }
 
 fn terms(ui: &mut egui::Ui, sim: &Sim) {
-    let Some(r) = sim.history.last() else {
+    let Some(r) = sim.shown_record() else {
         ui.label("no step yet");
         return;
     };
@@ -307,6 +321,9 @@ fn reward_plot(ui: &mut egui::Ui, sim: &Sim) {
             p.line(Line::new("near_object", series(|r| r.near_object)));
             if let Some(s) = sim.history.iter().position(|r| r.success) {
                 p.vline(VLine::new("first success", s as f64));
+            }
+            if let Some(t) = sim.cursor {
+                p.vline(VLine::new("timeline", t as f64));
             }
         });
 }
