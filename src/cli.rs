@@ -171,8 +171,25 @@ struct ViewArgs {
     #[arg(long, allow_negative_numbers = true)]
     sparse_every: Option<usize>,
     /// Show the FB reward field of the hand or the object from the start (needs --goal).
-    #[arg(long, requires = "goal")]
+    #[arg(long)]
     heatmap: Option<String>,
+    /// Replay a run folder (`rollout --out`, with its steps.jsonl, manifest.json and obs_*.npy):
+    /// every step's scene rebuilt from its recorded state, its agent view and terms,
+    /// scrubbable and rescoreable; the task, camera and goal are the run's.
+    #[arg(long, conflicts_with_all = ["task", "policy", "seed", "save_agent_view"])]
+    run: Option<PathBuf>,
+    /// Scripted use: drop these files on the window (one per frame from the third), as a user
+    /// drops a goal video.
+    #[arg(long = "drop", value_name = "FILE")]
+    drops: Vec<PathBuf>,
+    /// The episode of --run to show first.
+    #[arg(
+        long,
+        default_value_t = 0,
+        requires = "run",
+        allow_negative_numbers = true
+    )]
+    episode: usize,
     #[command(flatten)]
     reward: crate::score::GenRewardArgs,
 }
@@ -322,7 +339,19 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
     let mut goal_info = None;
     if let Some(l) = loaded {
-        rec = rec.with_terms(l.terms.video, l.terms.fb, l.info.alpha, l.info.beta);
+        let goal_frame = l
+            .terms
+            .goal
+            .window
+            .get(l.terms.goal_frame.frame)
+            .map(|f| (f.clone(), l.terms.goal.size));
+        rec = rec.with_terms(
+            l.terms.video,
+            l.terms.fb,
+            l.info.alpha,
+            l.info.beta,
+            goal_frame,
+        );
         goal_info = Some(l.info);
     }
     let mut actor = Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed);
@@ -497,7 +526,14 @@ fn bench(a: BenchArgs) -> Result<()> {
 }
 
 fn view(a: ViewArgs) -> Result<()> {
-    let task = parse_task(&a.task)?;
+    let run = match &a.run {
+        Some(dir) => Some(genreward_run::RunDir::open(dir)?),
+        None => None,
+    };
+    let task = match &run {
+        Some(r) => parse_task(&r.manifest.task)?,
+        None => parse_task(&a.task)?,
+    };
     let driver: crate::app::Driver = a.policy.parse()?;
     let obs = parse_view(&a.camera, &a.size, "size")?;
     if a.frames == Some(0) {
@@ -515,14 +551,29 @@ fn view(a: ViewArgs) -> Result<()> {
         bail!("--sparse-every must be at least 1");
     }
     let heatmap = a.heatmap.as_deref().map(str::parse).transpose()?;
-    let goal = match &a.goal {
-        Some(g) => Some(crate::app::GoalSetup {
-            loaded: crate::score::load_terms(g, &a.reward, task)?,
-            sparse_every: a.sparse_every,
-            heatmap,
-        }),
-        None => None,
+    let recorded_goal = run.as_ref().and_then(|r| r.manifest.goal.clone());
+    let loaded = match (&a.goal, &recorded_goal) {
+        (Some(g), _) => Some(crate::score::load_terms(g, &a.reward, task)?),
+        // A replay re-aims r_fb with the models it was scored with, where they still load.
+        (None, Some(info)) => match crate::score::load_recorded(info, task) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!(
+                    "warning: the run's goal models do not load ({e}); showing its recorded terms without the goal strip"
+                );
+                None
+            }
+        },
+        (None, None) => None,
     };
+    if heatmap.is_some() && loaded.is_none() {
+        bail!("--heatmap needs the goal's models (--goal FILE, or a run scored against a goal whose models load)");
+    }
+    let goal = loaded.map(|loaded| crate::app::GoalSetup {
+        loaded,
+        sparse_every: a.sparse_every,
+        heatmap,
+    });
     let opts = crate::app::ViewOptions {
         task,
         driver,
@@ -533,8 +584,10 @@ fn view(a: ViewArgs) -> Result<()> {
         screenshot: a.screenshot,
         save_agent_view: a.save_agent_view,
         record: a.record.map(|p| (p, record_source)),
+        run: a.run.map(|p| (p, a.episode)),
+        drops: a.drops,
     };
-    crate::app::run(opts, goal)
+    crate::app::run(opts, goal, a.reward)
 }
 
 fn parity(dir: &Path) -> Result<()> {

@@ -98,6 +98,7 @@ impl Recorder {
         fb: Option<Box<dyn StepTerm>>,
         alpha: f64,
         beta: f64,
+        goal_frame: Option<(Vec<u8>, u32)>,
     ) -> Recorder {
         assert!(self.obs.is_some(), "a frame term needs observation frames");
         self.terms = Some(LiveTerms {
@@ -105,6 +106,7 @@ impl Recorder {
             fb,
             alpha,
             beta,
+            goal_frame,
         });
         self
     }
@@ -225,6 +227,19 @@ impl Recorder {
                         scale,
                         [255, 220, 64],
                     );
+                    // The goal frame r_fb aims at, a quarter of the frame's short side.
+                    if let Some((g, side)) = &t.goal_frame {
+                        overlay::inset(
+                            &mut f.rgb,
+                            spec.width,
+                            spec.height,
+                            g,
+                            *side,
+                            *side,
+                            spec.width.min(spec.height) / 4,
+                            [255, 220, 64],
+                        );
+                    }
                 }
             }
             w.write_frame(&f.rgb)?;
@@ -239,6 +254,8 @@ struct LiveTerms {
     fb: Option<Box<dyn StepTerm>>,
     alpha: f64,
     beta: f64,
+    /// The goal frame (RGB, side x side) the overlay shows as an inset.
+    goal_frame: Option<(Vec<u8>, u32)>,
 }
 
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.

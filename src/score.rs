@@ -91,6 +91,37 @@ pub struct Loaded {
     pub info: GoalInfo,
 }
 
+/// Loads the models a run was scored with, from its manifest's goal (the same goal video, VAE,
+/// FB checkpoint, interval, weights and goal frame, with the recorded goal-frame scores), so a
+/// replay can re-aim r_fb; DINO goal features come from the folder the checkpoint names.
+pub fn load_recorded(info: &GoalInfo, task: TaskKind) -> Result<Loaded> {
+    let dino = info
+        .goal_features
+        .as_ref()
+        .and_then(|g| g.get("dino"))
+        .and_then(|d| d.as_str())
+        .map(PathBuf::from);
+    let args = GenRewardArgs {
+        vae: Some(PathBuf::from(&info.vae)),
+        every: info.every,
+        alpha: info.alpha,
+        fb: info.fb.as_ref().map(PathBuf::from),
+        no_fb: info.fb.is_none(),
+        beta: info.beta,
+        goal_frame: info.goal_frame.as_ref().map(|g| g.frame),
+        clip: None,
+        dino,
+        device: "cpu".into(),
+    };
+    let mut loaded = load_terms(Path::new(&info.path), &args, task)?;
+    if let Some(g) = &info.goal_frame {
+        loaded.terms.goal_frame.scores = g.scores.clone();
+        loaded.terms.goal_frame.method = g.method.clone();
+        loaded.info.goal_frame = Some(g.clone());
+    }
+    Ok(loaded)
+}
+
 /// Loads r_video and r_fb toward `goal` with the settings in `a` (prints a warning line when the
 /// default r_fb does not fit the given VAE).
 pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Loaded> {

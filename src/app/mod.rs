@@ -43,6 +43,10 @@ pub struct ViewOptions {
     pub save_agent_view: Option<PathBuf>,
     /// Start recording at once (path, source), as the Record button does.
     pub record: Option<(PathBuf, RecordSource)>,
+    /// Replay this run folder's episode instead of simulating.
+    pub run: Option<(PathBuf, usize)>,
+    /// Scripted use: files dropped on the window, one per frame from the third.
+    pub drops: Vec<PathBuf>,
 }
 
 /// Background of the 3D view, the same sky as the observations.
@@ -54,14 +58,25 @@ fn sky() -> Color {
 /// Opens the window and runs until it is closed (or the frame budget is spent); with a goal,
 /// the GenReward terms follow the episode, and their figures are printed as one JSON line at
 /// the end.
-pub fn run(opts: ViewOptions, goal: Option<GoalSetup>) -> Result<()> {
+pub fn run(
+    opts: ViewOptions,
+    goal: Option<GoalSetup>,
+    models: crate::score::GenRewardArgs,
+) -> Result<()> {
     if let Some(p) = &opts.screenshot {
         capture::check_screenshot_path(p)?;
     }
     let scripted = opts.frames.is_some();
-    let sim = sim::Sim::new(&opts)?;
+    let sim = match &opts.run {
+        Some((dir, episode)) => sim::Sim::open_run(&opts, dir, *episode)?,
+        None => sim::Sim::new(&opts)?,
+    };
     let outcome = capture::Outcome::default();
-    let reward = reward::RewardPanel::new(goal);
+    let mut reward = reward::RewardPanel::new(goal);
+    reward.set_loader(models);
+    if let Some(r) = &sim.replay {
+        reward.follow_run(&r.run.manifest);
+    }
     let summary = reward.summary.clone();
     let mut app = App::new();
     app.insert_resource(ClearColor(sky()))
@@ -89,6 +104,7 @@ pub fn run(opts: ViewOptions, goal: Option<GoalSetup>) -> Result<()> {
         .insert_resource(sim)
         .insert_resource(outcome.clone())
         .insert_resource(reward)
+        .insert_resource(reward::ScriptedDrops(opts.drops.clone()))
         .add_plugins((
             sim::SimPlugin,
             reward::RewardPlugin,

@@ -45,6 +45,18 @@ pub struct RewardPanel {
     pub summary: Arc<Mutex<Option<serde_json::Value>>>,
     serial: u64,
     pub field: FieldView,
+    /// Replays (`view --run`): the goal the run was scored against; its terms come from
+    /// `steps.jsonl` instead of the models (until another goal is loaded).
+    pub recorded: Option<genreward_run::GoalInfo>,
+    /// The model settings `view` started with, to load another goal (dropped on the window,
+    /// typed in the panel, or made from the expert).
+    loader: Option<crate::score::GenRewardArgs>,
+    /// Bumped whenever another goal is loaded, so its textures are made again.
+    pub goal_serial: u64,
+    /// The panel's goal path field.
+    pub goal_path_text: String,
+    /// The last goal loaded after the start (for the panel and the summary).
+    pub status: Option<String>,
 }
 
 /// The FB reward field (r_fb with the hand or the object at each cell of a grid over the
@@ -141,7 +153,72 @@ impl RewardPanel {
                 ms: 0.0,
                 shown: None,
             },
+            recorded: None,
+            loader: None,
+            goal_serial: 0,
+            goal_path_text: String::new(),
+            status: None,
         }
+    }
+
+    /// Lets the panel load other goals with these model settings.
+    pub fn set_loader(&mut self, args: crate::score::GenRewardArgs) {
+        self.loader = Some(args);
+    }
+
+    /// Loads `path` as the goal (its goal frame chosen as at the start) and scores the episode
+    /// so far against it; a failure leaves the current goal and shows one line in the panel.
+    pub fn load_goal(&mut self, path: &std::path::Path, sim: &Sim) {
+        let Some(mut args) = self.loader.clone() else {
+            self.message = Some("loading a goal is not available here".into());
+            return;
+        };
+        args.goal_frame = None;
+        match crate::score::load_terms(path, &args, sim.task) {
+            Ok(loaded) => {
+                self.goal_frame = loaded.terms.goal_frame.frame;
+                let heatmap = self.field.show.then_some(self.field.subject);
+                self.setup = Some(Mutex::new(GoalSetup {
+                    loaded,
+                    sparse_every: self.weights.sparse_every,
+                    heatmap,
+                }));
+                // Terms now come from the models, over every step taken (or recorded) so far.
+                self.recorded = None;
+                self.serial = u64::MAX;
+                self.r_video.clear();
+                self.r_fb.clear();
+                self.field.shown = None;
+                self.goal_serial += 1;
+                self.message = None;
+                self.status = Some(format!("goal {} loaded", path.display()));
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                let e = e.lines().next().unwrap_or("").to_string();
+                self.message = Some(format!("cannot load the goal '{}': {e}", path.display()));
+            }
+        }
+        self.publish(sim);
+    }
+
+    /// Shows a replayed run's stored terms with the weights and interval it was scored with.
+    pub fn follow_run(&mut self, manifest: &genreward_run::RunManifest) {
+        if let Some(g) = &manifest.goal {
+            self.weights.alpha = g.alpha;
+            self.weights.beta = g.beta;
+            if let Some(f) = &g.goal_frame {
+                self.goal_frame = f.frame;
+            }
+        }
+        self.weights.sparse_every =
+            (manifest.config.sparse_every > 1).then_some(manifest.config.sparse_every);
+        self.recorded = manifest.goal.clone();
+    }
+
+    /// Whether there are terms to show: models loaded, or a replayed run's stored terms.
+    pub fn has_terms(&self) -> bool {
+        self.setup.is_some() || self.recorded.is_some()
     }
 
     /// Reads the loaded goal and terms (`None` without `--goal`).
@@ -192,6 +269,31 @@ impl RewardPanel {
 
     /// Computes the terms of the steps taken since the last call (a new episode starts over).
     fn follow(&mut self, sim: &Sim) {
+        if sim.replay.is_some() && self.recorded.is_some() {
+            // A replay's terms are the ones it recorded; the models only re-aim r_fb.
+            if self.serial != sim.episode_serial {
+                self.serial = sim.episode_serial;
+                let term = |name: &str| -> Vec<f64> {
+                    sim.history
+                        .iter()
+                        .map(|r| r.terms.get(name).copied().unwrap_or(0.0))
+                        .collect()
+                };
+                self.r_video = term("r_video");
+                self.r_fb = term("r_fb");
+                if self.goal_frame
+                    != self
+                        .with_setup(|s| s.loaded.terms.goal_frame.frame)
+                        .unwrap_or(self.goal_frame)
+                {
+                    // The user picked another goal frame before: keep it for this episode too.
+                    let k = self.goal_frame;
+                    self.set_goal_frame(k, sim);
+                }
+                self.publish(sim);
+            }
+            return;
+        }
         let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
             return;
         };
@@ -246,14 +348,23 @@ impl RewardPanel {
 
     /// Updates the summary `view` prints at exit.
     fn publish(&self, sim: &Sim) {
-        let Some((path, fb)) =
-            self.with_setup(|s| (s.loaded.info.path.clone(), s.loaded.info.fb.clone()))
-        else {
-            return;
-        };
+        let (path, fb) = self
+            .with_setup(|s| (Some(s.loaded.info.path.clone()), s.loaded.info.fb.clone()))
+            .or_else(|| {
+                self.recorded
+                    .as_ref()
+                    .map(|g| (Some(g.path.clone()), g.fb.clone()))
+            })
+            .unwrap_or((None, None));
         let r = self.rescored(sim);
         let summary = serde_json::json!({
             "steps": sim.history.len(),
+            "replay": sim.replay.as_ref().map(|r| serde_json::json!({
+                "run": r.run.path.display().to_string(),
+                "episode": r.episode,
+                "shown_step": sim.shown_step(),
+                "recorded_frames": r.recorded_frames,
+            })),
             "goal": path,
             "goal_frame": self.goal_frame,
             "weights": self.weights,
@@ -265,6 +376,8 @@ impl RewardPanel {
             "ms_video": self.ms_video,
             "ms_fb": self.ms_fb,
             "fb": fb,
+            "goals_loaded": self.goal_serial,
+            "message": self.message,
             "field": self.field.show.then(|| serde_json::json!({
                 "subject": self.field.subject,
                 "refreshes": self.field.picture_serial,
@@ -285,7 +398,7 @@ impl RewardPanel {
         }
         let now = (
             sim.episode_serial,
-            sim.history.len(),
+            sim.shown_step(),
             self.goal_frame,
             self.field.subject,
         );
@@ -304,8 +417,8 @@ impl RewardPanel {
         }
         self.field.shown = Some(now);
         let t0 = std::time::Instant::now();
-        let obs = *sim.env.last_obs();
-        let action = sim.history.last().map_or([0.0; 4], |r| r.action);
+        let obs = sim.shown_obs();
+        let action = sim.shown_record().map_or([0.0; 4], |r| r.action);
         let grid = FieldGrid::over_hand_box(sim.task, FIELD_GRID);
         let subject = self.field.subject;
         let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
@@ -357,15 +470,54 @@ impl Plugin for RewardPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(
             Update,
-            (follow_sim, field_system)
+            (dropped_goal, follow_sim, field_system)
                 .chain()
                 .after(super::sim::advance),
-        );
+        )
+        .init_resource::<ScriptedDrops>()
+        .add_systems(Update, scripted_drops.before(dropped_goal));
     }
 }
 
 fn field_system(mut sim: ResMut<Sim>, mut panel: ResMut<RewardPanel>) {
     panel.refresh_field(&mut sim);
+}
+
+/// A file dropped on the window is loaded as the goal video (a message in the panel if it is
+/// not one).
+fn dropped_goal(
+    mut drops: MessageReader<bevy::window::FileDragAndDrop>,
+    sim: Res<Sim>,
+    mut panel: ResMut<RewardPanel>,
+) {
+    for d in drops.read() {
+        if let bevy::window::FileDragAndDrop::DroppedFile { path_buf, .. } = d {
+            panel.load_goal(path_buf, &sim);
+        }
+    }
+}
+
+/// `view --drop FILE` (scripted use): drops the files on the window one per frame from the
+/// third frame on, through the same message a real drop sends.
+#[derive(Resource, Default)]
+pub struct ScriptedDrops(pub Vec<std::path::PathBuf>);
+
+fn scripted_drops(
+    mut frame: Local<usize>,
+    drops: Res<ScriptedDrops>,
+    window: Query<Entity, With<bevy::window::PrimaryWindow>>,
+    mut out: MessageWriter<bevy::window::FileDragAndDrop>,
+) {
+    *frame += 1;
+    let Some(path) = frame.checked_sub(3).and_then(|i| drops.0.get(i)) else {
+        return;
+    };
+    if let Ok(window) = window.single() {
+        out.write(bevy::window::FileDragAndDrop::DroppedFile {
+            window,
+            path_buf: path.clone(),
+        });
+    }
 }
 
 fn follow_sim(sim: Res<Sim>, mut panel: ResMut<RewardPanel>) {
@@ -414,6 +566,8 @@ mod tests {
 #[derive(Resource, Default)]
 pub struct GoalTextures {
     ids: Vec<(egui::TextureId, u32, u32)>,
+    /// The panel's goal serial the strip shows.
+    goal_serial: u64,
     /// The reward field's picture: its image, texture, size and the serial it shows.
     field: Option<(Handle<Image>, egui::TextureId, u32, u32, u64)>,
 }
@@ -474,6 +628,10 @@ impl GoalTextures {
                 self.field = Some((handle, id, p.width, p.height, panel.field.picture_serial));
             }
         }
+        if self.goal_serial != panel.goal_serial {
+            self.goal_serial = panel.goal_serial;
+            self.ids.clear();
+        }
         if !self.ids.is_empty() {
             return;
         }
@@ -509,21 +667,52 @@ impl GoalTextures {
 
 use bevy_egui::egui;
 
-/// The GenReward section of the side panel: the goal strip (click a frame to aim r_fb at it),
-/// the chosen goal frame, the weights (rescoring at once), the returns and the terms' plot.
-pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &GoalTextures) {
-    ui.heading("GenReward");
-    let Some((path, scores, method, fb_on, every)) = panel.with_setup(|s| {
-        let i = &s.loaded.info;
+/// Another goal: a path typed or dropped on the window, or the expert's own for this task and
+/// seed (rendered, saved as .npy in the temporary folder, and loaded).
+fn goal_loading(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim) {
+    if panel.loader.is_none() {
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.label("goal video");
+        ui.add(egui::TextEdit::singleline(&mut panel.goal_path_text).desired_width(170.0));
+        if ui.button("load").clicked() {
+            let p = std::path::PathBuf::from(panel.goal_path_text.trim());
+            panel.load_goal(&p, sim);
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui
+            .button("make goal from expert")
+            .on_hover_text(
+                "the scripted expert on this task and seed, until success and a short hold",
+            )
+            .clicked()
+        {
+            match sim.expert_goal_file() {
+                Ok(p) => {
+                    panel.goal_path_text = p.display().to_string();
+                    panel.load_goal(&p, sim);
+                }
+                Err(e) => panel.message = Some(format!("{e:#}")),
+            }
+        }
+        ui.small("or drop a video on the window");
+    });
+    if let Some(s) = &panel.status {
+        ui.small(s.clone());
+    }
+}
+
+/// The goal strip (click a frame to aim r_fb at it), the chosen goal frame and the reward field.
+fn goal_section(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &GoalTextures) {
+    let Some((path, scores, method)) = panel.with_setup(|s| {
         (
-            i.path.clone(),
+            s.loaded.info.path.clone(),
             s.loaded.terms.goal_frame.scores.clone(),
             s.loaded.terms.goal_frame.method.clone(),
-            s.loaded.terms.fb.is_some(),
-            i.every,
         )
     }) else {
-        ui.label("no goal: start with --goal FILE (a goal video) to see r_video, r_fb and the mix");
         return;
     };
     ui.small(format!("goal {path}"));
@@ -600,6 +789,34 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
             panel.field.ms
         ));
     }
+}
+
+/// The GenReward section of the side panel: the goal strip (click a frame to aim r_fb at it),
+/// the chosen goal frame, the weights (rescoring at once), the returns and the terms' plot.
+pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim, tex: &GoalTextures) {
+    ui.heading("GenReward");
+    goal_loading(ui, panel, sim);
+    if !panel.has_terms() {
+        ui.label("no goal yet: load a goal video (or drop one on the window) to see r_video, r_fb and the mix");
+        return;
+    }
+    if let Some(g) = panel.recorded.clone() {
+        ui.small(format!(
+            "terms as recorded in steps.jsonl (goal frame {} by {}); the weights rescore them",
+            g.goal_frame.as_ref().map_or(0, |f| f.frame),
+            g.goal_frame.as_ref().map_or("?", |f| f.method.as_str())
+        ));
+        if panel.with_setup(|_| ()).is_none() {
+            ui.small(format!(
+                "goal {} (its models are not loaded: no goal strip)",
+                g.path
+            ));
+        }
+    }
+    let timing = panel.with_setup(|s| (s.loaded.terms.fb.is_some(), s.loaded.info.every));
+    if timing.is_some() {
+        goal_section(ui, panel, sim, tex);
+    }
     ui.horizontal(|ui| {
         ui.label("alpha");
         ui.add(
@@ -652,12 +869,14 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
             ));
             ui.end_row();
         });
-    ui.small(format!(
-        "cpu (flex): r_video {:.1} ms per payment (every {every} steps), r_fb {:.3} ms per step{}",
-        panel.ms_video,
-        panel.ms_fb,
-        if fb_on { "" } else { " (r_fb off)" }
-    ));
+    if let Some((fb_on, every)) = timing.filter(|_| sim.replay.is_none()) {
+        ui.small(format!(
+            "cpu (flex): r_video {:.1} ms per payment (every {every} steps), r_fb {:.3} ms per step{}",
+            panel.ms_video,
+            panel.ms_fb,
+            if fb_on { "" } else { " (r_fb off)" }
+        ));
+    }
     let line = |v: &[f64]| -> egui_plot::PlotPoints {
         v.iter().enumerate().map(|(i, &y)| [i as f64, y]).collect()
     };

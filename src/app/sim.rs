@@ -7,11 +7,13 @@ use anyhow::Result;
 use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 use genreward_record::NpyWriter;
-use genreward_render::{render_envs, CameraName, Frame, Renderer, ViewSpec};
+use genreward_render::{render_envs, CameraName, Frame, Renderer, View, ViewSpec};
+use genreward_run::RunDir;
 use genreward_sim::rollout::{sparse_reward, StepRecord};
 use genreward_sim::world::ShapeInstance;
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Pixels, Policy, PolicyKind, TaskKind};
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 /// Who acts: a policy, or a person at the keyboard.
@@ -95,6 +97,23 @@ pub struct Sim {
     pub message: Option<String>,
     /// Bumped on every reset, so views can rebuild.
     pub episode_serial: u64,
+    /// `view --run`: the recorded run shown instead of a simulated episode.
+    pub replay: Option<Replay>,
+}
+
+/// A recorded run replayed: every step of the shown episode is in `Sim::history` at once, its
+/// scenes rebuilt from the recorded observations and finger joints (nothing is simulated), its
+/// agent views the run's saved frames; playing moves the timeline's cursor.
+pub struct Replay {
+    pub run: RunDir,
+    /// The episode shown, and every episode the run holds.
+    pub episode: usize,
+    pub episodes: Vec<usize>,
+    /// `steps.jsonl`, all episodes.
+    steps: Vec<StepRecord>,
+    /// Whether the agent views are the run's saved frames (else rendered from the rebuilt
+    /// scenes: the run saved no camera observations).
+    pub recorded_frames: bool,
 }
 
 impl Sim {
@@ -131,13 +150,210 @@ impl Sim {
             agent_dump,
             message,
             episode_serial: 0,
+            replay: None,
         };
         sim.reset();
         Ok(sim)
     }
 
-    /// Starts the episode of the current task, seed and driver again.
+    /// Opens run folder `dir` (`rollout --out`) and shows its episode `episode`.
+    pub fn open_run(opts: &ViewOptions, dir: &Path, episode: usize) -> Result<Sim> {
+        let run = RunDir::open(dir)?;
+        let task: TaskKind = run.manifest.task.parse()?;
+        let steps = run.steps()?;
+        let mut episodes: Vec<usize> = steps.iter().map(|s| s.episode).collect();
+        episodes.dedup();
+        episodes.sort_unstable();
+        episodes.dedup();
+        if episodes.is_empty() {
+            anyhow::bail!("'{}' holds no steps (steps.jsonl is empty)", dir.display());
+        }
+        let mut opts = opts.clone();
+        opts.task = task;
+        opts.save_agent_view = None;
+        if let Some(v) = &run.manifest.observations {
+            opts.obs_camera = v.camera;
+            opts.obs_size = (v.width, v.height);
+        }
+        let mut sim = Sim::new(&opts)?;
+        sim.driver = Driver::Policy(run.manifest.config.policy);
+        sim.replay = Some(Replay {
+            run,
+            episode,
+            episodes,
+            steps,
+            recorded_frames: false,
+        });
+        sim.load_episode(episode)?;
+        Ok(sim)
+    }
+
+    /// Shows episode `episode` of the replayed run: its steps, the scenes rebuilt from their
+    /// observations, the agent views it saved (or rendered from the scenes).
+    pub fn load_episode(&mut self, episode: usize) -> Result<()> {
+        let Some(replay) = &mut self.replay else {
+            anyhow::bail!("no run is open");
+        };
+        let steps: Vec<StepRecord> = replay
+            .steps
+            .iter()
+            .filter(|s| s.episode == episode)
+            .cloned()
+            .collect();
+        if steps.is_empty() {
+            anyhow::bail!(
+                "'{}' has no episode {episode} (it holds {})",
+                replay.run.path.display(),
+                match (replay.episodes.first(), replay.episodes.last()) {
+                    (Some(a), Some(b)) if a != b => format!("episodes {a}..={b}"),
+                    (Some(a), _) => format!("episode {a}"),
+                    _ => "none".into(),
+                }
+            );
+        }
+        let frames = match replay.run.manifest.observations {
+            Some(_) => {
+                let v = replay.run.episode_frames(episode)?;
+                if v.len() < steps.len() {
+                    anyhow::bail!(
+                        "'{}' holds {} frames for {} steps",
+                        replay
+                            .run
+                            .path
+                            .join(genreward_run::obs_file(episode))
+                            .display(),
+                        v.len(),
+                        steps.len()
+                    );
+                }
+                let (w, h) = (v.width, v.height);
+                v.frames
+                    .into_iter()
+                    .take(steps.len())
+                    .map(|rgb| Frame {
+                        width: w,
+                        height: h,
+                        rgb,
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        replay.recorded_frames = !frames.is_empty();
+        replay.episode = episode;
+        let seed = steps[0].seed;
+        self.seed = seed;
+        self.env = Env::new(self.task, seed, replay.run.manifest.config.physics);
+        self.message = None;
+        let first = self.env.last_obs();
+        let off = first
+            .iter()
+            .zip(&steps[0].obs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        if off > 1e-6 {
+            self.message = Some(format!(
+                "the run's first observation differs from this build's reset of seed {seed} by {off:.2e}: the table, fixtures and goal are drawn from this build's"
+            ));
+        }
+        self.shapes = steps
+            .iter()
+            .map(|s| self.env.shapes_from_obs(&s.obs, s.fingers))
+            .collect();
+        self.frames = frames;
+        self.history = steps;
+        if self.frames.is_empty() && self.renderer.is_some() {
+            for t in 0..self.shapes.len() {
+                match self.render_step(t, self.obs_spec()) {
+                    Some(f) => self.frames.push(f),
+                    None => break,
+                }
+            }
+        }
+        self.cursor = Some(0);
+        self.accum = 0.0;
+        self.episode_serial += 1;
+        self.agent_frame = self.frames.first().cloned();
+        self.agent_frame_serial += 1;
+        Ok(())
+    }
+
+    fn obs_spec(&self) -> ViewSpec {
+        ViewSpec {
+            camera: self.obs_camera,
+            width: self.obs_size.0,
+            height: self.obs_size.1,
+        }
+    }
+
+    /// Renders the scripted expert's goal video for this task and seed (the agent camera and
+    /// size, from the initial scene until a short hold after success, as `genreward goal`
+    /// makes it) and saves it as .npy in the temporary folder; returns its path.
+    pub fn expert_goal_file(&mut self) -> Result<std::path::PathBuf> {
+        let spec = self.obs_spec();
+        let Some(r) = self.renderer.as_mut() else {
+            anyhow::bail!("making a goal needs the renderer, which is unavailable");
+        };
+        let (frames, _) = crate::goal::expert_goal_frames(
+            self.task,
+            self.seed,
+            spec,
+            500,
+            crate::goal::HOLD_STEPS,
+            0,
+            r,
+        )?;
+        let path = std::env::temp_dir().join(format!(
+            "genreward-goal-{}-seed{}.npy",
+            self.task.name(),
+            self.seed
+        ));
+        let mut w = NpyWriter::create(&path, spec.height, spec.width)?;
+        for f in &frames {
+            w.write_frame(f)?;
+        }
+        w.finish()?;
+        Ok(path)
+    }
+
+    /// Renders the scene of step `t` (the state before its action) from `spec`.
+    pub fn render_step(&mut self, t: usize, spec: ViewSpec) -> Option<Frame> {
+        let shapes = self.shapes.get(t)?.clone();
+        let r = self.history.get(t)?;
+        let hand = [r.obs[0], r.obs[1], r.obs[2]];
+        self.render_shapes(&shapes, hand, spec)
+    }
+
+    /// Renders `shapes` from `spec` (cameras that follow the hand follow `hand`) with the app's
+    /// headless renderer: `None` without one; a failure goes to the panel's message.
+    fn render_shapes(
+        &mut self,
+        shapes: &[ShapeInstance],
+        hand: [f64; 3],
+        spec: ViewSpec,
+    ) -> Option<Frame> {
+        let r = self.renderer.as_mut()?;
+        let view = View {
+            shapes,
+            camera: spec.camera.pose(hand),
+        };
+        match r.render(&[view], spec.width, spec.height) {
+            Ok(mut f) => Some(f.remove(0)),
+            Err(e) => {
+                self.message = Some(format!("render failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Starts the episode of the current task, seed and driver again (a replay goes back to its
+    /// first step).
     pub fn reset(&mut self) {
+        if self.replay.is_some() {
+            self.cursor = Some(0);
+            self.accum = 0.0;
+            return;
+        }
         self.env = Env::new(self.task, self.seed, PhysicsConfig::default());
         // Episode 0 of `genreward rollout --seed <seed>`: the same random stream.
         let kind = match self.driver {
@@ -157,6 +373,9 @@ impl Sim {
     }
 
     pub fn episode_over(&self) -> bool {
+        if self.replay.is_some() {
+            return self.shown_step() + 1 >= self.history.len();
+        }
         self.history.len() >= self.env.max_path_length()
     }
 
@@ -164,6 +383,10 @@ impl Sim {
     pub fn step(&mut self, keyboard: [f64; 4]) {
         if self.episode_over() {
             self.playing = false;
+            return;
+        }
+        if self.replay.is_some() {
+            self.cursor = Some(self.shown_step() + 1);
             return;
         }
         let obs = *self.env.last_obs();
@@ -183,6 +406,7 @@ impl Sim {
         };
         let seen = self.agent_frame.clone();
         let scene = self.env.world().shapes();
+        let (q_r, q_l) = self.env.world().finger_joints();
         self.cursor = None;
         match self.env.step(action) {
             Ok(r) => {
@@ -208,6 +432,7 @@ impl Sim {
                     success: r.info.is_success(),
                     truncated: r.truncated,
                     terms: Default::default(),
+                    fingers: Some([q_r, q_l]),
                 });
                 self.render_agent_view();
             }
@@ -220,7 +445,7 @@ impl Sim {
 
     /// Changes the observation camera and renders it again.
     pub fn set_obs_camera(&mut self, camera: CameraName) {
-        if camera != self.obs_camera {
+        if camera != self.obs_camera && self.replay.is_none() {
             self.obs_camera = camera;
             self.render_agent_view();
         }
@@ -251,8 +476,12 @@ impl Sim {
 
     /// The step the timeline shows: the cursor, or the number of steps taken (the live state).
     pub fn shown_step(&self) -> usize {
-        self.cursor
-            .map_or(self.history.len(), |t| t.min(self.history.len()))
+        let last = match self.replay {
+            // A replay has no live state after its last recorded step.
+            Some(_) => self.history.len().saturating_sub(1),
+            None => self.history.len(),
+        };
+        self.cursor.map_or(last, |t| t.min(last))
     }
 
     /// The step record at the timeline's cursor (the step taken from the state shown), or the
@@ -280,17 +509,27 @@ impl Sim {
         }
     }
 
-    /// Renders the current state from `spec` with the app's headless renderer (`None` without
-    /// one; a failure goes to the panel's message).
-    pub fn render_view(&mut self, spec: ViewSpec) -> Option<Frame> {
-        let r = self.renderer.as_mut()?;
-        match render_envs(r, &[self.env.world()], spec) {
-            Ok(mut f) => Some(f.remove(0)),
-            Err(e) => {
-                self.message = Some(format!("render failed: {e}"));
-                None
-            }
+    /// The hand's position at the timeline's step.
+    pub fn shown_hand(&self) -> [f64; 3] {
+        match self.history.get(self.shown_step()) {
+            Some(r) => [r.obs[0], r.obs[1], r.obs[2]],
+            None => self.env.world().hand_pos(),
         }
+    }
+
+    /// The observation at the timeline's step (the state before its action).
+    pub fn shown_obs(&self) -> [f64; genreward_sim::OBS_DIM] {
+        match self.history.get(self.shown_step()) {
+            Some(r) => r.obs,
+            None => *self.env.last_obs(),
+        }
+    }
+
+    /// Renders the timeline's state from `spec` (see [`Sim::render_shapes`]).
+    pub fn render_view(&mut self, spec: ViewSpec) -> Option<Frame> {
+        let shapes = self.shown_shapes();
+        let hand = self.shown_hand();
+        self.render_shapes(&shapes, hand, spec)
     }
 
     /// Completes the saved agent-view file, if any.
@@ -392,6 +631,8 @@ mod tests {
             screenshot: None,
             save_agent_view: None,
             record: None,
+            run: None,
+            drops: Vec::new(),
         }
     }
 
@@ -471,5 +712,160 @@ mod tests {
         assert!(y1 - y0 > 0.15 && y1 - y0 < 0.2 + 1e-9, "moved {}", y1 - y0);
         assert_eq!(sim.history.len(), 20);
         assert_ne!(sim.agent_frame, first, "the agent view did not change");
+    }
+
+    /// Records `episodes` episodes of `task` with the rollout's own recorder (observations
+    /// from corner2 at 64x64) into a run folder.
+    fn record_run(dir: &Path, task: TaskKind, policy: PolicyKind, episodes: usize, steps: usize) {
+        use genreward_render::ViewSpec;
+        use genreward_sim::rollout::run_episode;
+        use genreward_sim::{RolloutConfig, RolloutSummary};
+        let obs = ViewSpec {
+            camera: CameraName::Corner2,
+            width: 64,
+            height: 64,
+        };
+        let cfg = RolloutConfig {
+            task,
+            policy,
+            episodes,
+            seed: 40,
+            max_steps: steps,
+            sparse_every: 0,
+            noise: 0.0,
+            physics: PhysicsConfig::default(),
+        };
+        let bar = indicatif::ProgressBar::hidden();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut rec = crate::record::Recorder::new(dir, Some(obs), None, bar, stop).unwrap();
+        let mut actor = Policy::for_run(policy, task, 0.0, cfg.seed);
+        let mut eps = Vec::new();
+        for i in 0..episodes {
+            rec.begin_episode(i).unwrap();
+            eps.push(run_episode(&cfg, i, &mut actor, &mut rec).unwrap());
+            rec.end_episode().unwrap();
+        }
+        let files = rec.finish().unwrap();
+        let manifest = genreward_run::RunManifest {
+            genreward_version: "test".into(),
+            command: vec![],
+            task: task.name().into(),
+            metaworld_name: task.v3_name(),
+            config: cfg.clone(),
+            observations: Some(obs),
+            video: None,
+            goal: None,
+            files,
+            interrupted: false,
+            episodes: eps.clone(),
+            summary: RolloutSummary::new(&cfg, &eps),
+        };
+        std::fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_string(&manifest).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Pixels of `a` that differ from `b` in some channel, as a fraction.
+    fn differing(a: &Frame, b: &Frame) -> f64 {
+        assert_eq!((a.width, a.height), (b.width, b.height));
+        let n = a
+            .rgb
+            .chunks_exact(3)
+            .zip(b.rgb.chunks_exact(3))
+            .filter(|(p, q)| p.iter().zip(*q).any(|(x, y)| x != y))
+            .count();
+        n as f64 / (a.width * a.height) as f64
+    }
+
+    /// A run folder replays the pixels it recorded: every step's scene, rebuilt from its
+    /// recorded observation and finger joints (nothing simulated), renders to the frame the
+    /// run saved; the timeline walks the recorded steps; another episode loads; bad input is a
+    /// one-line error.
+    #[test]
+    fn a_run_folder_replays_the_pixels_it_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        record_run(dir.path(), TaskKind::PickPlace, PolicyKind::Expert, 2, 120);
+        let mut sim = Sim::open_run(&options(Driver::Keyboard), dir.path(), 1).unwrap();
+        assert_eq!(sim.task, TaskKind::PickPlace);
+        assert_eq!(sim.seed, 41, "episode 1 of seed 40");
+        assert_eq!(sim.history.len(), 120);
+        assert_eq!(sim.frames.len(), 120);
+        assert!(sim.replay.as_ref().unwrap().recorded_frames);
+        assert!(sim.message.is_none(), "{:?}", sim.message);
+        let spec = sim.obs_spec();
+        let mut worst: f64 = 0.0;
+        for t in (0..120).step_by(7) {
+            let f = sim.render_step(t, spec).expect("renders");
+            worst = worst.max(differing(&f, &sim.frames[t]));
+        }
+        eprintln!("replay: at most {:.3}% of a frame differs", worst * 100.0);
+        assert!(worst < 0.002, "{:.3}% of a frame differs", worst * 100.0);
+        // The rebuild is what matches: the reset scene does not show step 100.
+        let reset = sim.render_shapes(&sim.env.world().shapes(), sim.env.world().hand_pos(), spec);
+        assert!(differing(&reset.unwrap(), &sim.frames[100]) > 0.01);
+
+        // Playing walks the recorded steps and stops at the last one.
+        assert_eq!(sim.shown_step(), 0);
+        assert_eq!(sim.shown_frame(), Some(&sim.frames[0]));
+        sim.step([0.0; 4]);
+        sim.step([0.0; 4]);
+        assert_eq!(sim.shown_step(), 2);
+        assert_eq!(sim.shown_record().unwrap().step, 2);
+        assert_eq!(sim.shown_shapes(), sim.shapes[2]);
+        sim.cursor = Some(119);
+        assert!(sim.episode_over());
+        sim.step([0.0; 4]);
+        assert_eq!(sim.shown_step(), 119);
+        sim.reset();
+        assert_eq!(sim.shown_step(), 0);
+
+        sim.load_episode(0).unwrap();
+        assert_eq!(sim.seed, 40);
+        assert!(sim.history.iter().all(|r| r.episode == 0));
+        let e = sim.load_episode(5).unwrap_err().to_string();
+        assert!(e.contains("no episode 5") && e.contains("0..=1"), "{e}");
+        assert_eq!(sim.seed, 40, "a failed load keeps the episode shown");
+
+        let missing = dir.path().join("nowhere");
+        let e = Sim::open_run(&options(Driver::Keyboard), &missing, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not a run folder"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+    }
+
+    /// Runs recorded before the finger joints were kept replay with the fingers guessed from
+    /// the claws' distance: still nearly the recorded pixels.
+    #[test]
+    fn runs_without_finger_joints_still_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        record_run(dir.path(), TaskKind::Push, PolicyKind::Expert, 1, 100);
+        let path = dir.path().join("steps.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stripped: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(v.as_object_mut().unwrap().remove("fingers").is_some());
+                v.to_string()
+            })
+            .collect();
+        std::fs::write(&path, stripped.join("\n") + "\n").unwrap();
+        let mut sim = Sim::open_run(&options(Driver::Keyboard), dir.path(), 0).unwrap();
+        assert!(sim.history.iter().all(|r| r.fingers.is_none()));
+        let spec = sim.obs_spec();
+        let mut worst: f64 = 0.0;
+        for t in (0..100).step_by(9) {
+            let f = sim.render_step(t, spec).unwrap();
+            worst = worst.max(differing(&f, &sim.frames[t]));
+        }
+        eprintln!(
+            "replay, fingers guessed: at most {:.3}% of a frame differs",
+            worst * 100.0
+        );
+        assert!(worst < 0.01, "{:.3}% of a frame differs", worst * 100.0);
     }
 }

@@ -111,7 +111,7 @@ fn panel(
                 ui.separator();
                 agent_view(ui, &sim, &tex);
                 ui.separator();
-                super::reward::panel_ui(ui, &mut reward, &sim, &goal_tex);
+                super::reward::panel_ui(ui, &mut reward, &mut sim, &goal_tex);
                 ui.separator();
                 terms(ui, &sim);
                 reward_plot(ui, &sim);
@@ -131,9 +131,55 @@ fn panel(
     Ok(())
 }
 
+/// A replayed run: its folder and what made it, and the episode shown (pick another).
+fn replay_controls(ui: &mut egui::Ui, sim: &mut Sim) {
+    let Some(replay) = &sim.replay else { return };
+    let m = &replay.run.manifest;
+    ui.label(format!("run {}", replay.run.path.display()));
+    ui.small(format!(
+        "{} · {} · seed {} · {} episodes · {}",
+        m.task,
+        m.config.policy,
+        sim.seed,
+        replay.episodes.len(),
+        if replay.recorded_frames {
+            "agent views as recorded"
+        } else {
+            "agent views rendered from the rebuilt scenes (the run saved none)"
+        }
+    ));
+    let (first, last) = (
+        replay.episodes.first().copied().unwrap_or(0),
+        replay.episodes.last().copied().unwrap_or(0),
+    );
+    let mut k = replay.episode;
+    ui.horizontal(|ui| {
+        ui.label("episode");
+        ui.add(egui::DragValue::new(&mut k).range(first..=last));
+    });
+    if k != replay.episode {
+        if let Err(e) = sim.load_episode(k) {
+            sim.message = Some(e.to_string());
+        }
+    }
+}
+
 fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
     ui.heading("genreward");
     let mut reset = false;
+    if sim.replay.is_some() {
+        replay_controls(ui, sim);
+    } else {
+        pickers(ui, sim, &mut reset);
+    }
+    if sim.driver == Driver::Keyboard {
+        ui.small("arrows/WASD: x, y   E/Q: up/down   space: gripper");
+    }
+    transport(ui, sim, reset);
+}
+
+/// Task, seed and policy of a simulated episode; a change starts it again.
+fn pickers(ui: &mut egui::Ui, sim: &mut Sim, reset: &mut bool) {
     egui::Grid::new("episode").num_columns(2).show(ui, |ui| {
         ui.label("task");
         let mut task = sim.task;
@@ -146,7 +192,7 @@ fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
             });
         if task != sim.task {
             sim.task = task;
-            reset = true;
+            *reset = true;
         }
         ui.end_row();
         ui.label("seed");
@@ -154,7 +200,7 @@ fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
         ui.add(egui::DragValue::new(&mut seed).range(0..=u32::MAX));
         if seed != sim.seed {
             sim.seed = seed;
-            reset = true;
+            *reset = true;
         }
         ui.end_row();
         ui.label("policy");
@@ -168,13 +214,14 @@ fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
             });
         if driver != sim.driver {
             sim.driver = driver;
-            reset = true;
+            *reset = true;
         }
         ui.end_row();
     });
-    if sim.driver == Driver::Keyboard {
-        ui.small("arrows/WASD: x, y   E/Q: up/down   space: gripper");
-    }
+}
+
+/// Play, pause, step, reset, speed and the timeline.
+fn transport(ui: &mut egui::Ui, sim: &mut Sim, mut reset: bool) {
     ui.horizontal(|ui| {
         let label = if sim.playing { "⏸ pause" } else { "▶ play" };
         if ui.button(label).clicked() {
@@ -201,21 +248,25 @@ fn episode_controls(ui: &mut egui::Ui, sim: &mut Sim) {
     }
     let n = sim.history.len();
     // The timeline: drag to show any earlier state (pauses); "live" follows the episode again.
+    // A replay's last state is its last recorded step.
+    let replay = sim.replay.is_some();
+    let last = if replay { n.saturating_sub(1) } else { n };
     ui.horizontal(|ui| {
         let mut t = sim.shown_step();
-        let resp = ui.add(egui::Slider::new(&mut t, 0..=n).text("timeline"));
+        let resp = ui.add(egui::Slider::new(&mut t, 0..=last).text("timeline"));
         if resp.changed() {
             sim.playing = false;
             sim.cursor = Some(t);
         }
-        if sim.cursor.is_some() && ui.button("live").clicked() {
+        if !replay && sim.cursor.is_some() && ui.button("live").clicked() {
             sim.cursor = None;
         }
     });
     let success_at = sim.history.iter().position(|r| r.success);
     ui.label(format!(
-        "step {n}/{}   {}",
-        sim.env.max_path_length(),
+        "step {}/{}   {}",
+        if replay { sim.shown_step() } else { n },
+        if replay { n } else { sim.env.max_path_length() },
         match success_at {
             Some(s) => format!("success at step {}", s + 1),
             None => "not yet successful".into(),
@@ -241,6 +292,10 @@ fn camera_controls(ui: &mut egui::Ui, cam: &mut ViewCamera, sim: &mut Sim) {
             }
         }
     });
+    if sim.replay.is_some() {
+        ui.label(format!("agent camera {} (as recorded)", sim.obs_camera));
+        return;
+    }
     ui.horizontal(|ui| {
         ui.label("agent camera");
         let mut c = sim.obs_camera;

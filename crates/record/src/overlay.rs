@@ -117,6 +117,55 @@ pub fn stamp_step(
     }
 }
 
+/// Draws `src` (`sw` x `sh` RGB) as an inset in the bottom-right corner of the frame, scaled
+/// (nearest neighbour) so its longer side is `side` pixels, inside a 1-pixel `border`; videos
+/// recorded against a goal show the goal frame this way. Nothing is drawn when `src` does not
+/// hold `sw * sh` pixels or the inset does not fit.
+#[allow(clippy::too_many_arguments)]
+pub fn inset(
+    rgb: &mut [u8],
+    width: u32,
+    height: u32,
+    src: &[u8],
+    sw: u32,
+    sh: u32,
+    side: u32,
+    border: [u8; 3],
+) {
+    if sw == 0 || sh == 0 || src.len() != (sw * sh * 3) as usize {
+        return;
+    }
+    let scale = f64::from(side) / f64::from(sw.max(sh));
+    let (w, h) = (
+        ((f64::from(sw) * scale).round() as u32).max(1),
+        ((f64::from(sh) * scale).round() as u32).max(1),
+    );
+    if w + 2 > width || h + 2 > height {
+        return;
+    }
+    let Some(mut canvas) = Canvas::new(rgb, width, height) else {
+        return;
+    };
+    let (x0, y0) = (i64::from(width - w - 1), i64::from(height - h - 1));
+    canvas.fill(
+        x0 - 1,
+        y0 - 1,
+        x0 + i64::from(w) + 1,
+        y0 + i64::from(h) + 1,
+        |p| p.copy_from_slice(&border),
+    );
+    for y in 0..h {
+        let sy = (u64::from(y) * u64::from(sh) / u64::from(h)) as usize;
+        for x in 0..w {
+            let sx = (u64::from(x) * u64::from(sw) / u64::from(w)) as usize;
+            let i = (sy * sw as usize + sx) * 3;
+            let c = [src[i], src[i + 1], src[i + 2]];
+            let (px, py) = (x0 + i64::from(x), y0 + i64::from(y));
+            canvas.fill(px, py, px + 1, py + 1, |p| p.copy_from_slice(&c));
+        }
+    }
+}
+
 /// The drawable part of a frame: whole rows of `width` RGB pixels, with clipping helpers.
 struct Canvas<'a> {
     rgb: &'a mut [u8],

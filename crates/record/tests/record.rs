@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use genreward_record::overlay::{draw_text, stamp_step, text_size};
+use genreward_record::overlay::{draw_text, inset, stamp_step, text_size};
 use genreward_record::{read_npy_u8, NpyWriter, RecordError, VideoFormat, VideoWriter};
 use image::AnimationDecoder;
 
@@ -506,4 +506,46 @@ fn stamp_step_is_legible_small_and_large() {
     let mut plain = vec![120u8; 64 * 64 * 3];
     stamp_step(&mut plain, 64, 64, 12, 0.53, false);
     assert!(!plain.chunks_exact(3).any(|p| p == [64, 255, 64]));
+}
+
+/// The goal-frame inset: the source scaled into the bottom-right corner inside a 1-pixel border
+/// (a 4x2 source at side 8: each source pixel a 2x2 block); the rest of the frame untouched;
+/// sizes that do not fit draw nothing.
+#[test]
+fn inset_draws_the_scaled_source_in_the_corner() {
+    let (w, h) = (20u32, 16u32);
+    let mut rgb = vec![7u8; (w * h * 3) as usize];
+    let src: Vec<u8> = (0..8u8).flat_map(|i| [i * 30, 255 - i * 30, 100]).collect();
+    inset(&mut rgb, w, h, &src, 4, 2, 8, [255, 255, 0]);
+    let px = |x: u32, y: u32| {
+        let i = ((y * w + x) * 3) as usize;
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
+    };
+    // Inset 8x4 at x 11..19, y 11..15; border one pixel around it.
+    for sy in 0..2u32 {
+        for sx in 0..4u32 {
+            let want = {
+                let i = ((sy * 4 + sx) * 3) as usize;
+                [src[i], src[i + 1], src[i + 2]]
+            };
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                assert_eq!(
+                    px(11 + 2 * sx + dx, 11 + 2 * sy + dy),
+                    want,
+                    "source ({sx}, {sy})"
+                );
+            }
+        }
+    }
+    assert_eq!(px(10, 10), [255, 255, 0]);
+    assert_eq!(px(19, 15), [255, 255, 0]);
+    assert_eq!(px(9, 9), [7, 7, 7]);
+    assert_eq!(px(0, 0), [7, 7, 7]);
+    let before = rgb.clone();
+    inset(&mut rgb, w, h, &src, 4, 2, 40, [255, 255, 0]);
+    inset(&mut rgb, w, h, &src[..6], 4, 2, 8, [255, 255, 0]);
+    assert_eq!(
+        rgb, before,
+        "an inset that does not fit, or a short source, draws nothing"
+    );
 }

@@ -288,6 +288,61 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The object's body origin and rotation that `obs` records (obs[4:11]: the body, or for
+    /// disassemble the handle site 0.13 m along the nut's -y; the quaternion in scipy's x, y, z,
+    /// w order for reach, push, pick-place and shelf-place, MuJoCo's w, x, y, z for the others).
+    pub fn object_pose_from_obs(&self, obs: &[f64; OBS_DIM]) -> ([f64; 3], Quat) {
+        let o = |i: usize| obs[i] as f32;
+        let q = match self.task {
+            TaskKind::Reach | TaskKind::Push | TaskKind::PickPlace | TaskKind::ShelfPlace => {
+                Quat::from_xyzw(o(7), o(8), o(9), o(10))
+            }
+            _ => Quat::from_xyzw(o(8), o(9), o(10), o(7)),
+        };
+        let q = if q.length_squared() > 1e-12 {
+            q.normalize()
+        } else {
+            Quat::IDENTITY
+        };
+        let mut p = [obs[4], obs[5], obs[6]];
+        if self.task == TaskKind::Disassemble {
+            let m = quat_matrix(q);
+            for (i, pi) in p.iter_mut().enumerate() {
+                *pi += 0.13 * m[i][1];
+            }
+        }
+        (p, q)
+    }
+
+    /// The scene `obs` records, rebuilt on this environment's reset scene (its table, fixtures
+    /// and goal): the hand, the drawn arm and the object as observed, the fingers at `fingers`
+    /// (right, left joints, as `steps.jsonl` records them) or, without them, as
+    /// [`crate::world::fingers_from_opening`] guesses from the claws' distance. Replays of run
+    /// folders draw recorded steps with it, without simulating.
+    pub fn shapes_from_obs(
+        &self,
+        obs: &[f64; OBS_DIM],
+        fingers: Option<[f64; 2]>,
+    ) -> Vec<crate::world::ShapeInstance> {
+        let hand = [obs[0], obs[1], obs[2]];
+        let fingers = match fingers {
+            Some([r, l]) => (r, l),
+            None => {
+                let opening = obs[3] * 0.1;
+                // The observed object (for disassemble its handle) between the claws: a grasp.
+                let between = (obs[4] - hand[0]).abs() < 0.03
+                    && (obs[5] - hand[1]).abs() < opening / 2.0
+                    && obs[6] > hand[2] - 0.1
+                    && obs[6] < hand[2] + 0.01;
+                crate::world::fingers_from_opening(opening, between.then(|| obs[5] - hand[1]))
+            }
+        };
+        self.world
+            .shapes_posed(hand, fingers, self.object_pose_from_obs(obs))
+    }
+}
+
 fn wxyz(q: Quat) -> [f64; 4] {
     [q.w as f64, q.x as f64, q.y as f64, q.z as f64]
 }

@@ -51,6 +51,11 @@ pub struct StepRecord {
     /// `"terms"` object; absent when there are none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub terms: BTreeMap<String, f64>,
+    /// The finger joints (right, left) before the step: the observation records only the claws'
+    /// distance, and a replay needs both to draw the gripper as it was (absent in runs recorded
+    /// before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingers: Option<[f64; 2]>,
 }
 
 fn de_obs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; OBS_DIM], D::Error> {
@@ -117,6 +122,7 @@ pub fn run_episode(
     let mut steps = 0;
     for step in 0..cfg.max_steps {
         let pixels = observer.before_step(step, &env);
+        let (q_r, q_l) = env.world().finger_joints();
         let action = actor.act(&Observation {
             state: &obs,
             pixels: pixels.as_ref(),
@@ -128,6 +134,7 @@ pub fn run_episode(
             first = Some(step + 1);
         }
         let mut rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
+        rec.fingers = Some([q_r, q_l]);
         steps = step + 1;
         obs = r.obs;
         let go_on = observer.after_step(&mut rec, &env);
@@ -173,6 +180,7 @@ fn record(
         success: info.is_success(),
         truncated,
         terms: BTreeMap::new(),
+        fingers: None,
     }
 }
 

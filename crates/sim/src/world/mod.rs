@@ -98,8 +98,8 @@ mod scene;
 mod shapes;
 
 pub use shapes::{
-    arm_joints, moved_shapes, Role, ShapeInstance, ShapeKind, ARM_FOREARM, ARM_SHOULDER, ARM_UPPER,
-    ARM_WRIST_ABOVE_HAND,
+    arm_joints, fingers_from_opening, moved_shapes, Role, ShapeInstance, ShapeKind, ARM_FOREARM,
+    ARM_SHOULDER, ARM_UPPER, ARM_WRIST_ABOVE_HAND,
 };
 
 /// A rapier world holding one Meta-World task scene.

@@ -205,3 +205,71 @@ impl SawyerWorld {
         out
     }
 }
+
+/// The finger joints (right, left) that give the claws `opening` apart (metres, as obs[3] *
+/// 0.1 records it), as the actuators move free fingers: symmetrically, the left finger stopping
+/// at its 3 cm limit and the right one taking the rest. With `centre` (the claws' centre's y
+/// offset from the hand, where a grasped object sits) the claws are centred there instead, as a
+/// grasp centres them. A guess for runs that did not record the joints: after a grasp the
+/// simulated fingers stay off centre for a while, by up to about a centimetre.
+pub fn fingers_from_opening(opening: f64, centre: Option<f64>) -> (f64, f64) {
+    let closing = (2.0 * CLAW_Y - opening).clamp(
+        R_CLOSE_RANGE.0 - L_CLOSE_RANGE.1,
+        R_CLOSE_RANGE.1 - L_CLOSE_RANGE.0,
+    );
+    // q_r - q_l = closing; q_r + q_l = twice the claws' centre offset.
+    let q_l = (centre.unwrap_or(0.0) - closing / 2.0)
+        .clamp(L_CLOSE_RANGE.0, L_CLOSE_RANGE.1)
+        .max(R_CLOSE_RANGE.0 - closing)
+        .min(R_CLOSE_RANGE.1 - closing);
+    (closing + q_l, q_l)
+}
+
+impl SawyerWorld {
+    /// This world's scene with the hand at `hand`, the finger joints at `fingers` (right,
+    /// left) and the object's body at `object` (origin and rotation); the table, fixtures and
+    /// goal marker stay as they are. Nothing is simulated: replays rebuild a recorded step's
+    /// scene with this.
+    pub fn shapes_posed(
+        &self,
+        hand: [f64; 3],
+        fingers: (f64, f64),
+        object: ([f64; 3], Quat),
+    ) -> Vec<ShapeInstance> {
+        let (q_r, q_l) = fingers;
+        let finger_dy = |right: bool| {
+            if right {
+                q_r - self.q_r
+            } else {
+                q_l - self.q_l
+            }
+        };
+        let (p0, q0) = self.object_pose();
+        let (p1, q1) = object;
+        let inv0 = q0.inverse();
+        let hand_y = self.hand[1] as f32;
+        let mut out = moved_shapes(&self.shapes(), self.hand, Some(hand), None);
+        for s in &mut out {
+            match s.role {
+                Role::Finger => {
+                    // Right claw at -CLAW_Y from the hand, left at +CLAW_Y (before the move:
+                    // `moved_shapes` shifted both by the hand's travel).
+                    let before = s.translation[1] - (hand[1] - self.hand[1]) as f32;
+                    s.translation[1] += finger_dy(before < hand_y) as f32;
+                }
+                Role::Object => {
+                    let t = Vector::from_array(s.translation) - v3(p0);
+                    let r = Quat::from_array(s.rotation);
+                    let rel_t = inv0 * t;
+                    let rel_r = inv0 * r;
+                    let t1 = v3(p1) + q1 * rel_t;
+                    let r1 = (q1 * rel_r).normalize();
+                    s.translation = t1.to_array();
+                    s.rotation = r1.to_array();
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
