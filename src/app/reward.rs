@@ -290,8 +290,9 @@ impl RewardPanel {
                     let k = self.goal_frame;
                     self.set_goal_frame(k, sim);
                 }
-                self.publish(sim);
             }
+            // The timeline moves without new steps: keep the summary's step current.
+            self.publish(sim);
             return;
         }
         let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {

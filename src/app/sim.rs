@@ -868,4 +868,21 @@ mod tests {
         );
         assert!(worst < 0.01, "{:.3}% of a frame differs", worst * 100.0);
     }
+
+    /// "Make goal from expert" writes the expert's episode on this task and seed, from the
+    /// initial scene to a hold after success, as a goal video the goal loader reads.
+    #[test]
+    fn the_expert_makes_a_goal_video() {
+        let mut sim = Sim::new(&options(Driver::Policy(PolicyKind::Expert))).unwrap();
+        let first = sim.agent_frame.clone().unwrap();
+        let path = sim.expert_goal_file().unwrap();
+        let v = genreward_record::load_video(&path).unwrap();
+        assert_eq!((v.width, v.height), (32, 32));
+        assert!(v.len() > crate::goal::HOLD_STEPS, "{} frames", v.len());
+        assert_eq!(
+            v.frames[0], first.rgb,
+            "it starts from this seed's initial scene"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
 }
