@@ -203,6 +203,8 @@ fn goal_panel_scores_like_a_headless_rollout() {
         "8",
         "--heatmap",
         "object",
+        "--record",
+        d.join("agent.mp4").to_str().unwrap(),
     ]);
     let j = last_json(&o);
     let steps = j["steps"].as_u64().unwrap() as usize;
@@ -267,6 +269,26 @@ fn goal_panel_scores_like_a_headless_rollout() {
         close(j["return_env"].as_f64().unwrap(), env),
         "{j} vs {env}"
     );
+
+    // The recording keeps the goal, the weights and each recorded step's terms beside it.
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("agent.json")).unwrap()).unwrap();
+    assert_eq!(data["goal"]["path"], goal.to_str().unwrap(), "{data}");
+    assert_eq!(data["goal"]["alpha"], 10.0);
+    assert_eq!(data["goal"]["beta"], 0.005);
+    assert_eq!(data["goal"]["sparse_every"], 8);
+    assert_eq!(data["source"], "agent");
+    let rows = data["steps"].as_array().unwrap();
+    assert!(
+        rows.len() + 2 >= steps,
+        "{} rows for {steps} steps",
+        rows.len()
+    );
+    for r in rows {
+        let f = |k: &str| r[k].as_f64().unwrap();
+        let want = f("r_env_paid") + 10.0 * f("r_video") + 0.005 * f("r_fb");
+        assert!((f("reward") - want).abs() < 1e-9, "{r}");
+    }
 
     // The chosen goal frame is framed in yellow in the panel.
     let img = load_png(&shot);

@@ -6,6 +6,7 @@
 //! window (one frame per drawn frame) through the same video writer as
 //! `genreward rollout --video`.
 
+use super::reward::RewardPanel;
 use super::sim::Sim;
 use anyhow::{bail, Result};
 use bevy::prelude::*;
@@ -78,7 +79,8 @@ impl Plugin for CapturePlugin {
             },
             None => Recording::default(),
         })
-        .add_systems(Update, (script, record).after(super::sim::advance));
+        .add_systems(Update, (script, record).after(super::sim::advance))
+        .add_systems(Last, stop_on_exit);
     }
 }
 
@@ -105,6 +107,7 @@ fn script(
     mut script: ResMut<Script>,
     mut sim: ResMut<Sim>,
     mut rec: ResMut<Recording>,
+    reward: Res<RewardPanel>,
     outcome: Res<Outcome>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -114,7 +117,7 @@ fn script(
         if let Err(e) = sim.finish_agent_dump() {
             outcome.set(format!("{e:#}"));
         }
-        rec.stop();
+        rec.stop(sim, &reward);
         if let Some(s) = rec.status.as_ref().filter(|s| !s.starts_with("saved")) {
             outcome.set(s.clone());
         }
@@ -185,6 +188,8 @@ struct Active {
     size: Option<(u32, u32)>,
     serial: u64,
     inbox: Arc<Mutex<Vec<Image>>>,
+    /// The step shown when recording started.
+    first_step: usize,
 }
 
 impl Default for Recording {
@@ -209,10 +214,19 @@ impl Recording {
             .and_then(|a| a.writer.as_ref())
             .map_or(0, |w| w.frames())
     }
-    fn stop(&mut self) {
-        if let Some(a) = self.active.take() {
-            self.status = Some(match a.writer.map(|w| (w.frames(), w.finish())) {
-                Some((n, Ok(()))) => format!("saved {} ({n} frames)", a.path.display()),
+    /// Completes the video and writes its data beside it (`NAME.json`: what was shown, the
+    /// goal and weights in force, each recorded step's terms).
+    fn stop(&mut self, sim: &Sim, reward: &RewardPanel) {
+        if let Some(mut a) = self.active.take() {
+            self.status = Some(match a.writer.take().map(|w| (w.frames(), w.finish())) {
+                Some((n, Ok(()))) => match write_sidecar(&a, n, sim, reward) {
+                    Ok(json) => format!(
+                        "saved {} ({n} frames) and {}",
+                        a.path.display(),
+                        json.display()
+                    ),
+                    Err(e) => format!("saved {} ({n} frames); {e}", a.path.display()),
+                },
                 Some((_, Err(e))) => format!("recording failed: {e}"),
                 None => "nothing recorded".into(),
             });
@@ -220,10 +234,60 @@ impl Recording {
     }
 }
 
-fn record(mut commands: Commands, mut rec: ResMut<Recording>, sim: Res<Sim>) {
+/// Writes `a`'s data file: `video.mp4` -> `video.json`.
+fn write_sidecar(a: &Active, frames: u64, sim: &Sim, reward: &RewardPanel) -> Result<PathBuf> {
+    let path = a.path.with_extension("json");
+    let last = sim.shown_step();
+    let mut data = reward.recording_data(sim, a.first_step, last.max(a.first_step));
+    data["video"] = serde_json::json!(a.path.display().to_string());
+    data["source"] = serde_json::json!(match a.source {
+        RecordSource::AgentView => "agent",
+        RecordSource::Window => "window",
+    });
+    data["fps"] = serde_json::json!(match a.source {
+        RecordSource::AgentView => crate::record::VIDEO_FPS,
+        RecordSource::Window => WINDOW_FPS,
+    });
+    data["frames"] = serde_json::json!(frames);
+    data["task"] = serde_json::json!(sim.task.name());
+    data["seed"] = serde_json::json!(sim.seed);
+    data["policy"] = serde_json::json!(sim.driver.to_string());
+    data["agent_camera"] = serde_json::json!(sim.obs_camera.name());
+    data["replay"] = serde_json::json!(sim.replay.as_ref().map(|r| serde_json::json!({
+        "run": r.run.path.display().to_string(),
+        "episode": r.episode,
+    })));
+    data["genreward_version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+    let text = serde_json::to_string_pretty(&data)? + "\n";
+    std::fs::write(&path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Closing the window while recording still completes the video and its data.
+fn stop_on_exit(
+    mut exits: MessageReader<AppExit>,
+    mut rec: ResMut<Recording>,
+    sim: Res<Sim>,
+    reward: Res<RewardPanel>,
+) {
+    if exits.read().next().is_some() && rec.is_active() {
+        rec.stop(&sim, &reward);
+        if let Some(s) = &rec.status {
+            eprintln!("{s}");
+        }
+    }
+}
+
+fn record(
+    mut commands: Commands,
+    mut rec: ResMut<Recording>,
+    sim: Res<Sim>,
+    reward: Res<RewardPanel>,
+) {
     if rec.stop_requested {
         rec.stop_requested = false;
-        rec.stop();
+        rec.stop(&sim, &reward);
     }
     if let Some(source) = rec.start_requested.take() {
         let path = PathBuf::from(rec.path_text.trim());
@@ -241,6 +305,7 @@ fn record(mut commands: Commands, mut rec: ResMut<Recording>, sim: Res<Sim>) {
                     size: None,
                     serial: sim.agent_frame_serial.wrapping_sub(1),
                     inbox: Arc::new(Mutex::new(Vec::new())),
+                    first_step: sim.shown_step(),
                 });
             }
         }
@@ -318,7 +383,7 @@ fn record(mut commands: Commands, mut rec: ResMut<Recording>, sim: Res<Sim>) {
         }
     }
     if let Some(f) = failure {
-        rec.stop();
+        rec.stop(&sim, &reward);
         rec.status = Some(f);
     }
 }

@@ -216,6 +216,47 @@ impl RewardPanel {
         self.recorded = manifest.goal.clone();
     }
 
+    /// What a recording of steps `from..to` of the episode keeps beside the video: the goal,
+    /// goal frame and weights in force, and each step's terms (r_env dense and as paid,
+    /// r_video, r_fb, the mixed reward; the terms are null without a goal).
+    pub fn recording_data(&self, sim: &Sim, from: usize, to: usize) -> serde_json::Value {
+        let r = self.rescored(sim);
+        let goal = self
+            .with_setup(|s| (s.loaded.info.path.clone(), s.loaded.info.fb.clone()))
+            .or_else(|| {
+                self.recorded
+                    .as_ref()
+                    .map(|g| (g.path.clone(), g.fb.clone()))
+            })
+            .map(|(path, fb)| {
+                serde_json::json!({
+                    "path": path,
+                    "goal_frame": self.goal_frame,
+                    "fb": fb,
+                    "alpha": self.weights.alpha,
+                    "beta": self.weights.beta,
+                    "sparse_every": self.weights.sparse_every,
+                })
+            });
+        let to = to.min(sim.history.len());
+        let steps: Vec<serde_json::Value> = (from.min(to)..to)
+            .map(|t| {
+                let h = &sim.history[t];
+                let terms = goal.is_some() && t < r.total.len();
+                serde_json::json!({
+                    "step": t,
+                    "r_env": h.dense_reward,
+                    "r_env_paid": if terms { Some(r.env_paid[t]) } else { None },
+                    "r_video": if terms { self.r_video.get(t).copied() } else { None },
+                    "r_fb": if terms { self.r_fb.get(t).copied() } else { None },
+                    "reward": if terms { Some(r.total[t]) } else { None },
+                    "success": h.success,
+                })
+            })
+            .collect();
+        serde_json::json!({ "goal": goal, "steps": steps })
+    }
+
     /// Whether there are terms to show: models loaded, or a replayed run's stored terms.
     pub fn has_terms(&self) -> bool {
         self.setup.is_some() || self.recorded.is_some()
