@@ -182,6 +182,9 @@ struct ViewArgs {
     /// drops a goal video.
     #[arg(long = "drop", value_name = "FILE")]
     drops: Vec<PathBuf>,
+    /// Window size, WxH (a tall window shows every panel at once in a screenshot).
+    #[arg(long, default_value = "1280x800")]
+    window_size: String,
     /// The episode of --run to show first.
     #[arg(
         long,
@@ -586,6 +589,8 @@ fn view(a: ViewArgs) -> Result<()> {
         record: a.record.map(|p| (p, record_source)),
         run: a.run.map(|p| (p, a.episode)),
         drops: a.drops,
+        window: genreward_render::parse_size(&a.window_size)
+            .map_err(|e| anyhow::anyhow!("--window-size: {e}"))?,
     };
     crate::app::run(opts, goal, a.reward)
 }

@@ -22,7 +22,8 @@ fn view(args: &[&str]) -> Output {
         c
     } else {
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24", bin, "view"]);
+        // Tall enough for the tallest window a test asks for.
+        c.args(["-a", "-s", "-screen 0 1280x2100x24", bin, "view"]);
         c
     };
     let out = cmd
@@ -205,6 +206,8 @@ fn goal_panel_scores_like_a_headless_rollout() {
         "object",
         "--record",
         d.join("agent.mp4").to_str().unwrap(),
+        "--window-size",
+        "1280x2000",
     ]);
     let j = last_json(&o);
     let steps = j["steps"].as_u64().unwrap() as usize;
@@ -297,6 +300,14 @@ fn goal_panel_scores_like_a_headless_rollout() {
         .filter(|(x, _, p)| *x > 600 && p.0[0] > 230 && p.0[1] > 230 && p.0[2] < 60)
         .count();
     assert!(yellow > 60, "{yellow} yellow pixels");
+    // A window tall enough for every panel; the reward field's colour bar in the 3D view's
+    // bottom-left corner, its yellow high end included.
+    assert_eq!(img.dimensions(), (1280, 2000));
+    let bar = img
+        .enumerate_pixels()
+        .filter(|(x, y, p)| *x < 300 && *y > 1850 && p.0[0] > 200 && p.0[1] > 200 && p.0[2] < 80)
+        .count();
+    assert!(bar > 40, "{bar} colour-bar pixels");
 
     let bad = d.join("bad.mp4");
     std::fs::write(&bad, b"not a video").unwrap();

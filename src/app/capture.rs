@@ -79,7 +79,12 @@ impl Plugin for CapturePlugin {
             },
             None => Recording::default(),
         })
-        .add_systems(Update, (script, record).after(super::sim::advance))
+        .add_systems(
+            Update,
+            (script, record)
+                .after(super::sim::advance)
+                .after(super::reward::field_system),
+        )
         .add_systems(Last, stop_on_exit);
     }
 }

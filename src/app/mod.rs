@@ -11,6 +11,7 @@ mod capture;
 mod reward;
 mod scene;
 mod sim;
+mod table_field;
 mod ui;
 
 use anyhow::{bail, Result};
@@ -47,6 +48,8 @@ pub struct ViewOptions {
     pub run: Option<(PathBuf, usize)>,
     /// Scripted use: files dropped on the window, one per frame from the third.
     pub drops: Vec<PathBuf>,
+    /// The window's size in logical pixels.
+    pub window: (u32, u32),
 }
 
 /// Background of the 3D view, the same sky as the observations.
@@ -85,7 +88,7 @@ pub fn run(
                 .set(WindowPlugin {
                     primary_window: Some(Window {
                         title: "genreward".into(),
-                        resolution: WindowResolution::new(1280, 800),
+                        resolution: WindowResolution::new(opts.window.0, opts.window.1),
                         present_mode: PresentMode::AutoVsync,
                         ..default()
                     }),
@@ -108,6 +111,7 @@ pub fn run(
         .add_plugins((
             sim::SimPlugin,
             reward::RewardPlugin,
+            table_field::TableFieldPlugin,
             scene::ScenePlugin,
             camera::CameraPlugin,
             ui::UiPlugin,

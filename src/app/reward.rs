@@ -74,6 +74,8 @@ pub struct FieldView {
     pub ms: f64,
     /// What the picture shows: episode, step, goal frame, subject.
     shown: Option<(u64, usize, usize, FieldSubject)>,
+    /// The last field's values (drawn on the table in the 3D view).
+    pub values: Option<genreward_reward::field::RewardField>,
 }
 
 /// Cells per side of the app's field grid.
@@ -152,6 +154,7 @@ impl RewardPanel {
                 picture_serial: 0,
                 ms: 0.0,
                 shown: None,
+                values: None,
             },
             recorded: None,
             loader: None,
@@ -238,7 +241,11 @@ impl RewardPanel {
                     "sparse_every": self.weights.sparse_every,
                 })
             });
-        let to = to.min(sim.history.len());
+        let mut to = to.min(sim.history.len());
+        if goal.is_some() {
+            // Steps whose terms are computed (the models follow the episode each frame).
+            to = to.min(r.total.len());
+        }
         let steps: Vec<serde_json::Value> = (from.min(to)..to)
             .map(|t| {
                 let h = &sim.history[t];
@@ -500,6 +507,7 @@ impl RewardPanel {
             ],
         );
         self.field.picture = Some(pic);
+        self.field.values = Some(field);
         self.field.picture_serial += 1;
         self.field.ms = t0.elapsed().as_secs_f64() * 1e3;
         self.publish(sim);
@@ -521,7 +529,7 @@ impl Plugin for RewardPlugin {
     }
 }
 
-fn field_system(mut sim: ResMut<Sim>, mut panel: ResMut<RewardPanel>) {
+pub(super) fn field_system(mut sim: ResMut<Sim>, mut panel: ResMut<RewardPanel>) {
     panel.refresh_field(&mut sim);
 }
 
@@ -610,6 +618,8 @@ pub struct GoalTextures {
     ids: Vec<(egui::TextureId, u32, u32)>,
     /// The panel's goal serial the strip shows.
     goal_serial: u64,
+    /// The goal video playing: its image, texture, size and the frame it shows.
+    player: Option<(Handle<Image>, egui::TextureId, u32, u32, usize)>,
     /// The reward field's picture: its image, texture, size and the serial it shows.
     field: Option<(Handle<Image>, egui::TextureId, u32, u32, u64)>,
 }
@@ -634,14 +644,51 @@ fn rgb_image(rgb: &[u8], w: u32, h: u32) -> Image {
     img
 }
 
+/// Frames per second the goal video plays at in the panel (goal videos are recorded at the
+/// 80 Hz control rate: this is a quarter of real time, slow enough to follow).
+pub const GOAL_PLAY_FPS: f64 = 20.0;
+
 impl GoalTextures {
+    /// Shows the goal video's frame for `seconds` since start, looping.
+    fn play(
+        &mut self,
+        panel: &RewardPanel,
+        images: &mut Assets<Image>,
+        contexts: &mut bevy_egui::EguiContexts,
+        seconds: f64,
+    ) {
+        let Some(Some((k, w, h, rgb))) = panel.with_setup(|s| {
+            let v = &s.loaded.terms.goal.video;
+            let k = (seconds * GOAL_PLAY_FPS) as usize % v.len().max(1);
+            let stale = self.player.as_ref().is_none_or(|p| p.4 != k);
+            stale.then(|| (k, v.width, v.height, v.frames[k].clone()))
+        }) else {
+            return;
+        };
+        let img = rgb_image(&rgb, w, h);
+        if let Some(p) = &mut self.player {
+            if (p.2, p.3) == (w, h) {
+                if let Some(mut i) = images.get_mut(&p.0) {
+                    *i = img;
+                    p.4 = k;
+                    return;
+                }
+            }
+        }
+        let handle = images.add(img);
+        let id = contexts.add_image(bevy_egui::EguiTextureHandle::Strong(handle.clone()));
+        self.player = Some((handle, id, w, h, k));
+    }
+
     /// Uploads the sampled goal frames the first time there is a goal.
     pub fn ensure(
         &mut self,
         panel: &RewardPanel,
         images: &mut Assets<Image>,
         contexts: &mut bevy_egui::EguiContexts,
+        seconds: f64,
     ) {
+        self.play(panel, images, contexts, seconds);
         if let Some(p) = &panel.field.picture {
             let stale = self
                 .field
@@ -673,6 +720,7 @@ impl GoalTextures {
         if self.goal_serial != panel.goal_serial {
             self.goal_serial = panel.goal_serial;
             self.ids.clear();
+            self.player = None;
         }
         if !self.ids.is_empty() {
             return;
@@ -801,13 +849,28 @@ fn goal_section(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
     if let Some(k) = clicked {
         panel.set_goal_frame(k, sim);
     }
-    if let Some((id, w, h)) = tex.ids.get(panel.goal_frame) {
-        let scale = 128.0 / (*w).max(*h).max(1) as f32;
-        ui.add(egui::Image::new((
-            *id,
-            egui::vec2(*w as f32 * scale, *h as f32 * scale),
-        )));
-    }
+    // The chosen goal frame large, beside the goal video playing.
+    ui.horizontal(|ui| {
+        let fit = |w: u32, h: u32| {
+            let scale = 128.0 / w.max(h).max(1) as f32;
+            egui::vec2(w as f32 * scale, h as f32 * scale)
+        };
+        if let Some((id, w, h)) = tex.ids.get(panel.goal_frame) {
+            ui.vertical(|ui| {
+                ui.add(egui::Image::new((*id, fit(*w, *h))));
+                ui.small(format!("goal frame {}", panel.goal_frame));
+            });
+        }
+        if let Some((_, id, w, h, k)) = &tex.player {
+            let n = panel
+                .with_setup(|s| s.loaded.terms.goal.video.len())
+                .unwrap_or(0);
+            ui.vertical(|ui| {
+                ui.add(egui::Image::new((*id, fit(*w, *h))));
+                ui.small(format!("goal video {}/{n}", k + 1));
+            });
+        }
+    });
     ui.horizontal(|ui| {
         ui.checkbox(&mut panel.field.show, "reward field of");
         ui.radio_value(&mut panel.field.subject, FieldSubject::Hand, "hand");

@@ -633,6 +633,7 @@ mod tests {
             record: None,
             run: None,
             drops: Vec::new(),
+            window: (1280, 800),
         }
     }
 

@@ -89,10 +89,12 @@ fn panel(
     mut images: ResMut<Assets<Image>>,
     mut reward: ResMut<RewardPanel>,
     mut goal_tex: ResMut<GoalTextures>,
+    time: Res<Time>,
 ) -> Result {
     tex.update(&sim, &mut images, &mut contexts);
-    goal_tex.ensure(&reward, &mut images, &mut contexts);
+    goal_tex.ensure(&reward, &mut images, &mut contexts, time.elapsed_secs_f64());
     let ctx = contexts.ctx_mut()?.clone();
+    super::table_field::legend(&ctx, &reward);
     let mut root = egui::Ui::new(
         ctx.clone(),
         "genreward-root".into(),
