@@ -162,7 +162,6 @@ impl Sim {
         let task: TaskKind = run.manifest.task.parse()?;
         let steps = run.steps()?;
         let mut episodes: Vec<usize> = steps.iter().map(|s| s.episode).collect();
-        episodes.dedup();
         episodes.sort_unstable();
         episodes.dedup();
         if episodes.is_empty() {
