@@ -555,10 +555,16 @@ fn view(a: ViewArgs) -> Result<()> {
     }
     let heatmap = a.heatmap.as_deref().map(str::parse).transpose()?;
     let recorded_goal = run.as_ref().and_then(|r| r.manifest.goal.clone());
+    let device = crate::score::parse_device(&a.reward.device)?;
+    if device == genreward_models::DeviceKind::Wgpu {
+        // One device for Bevy, the agent view and the models, opened before the models load.
+        let name = crate::app::open_shared_gpu()?;
+        tracing::info!("models, scene and agent view on one wgpu device: {name}");
+    }
     let loaded = match (&a.goal, &recorded_goal) {
         (Some(g), _) => Some(crate::score::load_terms(g, &a.reward, task)?),
         // A replay re-aims r_fb with the models it was scored with, where they still load.
-        (None, Some(info)) => match crate::score::load_recorded(info, task) {
+        (None, Some(info)) => match crate::score::load_recorded(info, task, device) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!(

@@ -93,8 +93,9 @@ pub struct Loaded {
 
 /// Loads the models a run was scored with, from its manifest's goal (the same goal video, VAE,
 /// FB checkpoint, interval, weights and goal frame, with the recorded goal-frame scores), so a
-/// replay can re-aim r_fb; DINO goal features come from the folder the checkpoint names.
-pub fn load_recorded(info: &GoalInfo, task: TaskKind) -> Result<Loaded> {
+/// replay can re-aim r_fb; DINO goal features come from the folder the checkpoint names. The
+/// models run on `device` (the viewer's choice, not necessarily the run's).
+pub fn load_recorded(info: &GoalInfo, task: TaskKind, device: DeviceKind) -> Result<Loaded> {
     let dino = info
         .goal_features
         .as_ref()
@@ -111,7 +112,7 @@ pub fn load_recorded(info: &GoalInfo, task: TaskKind) -> Result<Loaded> {
         goal_frame: info.goal_frame.as_ref().map(|g| g.frame),
         clip: None,
         dino,
-        device: "cpu".into(),
+        device: device.to_string(),
     };
     let mut loaded = load_terms(Path::new(&info.path), &args, task)?;
     if let Some(g) = &info.goal_frame {

@@ -409,3 +409,68 @@ fn a_recorded_run_replays_and_dropped_goals_load_or_explain() {
         "{j}"
     );
 }
+
+/// `view --device wgpu`: Bevy, the agent-view renderer and the models share one wgpu device
+/// (here Mesa's lavapipe; a GPU where there is one), and the terms are those of the CPU backend
+/// step by step (the recordings' per-step data of the same scripted episode on both).
+#[test]
+#[ignore = "slow: starts the Bevy app twice, once with the models on wgpu (CI runs it)"]
+fn the_models_run_on_the_apps_own_wgpu_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let goal = d.join("goal.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--seed",
+        "4",
+        "--out",
+        goal.to_str().unwrap(),
+    ]));
+    let run = |device: &str| -> (serde_json::Value, Vec<serde_json::Value>) {
+        let rec = d.join(format!("{device}.mp4"));
+        let o = view(&[
+            "--task",
+            "reach",
+            "--seed",
+            "4",
+            "--frames",
+            "20",
+            "--goal",
+            goal.to_str().unwrap(),
+            "--every",
+            "8",
+            "--record",
+            rec.to_str().unwrap(),
+            "--device",
+            device,
+        ]);
+        let data: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(rec.with_extension("json")).unwrap())
+                .unwrap();
+        (last_json(&o), data["steps"].as_array().unwrap().clone())
+    };
+    let (cpu, cpu_rows) = run("cpu");
+    let (gpu, gpu_rows) = run("wgpu");
+    assert!(cpu["backend"].as_str().unwrap().starts_with("cpu"), "{cpu}");
+    let backend = gpu["backend"].as_str().unwrap();
+    assert!(backend.starts_with("wgpu, shared device"), "{gpu}");
+    assert!(gpu["message"].is_null(), "{gpu}");
+    // Every step the window took is scored before the summary and the recording are written.
+    for j in [&cpu, &gpu] {
+        let steps = j["steps"].as_u64().unwrap();
+        assert!(steps >= 20, "{j}");
+        assert_eq!(j["r_video_paid"].as_u64().unwrap(), steps / 8, "{j}");
+    }
+    let n = cpu_rows.len().min(gpu_rows.len());
+    assert!(n >= 18, "{n} rows");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-3 * b.abs().max(1.0);
+    for (c, g) in cpu_rows[..n].iter().zip(&gpu_rows[..n]) {
+        assert_eq!(c["step"], g["step"]);
+        for k in ["r_video", "r_fb", "r_env"] {
+            let (x, y) = (c[k].as_f64().unwrap(), g[k].as_f64().unwrap());
+            assert!(close(y, x), "step {}: {k} cpu {x} wgpu {y}", c["step"]);
+        }
+    }
+}

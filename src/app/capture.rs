@@ -112,7 +112,7 @@ fn script(
     mut script: ResMut<Script>,
     mut sim: ResMut<Sim>,
     mut rec: ResMut<Recording>,
-    reward: Res<RewardPanel>,
+    mut reward: ResMut<RewardPanel>,
     outcome: Res<Outcome>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -122,6 +122,8 @@ fn script(
         if let Err(e) = sim.finish_agent_dump() {
             outcome.set(format!("{e:#}"));
         }
+        // The models' worker scores the last steps before the recording's data is written.
+        reward.finish(sim);
         rec.stop(sim, &reward);
         if let Some(s) = rec.status.as_ref().filter(|s| !s.starts_with("saved")) {
             outcome.set(s.clone());
@@ -269,14 +271,19 @@ fn write_sidecar(a: &Active, frames: u64, sim: &Sim, reward: &RewardPanel) -> Re
     Ok(path)
 }
 
-/// Closing the window while recording still completes the video and its data.
+/// Closing the window while recording still completes the video and its data; the summary
+/// `view` prints waits for the models' worker to score every step taken.
 fn stop_on_exit(
     mut exits: MessageReader<AppExit>,
     mut rec: ResMut<Recording>,
-    sim: Res<Sim>,
-    reward: Res<RewardPanel>,
+    mut sim: ResMut<Sim>,
+    mut reward: ResMut<RewardPanel>,
 ) {
-    if exits.read().next().is_some() && rec.is_active() {
+    if exits.read().next().is_none() {
+        return;
+    }
+    reward.finish(&mut sim);
+    if rec.is_active() {
         rec.stop(&sim, &reward);
         if let Some(s) = &rec.status {
             eprintln!("{s}");
@@ -287,11 +294,12 @@ fn stop_on_exit(
 fn record(
     mut commands: Commands,
     mut rec: ResMut<Recording>,
-    sim: Res<Sim>,
-    reward: Res<RewardPanel>,
+    mut sim: ResMut<Sim>,
+    mut reward: ResMut<RewardPanel>,
 ) {
     if rec.stop_requested {
         rec.stop_requested = false;
+        reward.finish(&mut sim);
         rec.stop(&sim, &reward);
     }
     if let Some(source) = rec.start_requested.take() {

@@ -8,11 +8,13 @@
 
 mod camera;
 mod capture;
+mod gpu;
 mod reward;
 mod scene;
 mod sim;
 mod table_field;
 mod ui;
+mod worker;
 
 use anyhow::{bail, Result};
 use bevy::prelude::*;
@@ -24,6 +26,7 @@ use genreward_sim::TaskKind;
 use std::path::PathBuf;
 
 pub use capture::RecordSource;
+pub use gpu::open as open_shared_gpu;
 pub use reward::GoalSetup;
 pub use sim::Driver;
 
@@ -98,6 +101,8 @@ pub fn run(
                     // Scripted runs must show the scene on their last frame,
                     // not wait for shaders compiling in the background.
                     synchronous_pipeline_compilation: scripted,
+                    // `--device wgpu`: Bevy renders on the device the models run on.
+                    render_creation: gpu::render_creation().unwrap_or_default(),
                     ..default()
                 })
                 // main() already installed the tracing subscriber.

@@ -4,17 +4,22 @@
 //! and sparse-interval controls rescore the whole episode at once without running a model again,
 //! and clicking another goal frame re-aims r_fb and rescores the episode's r_fb in one batch.
 //!
-//! The models run on the CPU backend in the frame's update (r_fb costs about 0.01 ms a step;
-//! r_video encodes 16 frames, about 30 ms, once every `every` steps).
+//! The models run on a worker thread of their own ([`super::worker`]): the frame's update only
+//! sends the step's frame, state and action and takes the terms that are ready, so an r_video
+//! payment (16 frames through the encoder, about 30-40 ms on the CPU) does not hold the window.
+//! The backend is the one `--device` names: the CPU (burn-flex) by default, or wgpu on the app's
+//! own device ([`super::gpu`]).
 
 use super::sim::Sim;
+use super::worker::{Done, Models, StepInput, Worker};
 use crate::score::Loaded;
 use bevy::prelude::*;
 use genreward_record::picture::Picture;
 use genreward_render::{CameraName, ViewSpec};
-use genreward_reward::features::StateKind;
-use genreward_reward::field::{reward_field, FieldGrid, FieldSubject};
+use genreward_reward::field::{FieldGrid, FieldSubject};
 use genreward_reward::mix::{mix, paid_env, MixWeights};
+use genreward_reward::{GoalFrameChoice, GoalVideo};
+use genreward_run::GoalInfo;
 use std::sync::{Arc, Mutex};
 
 /// What `view --goal` loaded, and the environment reward's interval.
@@ -25,20 +30,42 @@ pub struct GoalSetup {
     pub heatmap: Option<FieldSubject>,
 }
 
-/// GenReward's state in the app: the loaded terms and the current episode's stored values.
+/// The loaded goal as the panel shows it (its models run on the worker thread).
+pub struct GoalView {
+    pub info: GoalInfo,
+    pub goal: GoalVideo,
+    pub goal_frame: GoalFrameChoice,
+    pub has_fb: bool,
+}
+
+/// GenReward's state in the app: the loaded goal, the models' worker and the current episode's
+/// stored values.
 #[derive(Resource)]
 pub struct RewardPanel {
-    /// In a mutex only because the terms are `Send` but not `Sync`, as Bevy's resources must be.
-    setup: Option<Mutex<GoalSetup>>,
+    setup: Option<GoalView>,
+    /// The models' thread (with a goal whose models loaded).
+    worker: Option<Worker>,
+    /// Where the models run, in words (for the panel and the summary).
+    pub backend: String,
+    /// Bumped on a new episode or another goal; the worker's older answers are dropped.
+    generation: u64,
+    /// Steps of the episode sent to the worker.
+    sent: usize,
+    /// A goal-frame change sent and not yet answered.
+    aiming: Option<usize>,
     /// Per step of the episode: r_video (0 where not paid) and r_fb.
     pub r_video: Vec<f64>,
     pub r_fb: Vec<f64>,
     pub weights: MixWeights,
     /// Index into the goal's 16 sampled frames that r_fb aims at.
     pub goal_frame: usize,
-    /// Milliseconds of the last r_video payment and of the last step's r_fb.
+    /// Milliseconds of the last r_video payment and of the last step's r_fb (on the worker).
     pub ms_video: f64,
     pub ms_fb: f64,
+    /// The most steps the terms have trailed the episode by (steps sent, not yet scored).
+    pub max_lag: usize,
+    /// The reward systems' time on the main thread.
+    pub main_thread: MainThreadTime,
     /// Problems to show in the panel.
     pub message: Option<String>,
     /// The episode's figures, printed by `view` when the window closes (scripted runs).
@@ -72,8 +99,16 @@ pub struct FieldView {
     pub picture_serial: u64,
     /// Milliseconds of the last refresh (field and top-view render).
     pub ms: f64,
-    /// What the picture shows: episode, step, goal frame, subject.
+    /// What the picture shows (or will, once the worker answers): episode, step, goal frame,
+    /// subject.
     shown: Option<(u64, usize, usize, FieldSubject)>,
+    /// A field asked of the worker and not yet drawn: the state it was asked at, when.
+    asked: Option<([f64; 39], std::time::Instant)>,
+    /// A field the worker answered, to draw in the next field update.
+    ready: Option<(
+        Result<genreward_reward::field::RewardField, String>,
+        std::time::Instant,
+    )>,
     /// The last field's values (drawn on the table in the 3D view).
     pub values: Option<genreward_reward::field::RewardField>,
 }
@@ -135,14 +170,21 @@ impl RewardPanel {
                 0,
             ),
         };
-        RewardPanel {
-            setup: setup.map(Mutex::new),
+        let mut panel = RewardPanel {
+            setup: None,
+            worker: None,
+            backend: String::new(),
+            generation: 0,
+            sent: 0,
+            aiming: None,
             r_video: Vec::new(),
             r_fb: Vec::new(),
             weights,
             goal_frame,
             ms_video: 0.0,
             ms_fb: 0.0,
+            max_lag: 0,
+            main_thread: MainThreadTime::default(),
             message: None,
             summary: Arc::default(),
             serial: 0,
@@ -154,6 +196,8 @@ impl RewardPanel {
                 picture_serial: 0,
                 ms: 0.0,
                 shown: None,
+                asked: None,
+                ready: None,
                 values: None,
             },
             recorded: None,
@@ -161,7 +205,46 @@ impl RewardPanel {
             goal_serial: 0,
             goal_path_text: String::new(),
             status: None,
+        };
+        if let Some(s) = setup {
+            panel.install(s.loaded);
         }
+        panel
+    }
+
+    /// Takes a loaded goal: its data to the panel, its models to the worker thread (started on
+    /// the first goal). The episode is scored again from its first step.
+    fn install(&mut self, loaded: Loaded) {
+        let Loaded { terms, info } = loaded;
+        let genreward_reward::GenRewardTerms {
+            video,
+            fb,
+            goal,
+            goal_frame,
+            ..
+        } = terms;
+        self.backend = match info.device.as_str() {
+            "wgpu" => genreward_models::backend::gpu_device_name(),
+            _ => "cpu (burn-flex)".to_string(),
+        };
+        self.setup = Some(GoalView {
+            has_fb: fb.is_some(),
+            info,
+            goal,
+            goal_frame,
+        });
+        self.generation += 1;
+        let models = Models { video, fb };
+        match &mut self.worker {
+            Some(w) => w.replace_models(self.generation, models),
+            None => self.worker = Some(Worker::spawn(models)),
+        }
+        self.serial = u64::MAX;
+        self.sent = 0;
+        self.aiming = None;
+        self.field.shown = None;
+        self.field.asked = None;
+        self.field.ready = None;
     }
 
     /// Lets the panel load other goals with these model settings.
@@ -180,18 +263,11 @@ impl RewardPanel {
         match crate::score::load_terms(path, &args, sim.task) {
             Ok(loaded) => {
                 self.goal_frame = loaded.terms.goal_frame.frame;
-                let heatmap = self.field.show.then_some(self.field.subject);
-                self.setup = Some(Mutex::new(GoalSetup {
-                    loaded,
-                    sparse_every: self.weights.sparse_every,
-                    heatmap,
-                }));
+                self.install(loaded);
                 // Terms now come from the models, over every step taken (or recorded) so far.
                 self.recorded = None;
-                self.serial = u64::MAX;
                 self.r_video.clear();
                 self.r_fb.clear();
-                self.field.shown = None;
                 self.goal_serial += 1;
                 self.message = None;
                 self.status = Some(format!("goal {} loaded", path.display()));
@@ -225,7 +301,7 @@ impl RewardPanel {
     pub fn recording_data(&self, sim: &Sim, from: usize, to: usize) -> serde_json::Value {
         let r = self.rescored(sim);
         let goal = self
-            .with_setup(|s| (s.loaded.info.path.clone(), s.loaded.info.fb.clone()))
+            .with_setup(|s| (s.info.path.clone(), s.info.fb.clone()))
             .or_else(|| {
                 self.recorded
                     .as_ref()
@@ -269,10 +345,9 @@ impl RewardPanel {
         self.setup.is_some() || self.recorded.is_some()
     }
 
-    /// Reads the loaded goal and terms (`None` without `--goal`).
-    pub fn with_setup<T>(&self, f: impl FnOnce(&GoalSetup) -> T) -> Option<T> {
-        let g = self.setup.as_ref()?.lock().ok()?;
-        Some(f(&g))
+    /// Reads the loaded goal (`None` without one).
+    pub fn with_setup<T>(&self, f: impl FnOnce(&GoalView) -> T) -> Option<T> {
+        self.setup.as_ref().map(f)
     }
 
     /// The current episode rescored with the panel's weights.
@@ -281,46 +356,36 @@ impl RewardPanel {
         rescore(&dense, &self.r_video, &self.r_fb, &self.weights)
     }
 
-    /// Aims r_fb at sampled goal frame `k` and rescores the episode's r_fb in one batch.
-    pub fn set_goal_frame(&mut self, k: usize, sim: &Sim) {
-        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
+    /// Aims r_fb at sampled goal frame `k`; the worker rescores the episode's r_fb in one batch
+    /// and the plot follows when it answers.
+    pub fn set_goal_frame(&mut self, k: usize, _sim: &Sim) {
+        let Some(setup) = &self.setup else { return };
+        let Some(frame) = setup.goal.window.get(k).cloned() else {
             return;
         };
-        let terms = &mut setup.loaded.terms;
-        let Some(frame) = terms.goal.window.get(k) else {
+        if !setup.has_fb {
             return;
-        };
-        let Some(fb) = terms.fb.as_mut() else { return };
-        fb.set_goal(frame);
-        self.goal_frame = k;
-        let n = self.r_fb.len();
-        let states: Vec<f32> = match fb.state_kind() {
-            StateKind::Obs39 => sim.history[..n]
-                .iter()
-                .flat_map(|r| r.obs.map(|v| v as f32))
-                .collect(),
-            StateKind::Frame => {
-                let refs: Vec<&[u8]> = sim.frames[..n].iter().map(|f| f.rgb.as_slice()).collect();
-                let (w, h) = sim.frames.first().map_or((0, 0), |f| (f.width, f.height));
-                fb.frame_states(&refs, w, h)
-            }
-        };
-        let actions: Vec<f32> = sim.history[..n]
-            .iter()
-            .flat_map(|r| r.action.map(|v| v as f32))
-            .collect();
-        match fb.score(&states, &actions) {
-            Ok(r) => self.r_fb = r,
-            Err(e) => self.message = Some(format!("r_fb: {e}")),
         }
+        let Some(worker) = self.worker.as_mut() else {
+            return;
+        };
+        worker.aim(self.generation, k, frame);
+        self.goal_frame = k;
+        self.aiming = Some(k);
     }
 
-    /// Computes the terms of the steps taken since the last call (a new episode starts over).
+    /// Sends the steps taken since the last call to the worker (a new episode starts over) and
+    /// takes the terms it has ready.
     fn follow(&mut self, sim: &Sim) {
-        if sim.replay.is_some() && self.recorded.is_some() {
-            // A replay's terms are the ones it recorded; the models only re-aim r_fb.
-            if self.serial != sim.episode_serial {
-                self.serial = sim.episode_serial;
+        let replaying = sim.replay.is_some() && self.recorded.is_some();
+        let new_episode = self.serial != sim.episode_serial;
+        if new_episode {
+            self.serial = sim.episode_serial;
+            self.generation += 1;
+            self.sent = 0;
+            self.aiming = None;
+            if replaying {
+                // A replay's terms are the ones it recorded; the models only re-aim r_fb.
                 let term = |name: &str| -> Vec<f64> {
                     sim.history
                         .iter()
@@ -329,76 +394,130 @@ impl RewardPanel {
                 };
                 self.r_video = term("r_video");
                 self.r_fb = term("r_fb");
-                if self.goal_frame
-                    != self
-                        .with_setup(|s| s.loaded.terms.goal_frame.frame)
-                        .unwrap_or(self.goal_frame)
-                {
-                    // The user picked another goal frame before: keep it for this episode too.
-                    let k = self.goal_frame;
-                    self.set_goal_frame(k, sim);
-                }
+            } else {
+                self.r_video.clear();
+                self.r_fb.clear();
             }
-            // The timeline moves without new steps: keep the summary's step current.
-            self.publish(sim);
-            return;
+            if let Some(w) = self.worker.as_mut() {
+                w.reset(self.generation);
+            }
+            // A field asked in the last episode is answered to a generation now dropped.
+            self.field.asked = None;
+            self.field.ready = None;
+            self.field.shown = None;
         }
-        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
+        if let Some(w) = self.worker.as_mut() {
+            for t in self.sent..sim.history.len() {
+                let rec = &sim.history[t];
+                w.step(
+                    self.generation,
+                    StepInput {
+                        t,
+                        frame: sim.frames.get(t).cloned(),
+                        obs: rec.obs,
+                        action: rec.action,
+                        score: !replaying,
+                    },
+                );
+            }
+            self.sent = sim.history.len();
+            if replaying && new_episode && self.goal_frame != self.recorded_goal_frame() {
+                // The user picked another goal frame before: keep it for this episode too (a
+                // live episode keeps it anyway: the worker's FB model stays aimed).
+                let k = self.goal_frame;
+                self.set_goal_frame(k, sim);
+            }
+        }
+        self.take_answers(false);
+        self.max_lag = self.max_lag.max(self.lag());
+        self.publish(sim);
+    }
+
+    /// Steps sent to the models and not yet scored.
+    pub fn lag(&self) -> usize {
+        if self.recorded.is_some() {
+            return 0;
+        }
+        self.sent.saturating_sub(self.r_fb.len())
+    }
+
+    /// The goal frame a replayed run was scored with.
+    fn recorded_goal_frame(&self) -> usize {
+        self.recorded
+            .as_ref()
+            .and_then(|g| g.goal_frame.as_ref())
+            .map_or(self.goal_frame, |f| f.frame)
+    }
+
+    /// Takes the worker's answers: ready ones, or with `wait` every one still owed.
+    fn take_answers(&mut self, wait: bool) {
+        let Some(w) = self.worker.as_mut() else {
             return;
         };
-        let terms = &mut setup.loaded.terms;
-        if self.serial != sim.episode_serial {
-            self.serial = sim.episode_serial;
-            terms.video.reset();
-            self.r_video.clear();
-            self.r_fb.clear();
-        }
-        for t in self.r_video.len()..sim.history.len() {
-            let rec = &sim.history[t];
-            let frame = sim.frames.get(t);
-            let v = match frame {
-                Some(f) => terms.video.push(&f.rgb, f.width, f.height),
-                None => None,
-            };
-            if v.is_some() {
-                self.ms_video = terms.video.last_ms();
+        for (gen, done) in w.answers(wait) {
+            if let Done::Failed(e) = &done {
+                self.message = Some(format!("the models failed: {e}"));
+                continue;
             }
-            self.r_video.push(v.unwrap_or(0.0));
-            let fb_value = match terms.fb.as_mut() {
-                Some(fb) => {
-                    let t0 = std::time::Instant::now();
-                    let (mut s, a) = crate::score::fb_inputs(rec);
-                    if fb.state_kind() == StateKind::Frame {
-                        match frame {
-                            Some(f) => s = fb.frame_states(&[&f.rgb], f.width, f.height),
-                            None => s.clear(),
-                        }
+            if gen != self.generation {
+                continue;
+            }
+            match done {
+                Done::Step {
+                    t,
+                    r_video,
+                    r_fb,
+                    ms_video,
+                    ms_fb,
+                    error,
+                } => {
+                    if t != self.r_fb.len() {
+                        continue;
                     }
-                    let r = if s.is_empty() {
-                        Ok(vec![0.0])
-                    } else {
-                        fb.score(&s, &a)
-                    };
-                    self.ms_fb = t0.elapsed().as_secs_f64() * 1e3;
-                    match r {
-                        Ok(r) => r[0],
-                        Err(e) => {
-                            self.message = Some(format!("r_fb at step {t}: {e}"));
-                            0.0
-                        }
+                    if r_video.is_some() {
+                        self.ms_video = ms_video;
+                    }
+                    self.ms_fb = ms_fb;
+                    self.r_video.push(r_video.unwrap_or(0.0));
+                    self.r_fb.push(r_fb);
+                    if let Some(e) = error {
+                        self.message = Some(e);
                     }
                 }
-                None => 0.0,
-            };
-            self.r_fb.push(fb_value);
+                Done::Aimed { k, r_fb } => {
+                    if self.aiming == Some(k) {
+                        self.aiming = None;
+                    }
+                    match r_fb {
+                        Ok(v) => {
+                            let n = v.len().min(self.r_fb.len());
+                            self.r_fb[..n].copy_from_slice(&v[..n]);
+                        }
+                        Err(e) => self.message = Some(format!("r_fb: {e}")),
+                    }
+                }
+                Done::Field { field, ms } => {
+                    self.field.ms = ms;
+                    self.field.ready = Some((field, std::time::Instant::now()));
+                }
+                Done::Failed(_) => {}
+            }
         }
+    }
+
+    /// Waits for the worker to finish every job sent (the terms of every step taken, a goal
+    /// frame asked for, the last field): before a recording or the summary is written.
+    pub fn finish(&mut self, sim: &mut Sim) {
+        self.follow(sim);
+        self.take_answers(true);
+        self.refresh_field(sim);
         self.publish(sim);
     }
 
     /// Updates the summary `view` prints at exit.
     fn publish(&self, sim: &Sim) {
         let (path, fb) = self
-            .with_setup(|s| (Some(s.loaded.info.path.clone()), s.loaded.info.fb.clone()))
+            .with_setup(|s| (Some(s.info.path.clone()), s.info.fb.clone()))
             .or_else(|| {
                 self.recorded
                     .as_ref()
@@ -424,6 +543,9 @@ impl RewardPanel {
             "r_video_paid": self.r_video.iter().filter(|v| **v != 0.0).count(),
             "ms_video": self.ms_video,
             "ms_fb": self.ms_fb,
+            "backend": (!self.backend.is_empty()).then_some(&self.backend),
+            "max_lag": self.max_lag,
+            "main_thread_ms": self.main_thread.json(),
             "fb": fb,
             "goals_loaded": self.goal_serial,
             "message": self.message,
@@ -442,7 +564,8 @@ impl RewardPanel {
 impl RewardPanel {
     /// Recomputes the reward field when it is due (see [`FieldView`]).
     fn refresh_field(&mut self, sim: &mut Sim) {
-        if !self.field.show {
+        self.draw_field(sim);
+        if !self.field.show || self.field.asked.is_some() {
             return;
         }
         let now = (
@@ -464,21 +587,32 @@ impl RewardPanel {
         if !due {
             return;
         }
-        self.field.shown = Some(now);
-        let t0 = std::time::Instant::now();
-        let obs = sim.shown_obs();
-        let action = sim.shown_record().map_or([0.0; 4], |r| r.action);
-        let grid = FieldGrid::over_hand_box(sim.task, FIELD_GRID);
-        let subject = self.field.subject;
-        let Some(setup) = self.setup.as_mut().and_then(|m| m.get_mut().ok()) else {
-            return;
-        };
-        let Some(fb) = setup.loaded.terms.fb.as_mut() else {
+        let Some(setup) = &self.setup else { return };
+        if !setup.has_fb {
             self.message = Some("no r_fb: the reward field needs an FB model".into());
             self.field.show = false;
             return;
+        }
+        let Some(worker) = self.worker.as_mut() else {
+            return;
         };
-        let field = match reward_field(fb.as_mut(), &obs, &action, subject, &grid) {
+        let obs = sim.shown_obs();
+        let action = sim.shown_record().map_or([0.0; 4], |r| r.action);
+        let grid = FieldGrid::over_hand_box(sim.task, FIELD_GRID);
+        worker.field(self.generation, obs, action, self.field.subject, grid);
+        self.field.shown = Some(now);
+        self.field.asked = Some((obs, std::time::Instant::now()));
+    }
+
+    /// Draws the field the worker answered over a top view of the scene.
+    fn draw_field(&mut self, sim: &mut Sim) {
+        let Some((field, _)) = self.field.ready.take() else {
+            return;
+        };
+        let Some((obs, _asked)) = self.field.asked.take() else {
+            return;
+        };
+        let field = match field {
             Ok(f) => f,
             Err(e) => {
                 self.message = Some(format!("reward field: {e}"));
@@ -486,6 +620,10 @@ impl RewardPanel {
                 return;
             }
         };
+        if !self.field.show {
+            return;
+        }
+        let t0 = std::time::Instant::now();
         let spec = ViewSpec {
             camera: CameraName::Topview,
             width: FIELD_SIZE,
@@ -509,7 +647,8 @@ impl RewardPanel {
         self.field.picture = Some(pic);
         self.field.values = Some(field);
         self.field.picture_serial += 1;
-        self.field.ms = t0.elapsed().as_secs_f64() * 1e3;
+        // The field's time on the worker plus the top view and drawing here.
+        self.field.ms += t0.elapsed().as_secs_f64() * 1e3;
         self.publish(sim);
     }
 }
@@ -530,7 +669,42 @@ impl Plugin for RewardPlugin {
 }
 
 pub(super) fn field_system(mut sim: ResMut<Sim>, mut panel: ResMut<RewardPanel>) {
+    let t0 = std::time::Instant::now();
     panel.refresh_field(&mut sim);
+    panel
+        .main_thread
+        .add(t0.elapsed().as_secs_f64() * 1e3, true);
+}
+
+/// Milliseconds the reward systems take on the main thread per frame (sending the steps,
+/// taking the terms, drawing the field): what the models still cost the window's frame rate.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct MainThreadTime {
+    frame: f64,
+    total: f64,
+    max: f64,
+    frames: u64,
+}
+
+impl MainThreadTime {
+    /// Adds one system's time; `last` closes the frame.
+    fn add(&mut self, ms: f64, last: bool) {
+        self.frame += ms;
+        if last {
+            self.total += self.frame;
+            self.max = self.max.max(self.frame);
+            self.frames += 1;
+            self.frame = 0.0;
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mean": self.total / self.frames.max(1) as f64,
+            "max": self.max,
+            "frames": self.frames,
+        })
+    }
 }
 
 /// A file dropped on the window is loaded as the goal video (a message in the panel if it is
@@ -571,12 +745,139 @@ fn scripted_drops(
 }
 
 fn follow_sim(sim: Res<Sim>, mut panel: ResMut<RewardPanel>) {
+    let t0 = std::time::Instant::now();
     panel.follow(&sim);
+    panel
+        .main_thread
+        .add(t0.elapsed().as_secs_f64() * 1e3, false);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::{Driver, ViewOptions};
+    use genreward_sim::{PolicyKind, TaskKind};
+
+    /// The worker thread scores the episode as the models do when called directly, step by
+    /// step; a goal-frame change rescores the steps taken and aims the later ones; a new
+    /// episode starts the video window over.
+    #[test]
+    fn the_worker_scores_as_the_models_do_and_follows_the_goal_frame() {
+        let opts = ViewOptions {
+            task: TaskKind::Push,
+            driver: Driver::Policy(PolicyKind::Expert),
+            seed: 3,
+            obs_camera: CameraName::Corner2,
+            obs_size: (64, 64),
+            frames: None,
+            screenshot: None,
+            save_agent_view: None,
+            record: None,
+            run: None,
+            drops: Vec::new(),
+            window: (1280, 800),
+        };
+        let mut sim = Sim::new(&opts).unwrap();
+        let goal = sim.expert_goal_file().unwrap();
+        let args = crate::score::GenRewardArgs {
+            vae: None,
+            every: 8,
+            alpha: 10.0,
+            fb: None,
+            no_fb: false,
+            beta: 0.005,
+            goal_frame: None,
+            clip: None,
+            dino: None,
+            device: "cpu".into(),
+        };
+        let load = || crate::score::load_terms(&goal, &args, TaskKind::Push).unwrap();
+        let mut panel = RewardPanel::new(Some(GoalSetup {
+            loaded: load(),
+            sparse_every: None,
+            heatmap: None,
+        }));
+        let mut direct = load().terms;
+        std::fs::remove_file(&goal).unwrap();
+        let fb = direct.fb.as_mut().unwrap();
+        let inputs = |sim: &Sim, range: std::ops::Range<usize>| {
+            let s: Vec<f32> = sim.history[range.clone()]
+                .iter()
+                .flat_map(|r| r.obs.map(|v| v as f32))
+                .collect();
+            let a: Vec<f32> = sim.history[range]
+                .iter()
+                .flat_map(|r| r.action.map(|v| v as f32))
+                .collect();
+            (s, a)
+        };
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= 1e-6 * y.abs().max(1.0))
+        };
+
+        for _ in 0..20 {
+            sim.step([0.0; 4]);
+            panel.follow(&sim);
+        }
+        panel.finish(&mut sim);
+        assert_eq!(panel.r_fb.len(), 20);
+        let want_video: Vec<f64> = sim.frames[..20]
+            .iter()
+            .map(|f| direct.video.push(&f.rgb, f.width, f.height).unwrap_or(0.0))
+            .collect();
+        assert_eq!(want_video.iter().filter(|v| **v != 0.0).count(), 2);
+        assert!(close(&panel.r_video, &want_video), "{:?}", panel.r_video);
+        let (s, a) = inputs(&sim, 0..20);
+        let before = fb.score(&s, &a).unwrap();
+        assert!(
+            close(&panel.r_fb, &before),
+            "{:?} vs {before:?}",
+            panel.r_fb
+        );
+
+        // Aim at sampled frame 2: the steps taken are rescored, the next ones aimed too.
+        panel.set_goal_frame(2, &sim);
+        for _ in 0..6 {
+            sim.step([0.0; 4]);
+            panel.follow(&sim);
+        }
+        panel.finish(&mut sim);
+        fb.set_goal(&direct.goal.window[2]);
+        let (s, a) = inputs(&sim, 0..26);
+        let aimed = fb.score(&s, &a).unwrap();
+        assert!(close(&panel.r_fb, &aimed), "{:?} vs {aimed:?}", panel.r_fb);
+        let moved = before
+            .iter()
+            .zip(&aimed)
+            .map(|(x, y)| (x - y).abs())
+            .sum::<f64>();
+        assert!(moved > 1.0, "the goal frame changes r_fb ({moved})");
+        assert_eq!(panel.goal_frame, 2);
+
+        // A new episode: terms from its first step, r_video paid at its own step 8.
+        sim.reset();
+        for _ in 0..8 {
+            sim.step([0.0; 4]);
+            panel.follow(&sim);
+        }
+        panel.finish(&mut sim);
+        assert_eq!(panel.r_fb.len(), 8);
+        direct.video.reset();
+        let last = sim.frames[..8]
+            .iter()
+            .filter_map(|f| direct.video.push(&f.rgb, f.width, f.height))
+            .collect::<Vec<_>>();
+        assert_eq!(last.len(), 1);
+        assert!(
+            (panel.r_video[7] - last[0]).abs() < 1e-6,
+            "{:?}",
+            panel.r_video
+        );
+        assert!(panel.backend.starts_with("cpu"), "{}", panel.backend);
+    }
 
     #[test]
     fn rescoring_is_the_formula_on_stored_terms() {
@@ -658,7 +959,7 @@ impl GoalTextures {
         seconds: f64,
     ) {
         let Some(Some((k, w, h, rgb))) = panel.with_setup(|s| {
-            let v = &s.loaded.terms.goal.video;
+            let v = &s.goal.video;
             let k = (seconds * GOAL_PLAY_FPS) as usize % v.len().max(1);
             let stale = self.player.as_ref().is_none_or(|p| p.4 != k);
             stale.then(|| (k, v.width, v.height, v.frames[k].clone()))
@@ -726,7 +1027,7 @@ impl GoalTextures {
             return;
         }
         let Some((frames, w, h)) = panel.with_setup(|s| {
-            let g = &s.loaded.terms.goal;
+            let g = &s.goal;
             (g.window.clone(), g.size, g.size)
         }) else {
             return;
@@ -798,9 +1099,9 @@ fn goal_loading(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim) {
 fn goal_section(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &GoalTextures) {
     let Some((path, scores, method)) = panel.with_setup(|s| {
         (
-            s.loaded.info.path.clone(),
-            s.loaded.terms.goal_frame.scores.clone(),
-            s.loaded.terms.goal_frame.method.clone(),
+            s.info.path.clone(),
+            s.goal_frame.scores.clone(),
+            s.goal_frame.method.clone(),
         )
     }) else {
         return;
@@ -809,11 +1110,7 @@ fn goal_section(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
     ui.label(format!(
         "goal frame {} ({}); click a frame to aim r_fb at it",
         panel.goal_frame,
-        if panel.goal_frame
-            == panel
-                .with_setup(|s| s.loaded.terms.goal_frame.frame)
-                .unwrap_or(0)
-        {
+        if panel.goal_frame == panel.with_setup(|s| s.goal_frame.frame).unwrap_or(0) {
             method.as_str()
         } else {
             "user"
@@ -862,9 +1159,7 @@ fn goal_section(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &Sim, tex: &Goa
             });
         }
         if let Some((_, id, w, h, k)) = &tex.player {
-            let n = panel
-                .with_setup(|s| s.loaded.terms.goal.video.len())
-                .unwrap_or(0);
+            let n = panel.with_setup(|s| s.goal.video.len()).unwrap_or(0);
             ui.vertical(|ui| {
                 ui.add(egui::Image::new((*id, fit(*w, *h))));
                 ui.small(format!("goal video {}/{n}", k + 1));
@@ -918,7 +1213,7 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim, tex: 
             ));
         }
     }
-    let timing = panel.with_setup(|s| (s.loaded.terms.fb.is_some(), s.loaded.info.every));
+    let timing = panel.with_setup(|s| (s.has_fb, s.info.every));
     if timing.is_some() {
         goal_section(ui, panel, sim, tex);
     }
@@ -974,12 +1269,15 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim, tex: 
             ));
             ui.end_row();
         });
-    if let Some((fb_on, every)) = timing.filter(|_| sim.replay.is_none()) {
+    if let Some((fb_on, every)) = timing {
+        let lag = panel.lag();
         ui.small(format!(
-            "cpu (flex): r_video {:.1} ms per payment (every {every} steps), r_fb {:.3} ms per step{}",
+            "models on {} (worker thread): r_video {:.1} ms per payment (every {every} steps), r_fb {:.3} ms per step{}{}",
+            panel.backend,
             panel.ms_video,
             panel.ms_fb,
-            if fb_on { "" } else { " (r_fb off)" }
+            if fb_on { "" } else { " (r_fb off)" },
+            if lag > 0 { format!(", {lag} steps queued") } else { String::new() }
         ));
     }
     let line = |v: &[f64]| -> egui_plot::PlotPoints {

@@ -122,7 +122,7 @@ impl Sim {
             Some(p) => Some(NpyWriter::create(p, opts.obs_size.1, opts.obs_size.0)?),
             None => None,
         };
-        let (renderer, message) = match Renderer::new() {
+        let (renderer, message) = match super::gpu::renderer() {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(format!("agent view unavailable: {e}"))),
         };

@@ -5,6 +5,7 @@
 //! Model code is generic over `Backend`; a command picks the concrete one at run time through
 //! [`BackendJob`] and [`run_on`].
 
+use burn::backend::wgpu::{WgpuDevice, WgpuSetup};
 use burn::backend::{Autodiff, Flex, Wgpu};
 use burn::tensor::backend::AutodiffBackend;
 use std::fmt;
@@ -62,6 +63,39 @@ pub trait BackendJob {
 pub fn run_on<J: BackendJob>(kind: DeviceKind, job: J) -> J::Output {
     match kind {
         DeviceKind::Cpu => job.run::<Autodiff<Cpu>>(Default::default()),
-        DeviceKind::Wgpu => job.run::<Autodiff<Gpu>>(Default::default()),
+        DeviceKind::Wgpu => job.run::<Autodiff<Gpu>>(gpu_device()),
+    }
+}
+
+/// The wgpu device registered by [`share_gpu_device`], if any.
+static SHARED_GPU: std::sync::OnceLock<(WgpuDevice, String)> = std::sync::OnceLock::new();
+
+/// Makes `--device wgpu` run the models on an existing wgpu device (the app's, so that Bevy, the
+/// agent-view renderer and the models share one device) instead of a device of burn's own.
+/// Call before loading a model; only the first call counts. Returns the device burn will use.
+pub fn share_gpu_device(setup: WgpuSetup, name: &str) -> WgpuDevice {
+    SHARED_GPU
+        .get_or_init(|| {
+            (
+                burn::backend::wgpu::init_device(setup, Default::default()),
+                name.to_string(),
+            )
+        })
+        .0
+        .clone()
+}
+
+/// The device `--device wgpu` runs on: the shared one ([`share_gpu_device`]) or burn's default.
+pub fn gpu_device() -> WgpuDevice {
+    SHARED_GPU
+        .get()
+        .map_or_else(WgpuDevice::default, |(d, _)| d.clone())
+}
+
+/// Where the `wgpu` backend runs, in words (for logs and the app's panel).
+pub fn gpu_device_name() -> String {
+    match SHARED_GPU.get() {
+        Some((_, name)) => format!("wgpu, shared device ({name})"),
+        None => "wgpu, its own device".into(),
     }
 }

@@ -9,7 +9,7 @@ use crate::features::{GoalEncoder, StateKind};
 use crate::RewardError;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use genreward_models::backend::{Cpu, Gpu};
+use genreward_models::backend::{gpu_device, Cpu, Gpu};
 use genreward_models::{DeviceKind, FbCheckpoint, FbConfig, FbModel};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -255,6 +255,6 @@ pub fn fb_term(
     }
     Ok(match device {
         DeviceKind::Cpu => Box::new(build::<Cpu>(fb, vae, dino, goal_frame, Default::default())?),
-        DeviceKind::Wgpu => Box::new(build::<Gpu>(fb, vae, dino, goal_frame, Default::default())?),
+        DeviceKind::Wgpu => Box::new(build::<Gpu>(fb, vae, dino, goal_frame, gpu_device())?),
     })
 }

@@ -5,7 +5,7 @@ use crate::goal::GoalVideo;
 use crate::video::{FrameTerm, VideoEncoder, VideoReward};
 use crate::RewardError;
 use burn::tensor::backend::Backend;
-use genreward_models::backend::{Cpu, Gpu};
+use genreward_models::backend::{gpu_device, Cpu, Gpu};
 use genreward_models::{DeviceKind, VaeCheckpoint};
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ pub fn video_term(
             every,
         )),
         DeviceKind::Wgpu => Box::new(VideoReward::new(
-            load_encoder::<Gpu>(vae, Default::default())?,
+            load_encoder::<Gpu>(vae, gpu_device())?,
             goal,
             every,
         )),
