@@ -1217,28 +1217,32 @@ pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardPanel, sim: &mut Sim, tex: 
     if timing.is_some() {
         goal_section(ui, panel, sim, tex);
     }
-    ui.horizontal(|ui| {
-        ui.label("alpha");
-        ui.add(
-            egui::DragValue::new(&mut panel.weights.alpha)
-                .speed(0.1)
-                .range(0.0..=1000.0),
-        );
-        ui.label("beta");
-        ui.add(
-            egui::DragValue::new(&mut panel.weights.beta)
-                .speed(0.0005)
-                .range(0.0..=10.0)
-                .max_decimals(4),
-        );
-    });
+    // Logarithmic sliders: the weights span orders of magnitude (alpha 10, beta 0.005 by
+    // default); the number beside each can be typed or dragged for exact values.
+    ui.add(
+        egui::Slider::new(&mut panel.weights.alpha, 0.0..=1000.0)
+            .logarithmic(true)
+            .smallest_positive(0.01)
+            .text("alpha (r_video)"),
+    );
+    ui.add(
+        egui::Slider::new(&mut panel.weights.beta, 0.0..=10.0)
+            .logarithmic(true)
+            .smallest_positive(1e-5)
+            .max_decimals(5)
+            .text("beta (r_fb)"),
+    );
     ui.horizontal(|ui| {
         let mut sparse = panel.weights.sparse_every.is_some();
-        ui.checkbox(&mut sparse, "sparse r_env every");
+        ui.checkbox(&mut sparse, "sparse r_env");
         let mut k = panel.weights.sparse_every.unwrap_or(64);
-        ui.add_enabled(sparse, egui::DragValue::new(&mut k).range(1..=1000));
+        ui.add_enabled(
+            sparse,
+            egui::Slider::new(&mut k, 1..=512)
+                .logarithmic(true)
+                .text("steps apart"),
+        );
         panel.weights.sparse_every = sparse.then_some(k);
-        ui.label("steps");
     });
     let r = panel.rescored(sim);
     egui::Grid::new("genreward-returns")
