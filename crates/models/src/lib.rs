@@ -5,6 +5,8 @@
 //! - [`clip`]: CLIP's image and text towers (OpenCLIP layout) from a user's weights, with its
 //!   BPE tokenizer ([`bpe`]), scoring goal frames against the task's sentence;
 //! - [`dino`]: DINOv2 image towers from a user's weights, for goal features;
+//! - [`dreamer`]: DreamerV3's building blocks (two-hot heads, categorical latents, return
+//!   normalisation);
 //! - [`vit`], [`weights`]: transformer pieces and safetensors loading for pretrained models;
 //! - [`backend`]: the CPU (`flex`) and GPU (`wgpu`) backends and `--device cpu|wgpu`;
 //! - [`checkpoint`]: burn records with their config as JSON beside them, checked on load;
@@ -18,6 +20,7 @@ pub mod bpe;
 pub mod checkpoint;
 pub mod clip;
 pub mod dino;
+pub mod dreamer;
 pub mod fb;
 pub mod frames;
 pub mod train;

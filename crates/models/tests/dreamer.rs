@@ -1,0 +1,256 @@
+//! DreamerV3's building blocks against hand-computed values.
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Tensor, TensorData};
+use genreward_models::dreamer::dist::symexp_bins;
+use genreward_models::dreamer::moments::percentile;
+use genreward_models::dreamer::*;
+
+type B = Flex;
+type AB = Autodiff<Flex>;
+
+fn dev() -> burn::tensor::Device<B> {
+    Default::default()
+}
+
+fn vec1(t: Tensor<B, 1>) -> Vec<f32> {
+    t.into_data().to_vec::<f32>().unwrap()
+}
+
+fn close(a: f32, b: f64, tol: f64) -> bool {
+    (a as f64 - b).abs() <= tol * b.abs().max(1.0)
+}
+
+#[test]
+fn symlog_and_symexp_are_the_hand_values_and_inverse() {
+    let e = std::f64::consts::E;
+    let x = [0.0, e - 1.0, -(e * e - 1.0), 1e6];
+    let y = vec1(symlog(Tensor::<B, 1>::from_floats(
+        x.map(|v| v as f32).as_slice(),
+        &dev(),
+    )));
+    let want = [0.0, 1.0, -2.0, (1e6f64 + 1.0).ln()];
+    for (a, b) in y.iter().zip(want) {
+        assert!(close(*a, b, 1e-6), "{y:?}");
+    }
+    let xs: Vec<f32> = (-40..=40).map(|k| (k as f32 * 0.37).powi(3)).collect();
+    let back = vec1(symexp(symlog(Tensor::<B, 1>::from_floats(
+        xs.as_slice(),
+        &dev(),
+    ))));
+    for (a, b) in back.iter().zip(&xs) {
+        assert!(close(*a, *b as f64, 1e-5), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn dreamer_bins_are_symexp_of_even_symlog_steps() {
+    let b = symexp_bins(255, 20.0);
+    assert_eq!(b.len(), 255);
+    assert_eq!(b[127], 0.0);
+    let step = 20.0f64 / 127.0;
+    assert!(close(b[128], step.exp() - 1.0, 1e-6), "{}", b[128]);
+    assert!(close(b[254], 20f64.exp() - 1.0, 1e-6), "{}", b[254]);
+    for k in 0..255 {
+        assert_eq!(b[k], -b[254 - k], "symmetric at {k}");
+    }
+}
+
+#[test]
+fn two_hot_puts_weight_on_the_neighbouring_bins() {
+    let th = TwoHot::<B>::dreamer(&dev());
+    assert_eq!(th.len(), 255);
+    let b1 = (20.0f64 / 127.0).exp() - 1.0; // 0.170566
+    let big = 20f64.exp() - 1.0;
+    let x = Tensor::<B, 1>::from_floats([0.0, 0.1, -1e9, 1e9, big as f32, -3.3], &dev());
+    let t = th.encode(x).into_data().to_vec::<f32>().unwrap();
+    let row = |i: usize| &t[i * 255..(i + 1) * 255];
+    // 0 is bin 127 exactly.
+    assert_eq!(row(0)[127], 1.0);
+    assert_eq!(row(0).iter().sum::<f32>(), 1.0);
+    // 0.1 lies between bin 127 (0) and 128 (0.170566): weights 0.41372 and 0.58628.
+    assert!(close(row(1)[127], (b1 - 0.1) / b1, 1e-5), "{}", row(1)[127]);
+    assert!(close(row(1)[128], 0.1 / b1, 1e-5), "{}", row(1)[128]);
+    // Outside the range (and on its end): all weight on the end bin.
+    assert!(close(row(2)[0], 1.0, 1e-6) && close(row(3)[254], 1.0, 1e-6));
+    assert!(close(row(4)[254], 1.0, 1e-6));
+    // Every row sums to one, and inside the range its mean is the value itself.
+    let bins = symexp_bins(255, 20.0);
+    for (i, x) in [(0, 0.0), (1, 0.1), (5, -3.3)] {
+        let r = row(i);
+        assert!(close(r.iter().sum::<f32>(), 1.0, 1e-6));
+        let mean: f64 = r
+            .iter()
+            .zip(&bins)
+            .map(|(w, b)| *w as f64 * *b as f64)
+            .sum();
+        assert!((mean - x).abs() < 1e-5, "{mean} vs {x}");
+        assert!(r.iter().filter(|w| **w > 0.0).count() <= 2);
+    }
+}
+
+#[test]
+fn two_hot_loss_and_mean_are_the_closed_forms() {
+    let th = TwoHot::<B>::dreamer(&dev());
+    // Uniform logits (a zero-initialised head): cross-entropy ln 255 whatever the target, and
+    // the mean exactly 0 although the end bins are +-4.85e8.
+    let logits = Tensor::<B, 2>::zeros([3, 255], &dev());
+    let loss = vec1(th.loss(
+        logits.clone(),
+        Tensor::from_floats([0.0, 7.7, -30.0], &dev()),
+    ));
+    for l in loss {
+        assert!(close(l, 255f64.ln(), 1e-5), "{l}");
+    }
+    assert_eq!(vec1(th.mean(logits)), vec![0.0; 3]);
+    // Logits that are the log of a two-hot target decode to its value.
+    let target = Tensor::<B, 1>::from_floats([2.5, -0.7, 1234.5], &dev());
+    let logits = (th.encode(target) + 1e-30).log();
+    let m = vec1(th.mean(logits));
+    assert!(
+        (m[0] - 2.5).abs() < 1e-4 && (m[1] + 0.7).abs() < 1e-4 && (m[2] - 1234.5).abs() < 0.05,
+        "{m:?}"
+    );
+}
+
+#[test]
+fn unimix_keeps_every_class_possible() {
+    let logits = Tensor::<B, 2>::from_floats([[0.0, 3f32.ln()], [-1e9, 0.0]], &dev());
+    let p = unimix_probs(logits, 0.01)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    // softmax [0.25, 0.75] -> 0.99 p + 0.005; a class of probability 0 keeps 0.005.
+    for (a, b) in p.iter().zip([0.2525, 0.7475, 0.005, 0.995]) {
+        assert!(close(*a, b, 1e-6), "{p:?}");
+    }
+}
+
+#[test]
+fn straight_through_samples_are_one_hot_with_the_gradient_of_the_probabilities() {
+    let d = dev();
+    <AB as burn::tensor::backend::Backend>::seed(&d, 7);
+    let n = 20_000;
+    let probs_row = [0.1f32, 0.6, 0.3];
+    let logits = Tensor::<AB, 2>::from_floats(
+        TensorData::new(
+            probs_row
+                .iter()
+                .cycle()
+                .take(3 * n)
+                .map(|p| p.ln())
+                .collect::<Vec<f32>>(),
+            [n, 3],
+        ),
+        &d,
+    )
+    .require_grad();
+    let probs = burn::tensor::activation::softmax(logits.clone(), 1);
+    let s = sample_straight_through(probs.clone());
+    let v = s.clone().into_data().to_vec::<f32>().unwrap();
+    assert!(v
+        .iter()
+        .all(|x| (x - 0.0).abs() < 1e-6 || (x - 1.0).abs() < 1e-6));
+    for k in 0..3 {
+        let freq = v.iter().skip(k).step_by(3).sum::<f32>() / n as f32;
+        assert!((freq - probs_row[k]).abs() < 0.015, "class {k}: {freq}");
+        assert!(v.chunks(3).all(|r| r.iter().sum::<f32>() == 1.0));
+    }
+    // d/dlogits of sum(sample * w) equals that of sum(probs * w) (each backward on a graph of
+    // its own: burn's backward consumes the graph it walks).
+    let w = Tensor::<AB, 2>::from_floats([[1.0, -2.0, 0.5]], &d);
+    let g1 = (s * w.clone()).sum().backward();
+    let g1 = logits
+        .grad(&g1)
+        .unwrap()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    drop(probs);
+    let probs = burn::tensor::activation::softmax(logits.clone(), 1);
+    let g2 = (probs * w).sum().backward();
+    let g2 = logits
+        .grad(&g2)
+        .unwrap()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    for (a, b) in g1.iter().zip(&g2) {
+        assert!((a - b).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn kl_is_the_hand_value_and_free_nats_stop_its_gradient() {
+    let d = dev();
+    let p = Tensor::<B, 3>::from_floats([[[0.5, 0.5], [0.25, 0.75]]], &d);
+    let q = Tensor::<B, 3>::from_floats([[[0.25, 0.75], [0.25, 0.75]]], &d);
+    let kl = vec1(categorical_kl(p, q));
+    let want = 0.5 * (2f64).ln() + 0.5 * (0.5f64 / 0.75).ln();
+    assert!(close(kl[0], want, 1e-6), "{kl:?} vs {want}");
+
+    // Below the free nats both losses are the constant and pass no gradient.
+    let logits = Tensor::<AB, 3>::from_floats([[[0.3, -0.2], [0.1, 0.9]]], &d).require_grad();
+    let post = burn::tensor::activation::softmax(logits.clone(), 2);
+    let prior = Tensor::<AB, 3>::from_floats([[[0.5, 0.5], [0.5, 0.5]]], &d);
+    let (dy, rep) = kl_losses(post, prior.clone(), 1.0);
+    assert_eq!(dy.clone().into_data().to_vec::<f32>().unwrap(), vec![1.0]);
+    let g = rep.sum().backward();
+    let g = logits
+        .grad(&g)
+        .map(|g| g.into_data().to_vec::<f32>().unwrap());
+    assert!(
+        g.as_ref().is_none_or(|g| g.iter().all(|x| *x == 0.0)),
+        "{g:?}"
+    );
+    // Above them, rep trains the posterior and dyn does not.
+    let post = || burn::tensor::activation::softmax(logits.clone(), 2);
+    let (_, rep) = kl_losses(post(), prior.clone(), 0.0);
+    let g = rep.sum().backward();
+    assert!(logits
+        .grad(&g)
+        .unwrap()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .any(|x| x.abs() > 1e-4));
+    let (dy, _) = kl_losses(post(), prior, 0.0);
+    let g = dy.sum().backward();
+    let g = logits
+        .grad(&g)
+        .map(|g| g.into_data().to_vec::<f32>().unwrap());
+    assert!(
+        g.as_ref().is_none_or(|g| g.iter().all(|x| *x == 0.0)),
+        "{g:?}"
+    );
+}
+
+#[test]
+fn returns_are_scaled_by_the_percentile_range() {
+    // NumPy: percentile([1..=100], 5) = 5.95, 95 -> 95.05.
+    let v: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert!((percentile(&v, 5.0) - 5.95).abs() < 1e-12);
+    assert!((percentile(&v, 95.0) - 95.05).abs() < 1e-12);
+    let batch: Vec<f32> = (1..=100).map(|x| x as f32).collect();
+    let mut m = Moments::default();
+    m.update(&batch);
+    // One batch at rate 0.01 from zero: lo 0.0595, hi 0.9505, range 0.891 < 1 -> scale 1.
+    let (lo, scale) = m.stats();
+    assert!((lo - 0.0595).abs() < 1e-9 && scale == 1.0, "{lo} {scale}");
+    m.update(&batch);
+    let (lo, hi) = m.range();
+    assert!((lo - 0.0595 * 1.99).abs() < 1e-9 && (hi - 0.9505 * 1.99).abs() < 1e-9);
+    // Debiased, the averages are the batch's percentiles at once.
+    let mut m = Moments::new(0.01, 1.0, 5.0, 95.0, true);
+    m.update(&batch);
+    let (lo, scale) = m.stats();
+    assert!(
+        (lo - 5.95).abs() < 1e-9 && (scale - 89.1).abs() < 1e-9,
+        "{lo} {scale}"
+    );
+    // Small returns are not scaled up.
+    let mut m = Moments::new(0.01, 1.0, 5.0, 95.0, true);
+    m.update(&[0.01, 0.02, 0.03]);
+    assert_eq!(m.stats().1, 1.0);
+}
