@@ -4,6 +4,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::dist::symexp_bins;
 use genreward_models::dreamer::moments::percentile;
+use genreward_models::dreamer::rssm;
 use genreward_models::dreamer::*;
 
 type B = Flex;
@@ -154,7 +155,9 @@ fn straight_through_samples_are_one_hot_with_the_gradient_of_the_probabilities()
     for k in 0..3 {
         let freq = v.iter().skip(k).step_by(3).sum::<f32>() / n as f32;
         assert!((freq - probs_row[k]).abs() < 0.015, "class {k}: {freq}");
-        assert!(v.chunks(3).all(|r| r.iter().sum::<f32>() == 1.0));
+        assert!(v
+            .chunks(3)
+            .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6));
     }
     // d/dlogits of sum(sample * w) equals that of sum(probs * w) (each backward on a graph of
     // its own: burn's backward consumes the graph it walks).
@@ -253,4 +256,118 @@ fn returns_are_scaled_by_the_percentile_range() {
     let mut m = Moments::new(0.01, 1.0, 5.0, 95.0, true);
     m.update(&[0.01, 0.02, 0.03]);
     assert_eq!(m.stats().1, 1.0);
+}
+
+#[test]
+fn lambda_returns_are_the_hand_values() {
+    let d = dev();
+    let t = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, &d).reshape([3, 1]);
+    let (r, c, v) = (
+        t([0.0, 1.0, 2.0]),
+        t([1.0, 0.5, 1.0]),
+        t([99.0, 10.0, 20.0]),
+    );
+    // R_2 = v_2 = 20; R_1 = 2 + 1 (0.5 20 + 0.5 20) = 22; R_0 = 1 + 0.5 (0.5 10 + 0.5 22) = 9.
+    let got = lambda_returns(r.clone(), c.clone(), v.clone(), 0.5)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert_eq!(got, vec![9.0, 22.0]);
+    // lambda 1: the discounted sum to the end (1 + 0.5 (2 + 20) = 12); lambda 0: one-step TD.
+    let mc = lambda_returns(r.clone(), c.clone(), v.clone(), 1.0)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert_eq!(mc, vec![12.0, 22.0]);
+    let td = lambda_returns(r, c, v, 0.0)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert_eq!(td, vec![6.0, 22.0]);
+}
+
+#[test]
+fn presets_parse_and_grow() {
+    let p: Preset = "size12m".parse().unwrap();
+    assert_eq!(p.sizes().deter, 2048);
+    assert!("size3m".parse::<Preset>().unwrap_err().contains("size1m"));
+    for w in Preset::ALL.windows(2) {
+        let (a, b) = (w[0].sizes(), w[1].sizes());
+        assert!(a.deter < b.deter && a.units < b.units && a.classes < b.classes);
+    }
+}
+
+fn tiny_rssm() -> (Rssm<B>, RssmConfig) {
+    let cfg = RssmConfig::new(16, 8, 4, 2, 6).with_stoch(3).with_blocks(4);
+    (cfg.init(&dev()), cfg)
+}
+
+/// The state of the first step of an episode does not depend on what came before it; later
+/// steps do. Samples are one-hot per categorical; each sequence is its own.
+#[test]
+fn rssm_resets_on_the_first_step_and_keeps_sequences_apart() {
+    let d = dev();
+    <B as burn::tensor::backend::Backend>::seed(&d, 3);
+    let (rssm, cfg) = tiny_rssm();
+    let n = 3;
+    let random = |shape: [usize; 2]| {
+        Tensor::<B, 2>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), &d)
+    };
+    let embed = random([n, 6]);
+    let action = random([n, 2]).clamp(-1.0, 1.0);
+    let other = rssm::State {
+        deter: random([n, 16]),
+        stoch: random([n, 12]),
+    };
+    let first = Tensor::<B, 2>::ones([n, 1], &d);
+    let (a, _) = rssm.obs_step(
+        rssm.initial(n, &d),
+        action.clone(),
+        embed.clone(),
+        first.clone(),
+    );
+    let (b, _) = rssm.obs_step(other.clone(), action.clone() * 0.3, embed.clone(), first);
+    assert_eq!(
+        a.deter.to_data(),
+        b.deter.to_data(),
+        "a first step starts from zeros"
+    );
+    let not_first = Tensor::<B, 2>::zeros([n, 1], &d);
+    let (c, probs) = rssm.obs_step(
+        other.clone(),
+        action.clone(),
+        embed.clone(),
+        not_first.clone(),
+    );
+    let diff = (c.deter.clone() - a.deter.clone())
+        .abs()
+        .max()
+        .into_scalar();
+    assert!(diff > 1e-3, "later steps follow the state ({diff})");
+    assert_eq!(probs.dims(), [n, 3, 4]);
+    let z = c
+        .stoch
+        .clone()
+        .reshape([n, 3, 4])
+        .sum_dim(2)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert!(z.iter().all(|s| (s - 1.0).abs() < 1e-6), "{z:?}");
+    assert_eq!(c.feat().dims(), [n, cfg.feat_dim()]);
+
+    // Changing sequence 0's state leaves sequences 1 and 2 as they were.
+    let mut moved = other.clone();
+    moved.deter = moved.deter.clone()
+        + Tensor::<B, 2>::ones([n, 16], &d)
+            .slice([0..1, 0..16])
+            .pad((0, 0, 0, n - 1), 0.0);
+    let h0 = rssm.core(&other, action.clone());
+    let h1 = rssm.core(&moved, action);
+    let rows = |t: Tensor<B, 2>| t.slice([1..n, 0..16]).into_data();
+    assert_eq!(rows(h0.clone()), rows(h1.clone()));
+    assert_ne!(
+        h0.slice([0..1, 0..16]).into_data(),
+        h1.slice([0..1, 0..16]).into_data()
+    );
 }
