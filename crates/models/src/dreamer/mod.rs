@@ -6,12 +6,15 @@
 //!   unimix and straight-through samples, the balanced KL losses with free nats;
 //! - [`moments`]: the return normalisation by the 5th-95th percentile range (EMA);
 //! - [`returns`]: lambda returns;
-//! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents).
+//! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents);
+//! - [`world`]: the world model (CNN encoder and decoder, reward and continue heads) and its
+//!   loss.
 
 pub mod dist;
 pub mod moments;
 pub mod returns;
 pub mod rssm;
+pub mod world;
 
 pub use dist::{
     categorical_kl, kl_losses, sample_straight_through, symexp, symlog, unimix_probs, TwoHot,
@@ -19,6 +22,7 @@ pub use dist::{
 pub use moments::Moments;
 pub use returns::lambda_returns;
 pub use rssm::{Rssm, RssmConfig, State};
+pub use world::{Batch, WorldLoss, WorldModel, WorldModelConfig};
 
 /// The reference's size presets (`--size`), smallest first: the RSSM's `deter`, `hidden` and
 /// `classes`, the CNN's base `depth` and the MLPs' `units` (32 categoricals and 8 GRU blocks in

@@ -1,0 +1,340 @@
+//! DreamerV3's world model: encoder, RSSM, decoder, reward and continue heads, and its loss.
+//!
+//! * Encoder: a 64x64 RGB frame as `x / 255 - 0.5` through 4 stages of conv 5x5 (stride 1) +
+//!   2x2 max-pool + RMSNorm over channels + SiLU (channels `depth x [2, 3, 4, 4]`, 64 -> 4
+//!   pixels), flattened; with `vector_dim > 0`, the state vector (the 39-d observation) as
+//!   `symlog(x)` through 3 dense layers, concatenated.
+//! * Decoder: the model state `[h, z]` -> a dense layer to 4x4x(4 depth) + RMSNorm + SiLU ->
+//!   3 stages of nearest 2x upsampling + conv 5x5 + RMSNorm + SiLU (`4, 3, 2 x depth` channels)
+//!   -> 2x upsampling + conv 5x5 to RGB + sigmoid; the loss is the squared error to `x / 255`
+//!   summed over pixels. (The reference feeds `h` through a block-diagonal layer and `z`
+//!   through a dense one to save compute at `deter` 8192; one dense layer from `[h, z]` is the
+//!   same function class at our sizes.) The state vector: 3 dense layers to `symlog(x)`,
+//!   squared error summed over dimensions.
+//! * Reward head: one dense layer, then 255 two-hot logits (output layer zero-initialised);
+//!   continue head: one dense layer and a logit, trained toward `(1 - terminal) (1 - 1/333)`.
+//! * Loss per step: `rec + rew + con + 1.0 dyn + 0.1 rep` (KL with 1 free nat), averaged.
+
+use super::dist::{kl_losses, symlog, TwoHot};
+use super::rssm::{Dense, Rssm, RssmConfig, State};
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d, RmsNorm, RmsNormConfig};
+use burn::tensor::activation::{log_sigmoid, sigmoid, silu};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+/// Side of the frames the world model reads.
+pub const IMAGE: usize = 64;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct WorldModelConfig {
+    pub rssm: RssmConfig,
+    /// Base channel count of the CNNs.
+    pub depth: usize,
+    /// Width of the dense layers of the vector encoder, the decoder's vector path and heads.
+    pub units: usize,
+    /// Size of the state vector read and reconstructed besides the frame (0: frames only).
+    #[config(default = 0)]
+    pub vector_dim: usize,
+    /// Discount folded into the continue target (`1 - 1/333`).
+    #[config(default = 0.996996996996997)]
+    pub discount: f64,
+    #[config(default = 1.0)]
+    pub free_nats: f64,
+    #[config(default = 1.0)]
+    pub dyn_scale: f64,
+    #[config(default = 0.1)]
+    pub rep_scale: f64,
+}
+
+impl WorldModelConfig {
+    /// Size of the frame embedding (`4 x 4 x 4 depth`) plus the vector embedding.
+    pub fn embed_dim(depth: usize, units: usize, vector_dim: usize) -> usize {
+        16 * 4 * depth + if vector_dim > 0 { units } else { 0 }
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> WorldModel<B> {
+        let d = self.depth;
+        let chans = [3, 2 * d, 3 * d, 4 * d, 4 * d];
+        let conv = |i: usize, o: usize| {
+            Conv2dConfig::new([i, o], [5, 5])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device)
+        };
+        let feat = self.rssm.feat_dim();
+        let vec_layers = |input: usize| -> Vec<Dense<B>> {
+            (0..3)
+                .map(|i| Dense::new(if i == 0 { input } else { self.units }, self.units, device))
+                .collect()
+        };
+        WorldModel {
+            enc_convs: (0..4).map(|i| conv(chans[i], chans[i + 1])).collect(),
+            enc_norms: (0..4)
+                .map(|i| RmsNormConfig::new(chans[i + 1]).init(device))
+                .collect(),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            enc_vec: if self.vector_dim > 0 {
+                vec_layers(self.vector_dim)
+            } else {
+                Vec::new()
+            },
+            rssm: self.rssm.init(device),
+            dec_in: LinearConfig::new(feat, 16 * 4 * d).init(device),
+            dec_in_norm: RmsNormConfig::new(4 * d).init(device),
+            dec_convs: vec![conv(4 * d, 4 * d), conv(4 * d, 3 * d), conv(3 * d, 2 * d)],
+            dec_norms: [4 * d, 3 * d, 2 * d]
+                .iter()
+                .map(|&c| RmsNormConfig::new(c).init(device))
+                .collect(),
+            dec_out: conv(2 * d, 3),
+            dec_vec: if self.vector_dim > 0 {
+                vec_layers(feat)
+            } else {
+                Vec::new()
+            },
+            dec_vec_out: (self.vector_dim > 0)
+                .then(|| LinearConfig::new(self.units, self.vector_dim).init(device)),
+            reward: Dense::new(feat, self.units, device),
+            reward_out: LinearConfig::new(self.units, super::dist::BINS)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            cont: Dense::new(feat, self.units, device),
+            cont_out: LinearConfig::new(self.units, 1).init(device),
+            depth: d,
+            discount: self.discount,
+            free_nats: self.free_nats,
+            dyn_scale: self.dyn_scale,
+            rep_scale: self.rep_scale,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct WorldModel<B: Backend> {
+    enc_convs: Vec<Conv2d<B>>,
+    enc_norms: Vec<RmsNorm<B>>,
+    pool: MaxPool2d,
+    enc_vec: Vec<Dense<B>>,
+    pub rssm: Rssm<B>,
+    dec_in: Linear<B>,
+    dec_in_norm: RmsNorm<B>,
+    dec_convs: Vec<Conv2d<B>>,
+    dec_norms: Vec<RmsNorm<B>>,
+    dec_out: Conv2d<B>,
+    dec_vec: Vec<Dense<B>>,
+    dec_vec_out: Option<Linear<B>>,
+    reward: Dense<B>,
+    reward_out: Linear<B>,
+    cont: Dense<B>,
+    cont_out: Linear<B>,
+    depth: usize,
+    discount: f64,
+    free_nats: f64,
+    dyn_scale: f64,
+    rep_scale: f64,
+}
+
+/// RMSNorm over the channels of `[N, C, H, W]`.
+fn norm_channels<B: Backend>(norm: &RmsNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    norm.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
+}
+
+/// Nearest-neighbour 2x upsampling of `[N, C, H, W]`.
+fn upsample<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n, c, h, 1, w, 1])
+        .expand([n, c, h, 2, w, 2])
+        .reshape([n, c, 2 * h, 2 * w])
+}
+
+/// A batch of sequences `[B, T, ..]` for the world model.
+#[derive(Clone, Debug)]
+pub struct Batch<B: Backend> {
+    /// Frames as `x / 255` in [0, 1], `[B, T, 3, 64, 64]`.
+    pub image: Tensor<B, 5>,
+    /// State vectors `[B, T, V]` (when the model reads them).
+    pub vector: Option<Tensor<B, 3>>,
+    /// The action taken after each frame `[B, T, A]`.
+    pub action: Tensor<B, 3>,
+    /// The reward received for arriving at each frame `[B, T]` (0 on first steps).
+    pub reward: Tensor<B, 2>,
+    /// 1 on the first step of an episode `[B, T]`.
+    pub is_first: Tensor<B, 2>,
+    /// 1 where the episode ended by termination (not by a time limit) `[B, T]`.
+    pub is_terminal: Tensor<B, 2>,
+}
+
+/// The world model's loss terms, each averaged over the batch and the steps.
+#[derive(Clone, Debug)]
+pub struct WorldLoss<B: Backend> {
+    pub total: Tensor<B, 1>,
+    pub image: Tensor<B, 1>,
+    pub vector: Option<Tensor<B, 1>>,
+    pub reward: Tensor<B, 1>,
+    pub cont: Tensor<B, 1>,
+    pub dynamics: Tensor<B, 1>,
+    pub representation: Tensor<B, 1>,
+}
+
+/// What [`WorldModel::observe`] returns: the posterior states `[B, T, ..]` flattened to rows
+/// `b * T + t`, the probabilities, and the last state to continue from.
+pub struct Observed<B: Backend> {
+    pub feat: Tensor<B, 2>,
+    pub deter: Tensor<B, 2>,
+    pub post: Tensor<B, 3>,
+    pub last: State<B>,
+}
+
+impl<B: Backend> WorldModel<B> {
+    /// Embeds frames `[N, 3, 64, 64]` (in [0, 1]) and state vectors `[N, V]`.
+    pub fn encode(&self, image: Tensor<B, 4>, vector: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
+        let [n, _, _, _] = image.dims();
+        let mut x = image - 0.5;
+        for (conv, norm) in self.enc_convs.iter().zip(&self.enc_norms) {
+            x = silu(norm_channels(norm, self.pool.forward(conv.forward(x))));
+        }
+        let [_, c, h, w] = x.dims();
+        let mut parts = vec![x.reshape([n, c * h * w])];
+        if let (Some(v), false) = (vector, self.enc_vec.is_empty()) {
+            let mut v = symlog(v);
+            for l in &self.enc_vec {
+                v = l.forward(v);
+            }
+            parts.push(v);
+        }
+        Tensor::cat(parts, 1)
+    }
+
+    /// Decodes model states `[N, F]` to frames `[N, 3, 64, 64]` in [0, 1].
+    pub fn decode_image(&self, feat: Tensor<B, 2>) -> Tensor<B, 4> {
+        let [n, _] = feat.dims();
+        let c = 4 * self.depth;
+        let x = self.dec_in.forward(feat).reshape([n, c, 4, 4]);
+        let mut x = silu(norm_channels(&self.dec_in_norm, x));
+        for (conv, norm) in self.dec_convs.iter().zip(&self.dec_norms) {
+            x = silu(norm_channels(norm, conv.forward(upsample(x))));
+        }
+        sigmoid(self.dec_out.forward(upsample(x)))
+    }
+
+    /// The predicted `symlog` of the state vector `[N, V]`.
+    pub fn decode_vector(&self, feat: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+        let out = self.dec_vec_out.as_ref()?;
+        let mut x = feat;
+        for l in &self.dec_vec {
+            x = l.forward(x);
+        }
+        Some(out.forward(x))
+    }
+
+    /// Reward logits `[N, 255]` (decode with [`TwoHot::mean`]).
+    pub fn reward_logits(&self, feat: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.reward_out.forward(self.reward.forward(feat))
+    }
+
+    /// Continue logits `[N]`; `sigmoid` of it is the discounted continuation.
+    pub fn cont_logit(&self, feat: Tensor<B, 2>) -> Tensor<B, 1> {
+        let [n, _] = feat.dims();
+        self.cont_out.forward(self.cont.forward(feat)).reshape([n])
+    }
+
+    /// Runs the posterior over a batch from `start` (zeros when `None`).
+    pub fn observe(&self, batch: &Batch<B>, start: Option<State<B>>) -> Observed<B> {
+        let [b, t, _, h, w] = batch.image.dims();
+        let device = batch.image.device();
+        let images = batch.image.clone().reshape([b * t, 3, h, w]);
+        let vectors = batch.vector.clone().map(|v| {
+            let [_, _, d] = v.dims();
+            v.reshape([b * t, d])
+        });
+        let embed = self.encode(images, vectors);
+        let [_, e] = embed.dims();
+        let embed = embed.reshape([b, t, e]);
+        let [_, _, a] = batch.action.dims();
+        let mut state = start.unwrap_or_else(|| self.rssm.initial(b, &device));
+        let mut prev = Tensor::<B, 2>::zeros([b, a], &device);
+        let (mut feats, mut deters, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+        for step in 0..t {
+            let first = batch.is_first.clone().slice([0..b, step..step + 1]);
+            let x = embed
+                .clone()
+                .slice([0..b, step..step + 1, 0..e])
+                .reshape([b, e]);
+            let (next, post) = self.rssm.obs_step(state, prev, x, first);
+            feats.push(next.feat().unsqueeze_dim::<3>(1));
+            deters.push(next.deter.clone().unsqueeze_dim::<3>(1));
+            posts.push(post.unsqueeze_dim::<4>(1));
+            prev = batch
+                .action
+                .clone()
+                .slice([0..b, step..step + 1, 0..a])
+                .reshape([b, a]);
+            state = next;
+        }
+        let flat3 = |v: Vec<Tensor<B, 3>>| {
+            let x = Tensor::cat(v, 1);
+            let [_, _, d] = x.dims();
+            x.reshape([b * t, d])
+        };
+        let post = Tensor::cat(posts, 1);
+        let [_, _, s, k] = post.dims();
+        Observed {
+            feat: flat3(feats),
+            deter: flat3(deters),
+            post: post.reshape([b * t, s, k]),
+            last: state,
+        }
+    }
+
+    /// The world model's loss on a batch (from the zero state).
+    pub fn loss(&self, batch: &Batch<B>, twohot: &TwoHot<B>) -> WorldLoss<B> {
+        let [b, t, _, h, w] = batch.image.dims();
+        let n = b * t;
+        let obs = self.observe(batch, None);
+        let prior = self.rssm.prior(obs.deter.clone());
+        let (dynamics, representation) = kl_losses(obs.post, prior, self.free_nats);
+        let target = batch.image.clone().reshape([n, 3, h, w]).detach();
+        let image = (self.decode_image(obs.feat.clone()) - target)
+            .powi_scalar(2)
+            .sum_dim(3)
+            .sum_dim(2)
+            .sum_dim(1)
+            .reshape([n]);
+        let vector = match (self.decode_vector(obs.feat.clone()), &batch.vector) {
+            (Some(pred), Some(v)) => {
+                let [_, _, d] = v.dims();
+                let target = symlog(v.clone().reshape([n, d])).detach();
+                Some((pred - target).powi_scalar(2).sum_dim(1).reshape([n]))
+            }
+            _ => None,
+        };
+        let reward = twohot.loss(
+            self.reward_logits(obs.feat.clone()),
+            batch.reward.clone().reshape([n]),
+        );
+        let cont_target = (-batch.is_terminal.clone().reshape([n]) + 1.0) * self.discount;
+        let logit = self.cont_logit(obs.feat);
+        let cont = -(cont_target.clone() * log_sigmoid(logit.clone())
+            + (-cont_target + 1.0) * log_sigmoid(-logit));
+        let mut total = image.clone()
+            + reward.clone()
+            + cont.clone()
+            + dynamics.clone() * self.dyn_scale
+            + representation.clone() * self.rep_scale;
+        if let Some(v) = &vector {
+            total = total + v.clone();
+        }
+        WorldLoss {
+            total: total.mean(),
+            image: image.mean(),
+            vector: vector.map(|v| v.mean()),
+            reward: reward.mean(),
+            cont: cont.mean(),
+            dynamics: dynamics.mean(),
+            representation: representation.mean(),
+        }
+    }
+}
