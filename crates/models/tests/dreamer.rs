@@ -457,6 +457,120 @@ fn the_encoder_reads_the_state_vector_when_asked() {
     let v = Tensor::<B, 2>::ones([2, 39], &d);
     let e = m.encode(img.clone(), Some(v.clone()));
     assert_eq!(e.dims(), [2, WorldModelConfig::embed_dim(2, 16, 39)]);
-    let e2 = m.encode(img, Some(v * 3.0));
+    // (Not a multiple of v: zero biases and RMSNorm make the first layer blind to scale.)
+    let flip = Tensor::<B, 1>::from_floats(
+        (0..39)
+            .map(|i| if i < 20 { -1.0 } else { 1.0 })
+            .collect::<Vec<f32>>()
+            .as_slice(),
+        &d,
+    )
+    .reshape([1, 39]);
+    let e2 = m.encode(img, Some(v * flip));
     assert!((e - e2).abs().max().into_scalar() > 1e-4);
+}
+
+#[test]
+fn the_policy_is_a_normal_with_the_closed_form_log_prob_and_entropy() {
+    use genreward_models::dreamer::actor_critic::Policy;
+    let d = dev();
+    let p = Policy::<B> {
+        mean: Tensor::from_floats([[0.5, 0.0]], &d),
+        std: Tensor::from_floats([[0.2, 1.0]], &d),
+    };
+    let lp = vec1(p.log_prob(Tensor::from_floats([[0.7, 0.0]], &d)))[0];
+    let ln2pi = (2.0 * std::f64::consts::PI).ln();
+    let want = (-0.5 - 0.2f64.ln() - 0.5 * ln2pi) + (-0.5 * ln2pi);
+    assert!(close(lp, want, 1e-5), "{lp} vs {want}");
+    let ent = vec1(p.entropy())[0];
+    let want = (0.2f64.ln() + 0.5 * (1.0 + ln2pi)) + 0.5 * (1.0 + ln2pi);
+    assert!(close(ent, want, 1e-5), "{ent} vs {want}");
+}
+
+#[test]
+fn the_actor_starts_near_zero_with_stds_in_bounds_and_the_slow_critic_follows() {
+    use burn::module::Module;
+    use genreward_models::dreamer::actor_critic::{soft_update, ActorCriticConfig};
+    let d = dev();
+    let cfg = ActorCriticConfig::new(10, 4, 16);
+    let actor = cfg.actor::<B>(&d);
+    let feat = Tensor::<B, 2>::random([64, 10], burn::tensor::Distribution::Normal(0.0, 1.0), &d);
+    let p = actor.forward(feat.clone());
+    assert!(p.mean.clone().abs().max().into_scalar() < 0.1);
+    // std = 0.9 sigmoid(raw + 2) + 0.1, raw near 0 at first: about 0.893.
+    let s = p.std.into_data().to_vec::<f32>().unwrap();
+    assert!(
+        s.iter()
+            .all(|v| (0.1..=1.0).contains(v) && (v - 0.8927).abs() < 0.02),
+        "{s:?}"
+    );
+    // A zero-initialised critic values everything at exactly 0.
+    let critic = cfg.critic::<B>(&d);
+    let v = TwoHot::<B>::dreamer(&d).mean(critic.logits(feat));
+    assert!(vec1(v).iter().all(|x| *x == 0.0));
+    // slow = 0.02 fast + 0.98 slow, parameter by parameter.
+    let fast = cfg.critic::<B>(&d);
+    let slow = soft_update(critic.clone(), &fast, 0.02);
+    let flat = |m: &genreward_models::dreamer::actor_critic::Critic<B>| {
+        let mut out = Vec::new();
+        struct V<'a>(&'a mut Vec<f32>);
+        impl burn::module::ModuleVisitor<B> for V<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<B, D>>) {
+                self.0.extend(p.val().into_data().to_vec::<f32>().unwrap());
+            }
+        }
+        m.visit(&mut V(&mut out));
+        out
+    };
+    let (a, b, c) = (flat(&critic), flat(&fast), flat(&slow));
+    for i in 0..a.len() {
+        assert!((c[i] - (0.02 * b[i] + 0.98 * a[i])).abs() < 1e-6);
+    }
+}
+
+/// On imagined trajectories from a fixed batch, the critic's loss falls with training and the
+/// actor's loss does not reach the world model (imagination starts from detached states).
+#[test]
+fn the_critic_learns_in_imagination_and_the_actor_leaves_the_world_model_alone() {
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use genreward_models::dreamer::actor_critic::*;
+    let d = dev();
+    <AB as burn::tensor::backend::Backend>::seed(&d, 5);
+    let wcfg = tiny_world(0);
+    let world = wcfg.init::<AB>(&d);
+    let cfg = ActorCriticConfig::new(wcfg.rssm.feat_dim(), 4, 16).with_horizon(5);
+    let actor = cfg.actor::<AB>(&d);
+    let mut critic = cfg.critic::<AB>(&d);
+    let slow = cfg.critic::<AB>(&d);
+    let twohot = TwoHot::<AB>::dreamer(&d);
+    let batch = fixed_batch::<AB>(&d);
+    let obs = world.observe(&batch, None);
+    let start = State {
+        deter: obs.deter.clone().detach(),
+        stoch: obs.feat.clone().slice([0..12, 16..32]).detach(),
+    };
+    let traj = imagine(&world, &actor, start, cfg.horizon);
+    assert_eq!(traj.feat.dims(), [6 * 12, wcfg.rssm.feat_dim()]);
+    let l = actor_critic_loss(&cfg, &world, &actor, &critic, &slow, &twohot, &traj, 1.0);
+    assert_eq!(l.returns.len(), 5 * 12);
+    let grads = l.policy.backward();
+    let world_grads = GradientsParams::from_grads(grads, &world);
+    assert!(
+        world_grads.is_empty(),
+        "the policy loss reached the world model"
+    );
+
+    let mut opt = AdamConfig::new().init();
+    let mut first = None;
+    let mut last = 0.0;
+    for _ in 0..25 {
+        let l = actor_critic_loss(&cfg, &world, &actor, &critic, &slow, &twohot, &traj, 1.0);
+        let v = l.value.clone().into_scalar();
+        first.get_or_insert(v);
+        last = v;
+        let g = GradientsParams::from_grads(l.value.backward(), &critic);
+        critic = opt.step(3e-3, critic, g);
+    }
+    let first = first.unwrap();
+    assert!(last < 0.7 * first, "value loss {first} -> {last}");
 }

@@ -7,9 +7,11 @@
 //! - [`moments`]: the return normalisation by the 5th-95th percentile range (EMA);
 //! - [`returns`]: lambda returns;
 //! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents);
+//! - [`actor_critic`]: the actor, the critic and its slow copy, imagination and their losses;
 //! - [`world`]: the world model (CNN encoder and decoder, reward and continue heads) and its
 //!   loss.
 
+pub mod actor_critic;
 pub mod dist;
 pub mod moments;
 pub mod returns;

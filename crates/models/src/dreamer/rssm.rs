@@ -127,13 +127,29 @@ pub struct Dense<B: Backend> {
 impl<B: Backend> Dense<B> {
     pub fn new(input: usize, output: usize, device: &B::Device) -> Self {
         Dense {
-            linear: LinearConfig::new(input, output).init(device),
+            // Biases start at zero, as in the reference.
+            linear: LinearConfig::new(input, output)
+                .init(device)
+                .map(&mut ZeroBias),
             norm: RmsNormConfig::new(output).init(device),
         }
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         silu(self.norm.forward(self.linear.forward(x)))
+    }
+}
+
+/// Sets a linear layer's bias to zero.
+struct ZeroBias;
+
+impl<B: Backend> burn::module::ModuleMapper<B> for ZeroBias {
+    fn map_float<const D: usize>(&mut self, p: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        if D == 1 {
+            p.map(|t| t.zeros_like())
+        } else {
+            p
+        }
     }
 }
 
