@@ -574,3 +574,29 @@ fn the_critic_learns_in_imagination_and_the_actor_leaves_the_world_model_alone()
     let first = first.unwrap();
     assert!(last < 0.7 * first, "value loss {first} -> {last}");
 }
+
+/// AGC + LaProp on one parameter, two steps, against values worked out by hand (the first
+/// gradient is clipped to 0.3 |p|; the first update is lr sign(g)).
+#[test]
+fn laprop_with_agc_takes_the_hand_computed_steps() {
+    use burn::optim::SimpleOptimizer;
+    use genreward_models::dreamer::optim::{warmup_lr, LaPropConfig};
+    let d = dev();
+    let opt = LaPropConfig::new().build();
+    let p = Tensor::<B, 1>::from_floats([3.0, 4.0], &d);
+    let (p, s) =
+        SimpleOptimizer::<B>::step(&opt, 0.1, p, Tensor::from_floats([30.0, 40.0], &d), None);
+    let v = vec1(p.clone());
+    assert!(
+        (v[0] - 2.9).abs() < 1e-6 && (v[1] - 3.9).abs() < 1e-6,
+        "{v:?}"
+    );
+    let (p, _) = SimpleOptimizer::<B>::step(&opt, 0.1, p, Tensor::from_floats([0.1, -0.2], &d), s);
+    let v = vec1(p);
+    assert!(
+        (v[0] as f64 - 2.8444099007).abs() < 1e-5 && (v[1] as f64 - 3.8648710688).abs() < 1e-5,
+        "{v:?}"
+    );
+    assert_eq!(warmup_lr(4e-5, 0, 1000), 4e-8);
+    assert_eq!(warmup_lr(4e-5, 4999, 1000), 4e-5);
+}

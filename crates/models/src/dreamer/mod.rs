@@ -5,6 +5,7 @@
 //! - [`dist`]: symlog / symexp, two-hot regression over fixed bins, categorical latents with
 //!   unimix and straight-through samples, the balanced KL losses with free nats;
 //! - [`moments`]: the return normalisation by the 5th-95th percentile range (EMA);
+//! - [`optim`]: adaptive gradient clipping + LaProp, the reference's optimiser;
 //! - [`returns`]: lambda returns;
 //! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents);
 //! - [`actor_critic`]: the actor, the critic and its slow copy, imagination and their losses;
@@ -14,6 +15,7 @@
 pub mod actor_critic;
 pub mod dist;
 pub mod moments;
+pub mod optim;
 pub mod returns;
 pub mod rssm;
 pub mod world;
