@@ -5,7 +5,7 @@ use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::dist::symexp_bins;
 use genreward_models::dreamer::moments::percentile;
 use genreward_models::dreamer::*;
-use genreward_models::dreamer::{rssm, world};
+use genreward_models::dreamer::{replay, rssm, world};
 
 type B = Flex;
 type AB = Autodiff<Flex>;
@@ -551,7 +551,16 @@ fn the_critic_learns_in_imagination_and_the_actor_leaves_the_world_model_alone()
     };
     let traj = imagine(&world, &actor, start, cfg.horizon);
     assert_eq!(traj.feat.dims(), [6 * 12, wcfg.rssm.feat_dim()]);
-    let l = actor_critic_loss(&cfg, &world, &actor, &critic, &slow, &twohot, &traj, 1.0);
+    let l = actor_critic_loss(
+        &cfg,
+        &world,
+        &actor,
+        &critic,
+        &slow,
+        &twohot,
+        &traj,
+        &mut Moments::default(),
+    );
     assert_eq!(l.returns.len(), 5 * 12);
     let grads = l.policy.backward();
     let world_grads = GradientsParams::from_grads(grads, &world);
@@ -564,7 +573,16 @@ fn the_critic_learns_in_imagination_and_the_actor_leaves_the_world_model_alone()
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..25 {
-        let l = actor_critic_loss(&cfg, &world, &actor, &critic, &slow, &twohot, &traj, 1.0);
+        let l = actor_critic_loss(
+            &cfg,
+            &world,
+            &actor,
+            &critic,
+            &slow,
+            &twohot,
+            &traj,
+            &mut Moments::default(),
+        );
         let v = l.value.clone().into_scalar();
         first.get_or_insert(v);
         last = v;
@@ -599,4 +617,114 @@ fn laprop_with_agc_takes_the_hand_computed_steps() {
     );
     assert_eq!(warmup_lr(4e-5, 0, 1000), 4e-8);
     assert_eq!(warmup_lr(4e-5, 4999, 1000), 4e-5);
+}
+
+fn square_step(k: usize, first: bool) -> Step {
+    let mut frame = vec![20u8; 64 * 64 * 3];
+    let x0 = 4 + (k * 5) % 48;
+    for y in 24..40 {
+        for x in x0..x0 + 12 {
+            frame[(y * 64 + x) * 3] = 230;
+            frame[(y * 64 + x) * 3 + 1] = 180;
+        }
+    }
+    Step {
+        frame,
+        vector: vec![k as f32 / 10.0; 39],
+        action: vec![(k % 3) as f32 - 1.0, 0.5, 0.0, -0.5],
+        reward: if first { 0.0 } else { x0 as f32 / 50.0 },
+        is_first: first,
+        is_terminal: false,
+    }
+}
+
+#[test]
+fn replay_samples_consecutive_steps_and_keeps_its_capacity() {
+    use rand::SeedableRng;
+    let mut r = Replay::new(2, 5);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    assert!(r.sample(&mut rng, 2, 3).is_none());
+    for k in 0..7 {
+        r.push(0, square_step(k, k == 0));
+        if k < 2 {
+            r.push(1, square_step(100 + k, k == 0));
+        }
+    }
+    // Stream 0 keeps its last 5 steps (2..7); stream 1 is too short for length 3.
+    assert_eq!(r.len(), 7);
+    assert_eq!(r.added, 9);
+    for _ in 0..20 {
+        let seqs = r.sample(&mut rng, 3, 3).unwrap();
+        for s in &seqs {
+            let ks: Vec<f32> = s.iter().map(|st| st.vector[0] * 10.0).collect();
+            assert!(ks[0].round() >= 2.0 && ks[2].round() <= 6.0, "{ks:?}");
+            assert!((ks[1] - ks[0] - 1.0).abs() < 1e-4 && (ks[2] - ks[1] - 1.0).abs() < 1e-4);
+        }
+    }
+    // The batch's layout: [B, T, C, H, W] in [0, 1].
+    let seqs = r.sample(&mut rng, 2, 4).unwrap();
+    let b = replay::to_batch::<B>(&seqs, true, &dev());
+    assert_eq!(b.image.dims(), [2, 4, 3, 64, 64]);
+    assert_eq!(b.vector.as_ref().unwrap().dims(), [2, 4, 39]);
+    let px = |seq: usize, t: usize, c: usize, y: usize, x: usize| {
+        b.image
+            .clone()
+            .slice([seq..seq + 1, t..t + 1, c..c + 1, y..y + 1, x..x + 1])
+            .into_scalar()
+    };
+    let f = &seqs[1][2].frame;
+    for (c, y, x) in [(0, 30, 10), (1, 30, 10), (2, 0, 0), (0, 63, 63)] {
+        assert_eq!(px(1, 2, c, y, x), f[(y * 64 + x) * 3 + c] as f32 / 255.0);
+    }
+    assert_eq!(b.action.dims(), [2, 4, 4]);
+}
+
+/// The whole agent trains on replayed sequences (world model, actor and critic in one update)
+/// with finite figures and a falling world-model loss, and acts with actions in [-1, 1].
+#[test]
+fn the_agent_trains_on_replay_and_acts() {
+    use rand::SeedableRng;
+    let d = dev();
+    <AB as burn::tensor::backend::Backend>::seed(&d, 2);
+    let mut cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39).with_latents(4, 4);
+    cfg.actor_critic.horizon = 5;
+    cfg.lr = 2e-3;
+    cfg.warmup = 0;
+    let mut learner = Learner::<AB>::new(cfg, &d);
+    let mut replay = Replay::new(1, 1000);
+    for k in 0..40 {
+        replay.push(0, square_step(k, k % 20 == 0));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let seqs = replay.sample(&mut rng, 3, 8).unwrap();
+    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let first = learner.train(&batch);
+    let mut last = first.clone();
+    for _ in 0..25 {
+        last = learner.train(&batch);
+    }
+    for m in [&first, &last] {
+        assert!(
+            m.loss.is_finite() && m.policy.is_finite() && m.value.is_finite(),
+            "{m:?}"
+        );
+    }
+    assert!(
+        last.image < 0.7 * first.image,
+        "{} -> {}",
+        first.image,
+        last.image
+    );
+    assert!(last.vector.unwrap() < first.vector.unwrap());
+    assert_eq!(learner.updates, 26);
+
+    let agent = learner.acting_agent();
+    let mut acting = agent.start_acting(2, 4, &d);
+    let frames: Vec<&[u8]> = vec![&seqs[0][0].frame, &seqs[1][0].frame];
+    let img = replay::frames_to_tensor::<B>(&frames, &d);
+    let vec = Tensor::<B, 2>::zeros([2, 39], &d);
+    let a = agent.act(&mut acting, img, Some(vec), Tensor::ones([2, 1], &d), false);
+    assert_eq!(a.dims(), [2, 4]);
+    assert!(a.clone().abs().max().into_scalar() <= 1.0);
+    assert_eq!(acting.prev_action.to_data(), a.to_data());
 }

@@ -225,15 +225,17 @@ pub fn imagine<B: Backend>(
 pub struct ActorCriticLoss<B: Backend> {
     pub policy: Tensor<B, 1>,
     pub value: Tensor<B, 1>,
-    /// Mean return, mean entropy, and the percentile scale of this batch's returns.
+    /// Mean return, mean entropy, and the return scale used.
     pub mean_return: f64,
     pub entropy: f64,
+    pub scale: f64,
     /// The returns `[H, N]` (to update the percentile statistics with).
     pub returns: Vec<f32>,
 }
 
-/// Actor and critic losses on an imagined trajectory; `scale` is the return scale `S` from the
-/// percentile statistics.
+/// Actor and critic losses on an imagined trajectory. The returns update the percentile
+/// statistics `moments` first, then advantages are divided by their scale `S` (as the reference
+/// does).
 #[allow(clippy::too_many_arguments)]
 pub fn actor_critic_loss<B: Backend>(
     cfg: &ActorCriticConfig,
@@ -243,7 +245,7 @@ pub fn actor_critic_loss<B: Backend>(
     slow: &Critic<B>,
     twohot: &TwoHot<B>,
     traj: &Imagined<B>,
-    scale: f64,
+    moments: &mut super::Moments,
 ) -> ActorCriticLoss<B> {
     let (h1, n) = (traj.steps, traj.starts);
     let h = h1 - 1;
@@ -262,6 +264,13 @@ pub fn actor_critic_loss<B: Backend>(
         w.push(acc.clone());
     }
     let weight = Tensor::cat(w, 0).detach();
+    let ret_vec = returns
+        .clone()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap_or_default();
+    moments.update(&ret_vec);
+    let (_, scale) = moments.stats();
     let first = |x: Tensor<B, 2>| x.slice([0..h, 0..n]);
     let adv = ((returns.clone() - first(value)) / scale).detach();
     let policy = actor.forward(feat.clone().slice([0..h * n, 0..feat.dims()[1]]));
@@ -283,13 +292,13 @@ pub fn actor_critic_loss<B: Backend>(
     let ce_ret = twohot.loss(logits.clone(), returns.clone().reshape([h * n]));
     let ce_slow = twohot.loss(logits, slow_target);
     let value_loss = ((ce_ret + ce_slow * cfg.slow_reg) * weight.reshape([h * n])).mean();
-    let ret_vec = returns.into_data().to_vec::<f32>().unwrap_or_default();
     let mean_return = ret_vec.iter().map(|&x| x as f64).sum::<f64>() / ret_vec.len().max(1) as f64;
     ActorCriticLoss {
         policy: policy_loss,
         value: value_loss,
         mean_return,
         entropy: ent.mean().into_scalar_f64(),
+        scale,
         returns: ret_vec,
     }
 }

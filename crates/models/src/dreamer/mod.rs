@@ -6,24 +6,30 @@
 //!   unimix and straight-through samples, the balanced KL losses with free nats;
 //! - [`moments`]: the return normalisation by the 5th-95th percentile range (EMA);
 //! - [`optim`]: adaptive gradient clipping + LaProp, the reference's optimiser;
+//! - [`replay`]: per-environment streams of steps, sequences sampled uniformly;
 //! - [`returns`]: lambda returns;
 //! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents);
+//! - [`agent`]: the agent (all of the above trained by one loss and optimiser) and acting;
 //! - [`actor_critic`]: the actor, the critic and its slow copy, imagination and their losses;
 //! - [`world`]: the world model (CNN encoder and decoder, reward and continue heads) and its
 //!   loss.
 
 pub mod actor_critic;
+pub mod agent;
 pub mod dist;
 pub mod moments;
 pub mod optim;
+pub mod replay;
 pub mod returns;
 pub mod rssm;
 pub mod world;
 
+pub use agent::{Agent, AgentConfig, Learner, TrainMetrics};
 pub use dist::{
     categorical_kl, kl_losses, sample_straight_through, symexp, symlog, unimix_probs, TwoHot,
 };
 pub use moments::Moments;
+pub use replay::{Replay, Step};
 pub use returns::lambda_returns;
 pub use rssm::{Rssm, RssmConfig, State};
 pub use world::{Batch, WorldLoss, WorldModel, WorldModelConfig};

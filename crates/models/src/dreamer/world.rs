@@ -184,6 +184,7 @@ pub struct WorldLoss<B: Backend> {
 pub struct Observed<B: Backend> {
     pub feat: Tensor<B, 2>,
     pub deter: Tensor<B, 2>,
+    pub stoch: Tensor<B, 2>,
     pub post: Tensor<B, 3>,
     pub last: State<B>,
 }
@@ -256,7 +257,8 @@ impl<B: Backend> WorldModel<B> {
         let [_, _, a] = batch.action.dims();
         let mut state = start.unwrap_or_else(|| self.rssm.initial(b, &device));
         let mut prev = Tensor::<B, 2>::zeros([b, a], &device);
-        let (mut feats, mut deters, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut feats, mut deters, mut stochs, mut posts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for step in 0..t {
             let first = batch.is_first.clone().slice([0..b, step..step + 1]);
             let x = embed
@@ -266,6 +268,7 @@ impl<B: Backend> WorldModel<B> {
             let (next, post) = self.rssm.obs_step(state, prev, x, first);
             feats.push(next.feat().unsqueeze_dim::<3>(1));
             deters.push(next.deter.clone().unsqueeze_dim::<3>(1));
+            stochs.push(next.stoch.clone().unsqueeze_dim::<3>(1));
             posts.push(post.unsqueeze_dim::<4>(1));
             prev = batch
                 .action
@@ -284,6 +287,7 @@ impl<B: Backend> WorldModel<B> {
         Observed {
             feat: flat3(feats),
             deter: flat3(deters),
+            stoch: flat3(stochs),
             post: post.reshape([b * t, s, k]),
             last: state,
         }
@@ -291,9 +295,25 @@ impl<B: Backend> WorldModel<B> {
 
     /// The world model's loss on a batch (from the zero state).
     pub fn loss(&self, batch: &Batch<B>, twohot: &TwoHot<B>) -> WorldLoss<B> {
+        self.loss_and_states(batch, twohot).0
+    }
+
+    /// The loss and the posterior states (where imagination starts).
+    pub fn loss_and_states(
+        &self,
+        batch: &Batch<B>,
+        twohot: &TwoHot<B>,
+    ) -> (WorldLoss<B>, Observed<B>) {
         let [b, t, _, h, w] = batch.image.dims();
         let n = b * t;
         let obs = self.observe(batch, None);
+        let states = Observed {
+            feat: obs.feat.clone(),
+            deter: obs.deter.clone(),
+            stoch: obs.stoch.clone(),
+            post: obs.post.clone(),
+            last: obs.last.clone(),
+        };
         let prior = self.rssm.prior(obs.deter.clone());
         let (dynamics, representation) = kl_losses(obs.post, prior, self.free_nats);
         let target = batch.image.clone().reshape([n, 3, h, w]).detach();
@@ -327,7 +347,7 @@ impl<B: Backend> WorldModel<B> {
         if let Some(v) = &vector {
             total = total + v.clone();
         }
-        WorldLoss {
+        let loss = WorldLoss {
             total: total.mean(),
             image: image.mean(),
             vector: vector.map(|v| v.mean()),
@@ -335,6 +355,7 @@ impl<B: Backend> WorldModel<B> {
             cont: cont.mean(),
             dynamics: dynamics.mean(),
             representation: representation.mean(),
-        }
+        };
+        (loss, states)
     }
 }

@@ -1,0 +1,259 @@
+//! The DreamerV3 agent: world model, actor, critic and slow critic trained together (one loss,
+//! one optimiser, as in the reference), and acting in the environment with a running model
+//! state per environment.
+
+use super::actor_critic::{
+    actor_critic_loss, imagine, soft_update, Actor, ActorCriticConfig, Critic,
+};
+use super::dist::TwoHot;
+use super::moments::Moments;
+use super::optim::{warmup_lr, LaProp, LaPropConfig};
+use super::rssm::{RssmConfig, State};
+use super::world::{Batch, WorldModel, WorldModelConfig};
+use super::Preset;
+use burn::config::Config;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::Tensor;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub world: WorldModelConfig,
+    pub actor_critic: ActorCriticConfig,
+    #[config(default = "LaPropConfig::new()")]
+    pub optimizer: LaPropConfig,
+    /// Learning rate (after warm-up) of the single optimiser.
+    #[config(default = 4e-5)]
+    pub lr: f64,
+    #[config(default = 1000)]
+    pub warmup: usize,
+    /// Scales of the policy and value losses in the total.
+    #[config(default = 1.0)]
+    pub policy_scale: f64,
+    #[config(default = 1.0)]
+    pub value_scale: f64,
+}
+
+impl AgentConfig {
+    /// The reference's sizes for `preset`, for `action_dim` actions and (when `vector_dim > 0`)
+    /// the state vector besides 64x64 frames.
+    pub fn preset(preset: Preset, action_dim: usize, vector_dim: usize) -> Self {
+        let s = preset.sizes();
+        Self::sized(
+            s.deter, s.hidden, s.classes, s.depth, s.units, action_dim, vector_dim,
+        )
+    }
+
+    /// Any sizes (tests use tiny ones).
+    #[allow(clippy::too_many_arguments)]
+    pub fn sized(
+        deter: usize,
+        hidden: usize,
+        classes: usize,
+        depth: usize,
+        units: usize,
+        action_dim: usize,
+        vector_dim: usize,
+    ) -> Self {
+        let embed = WorldModelConfig::embed_dim(depth, units, vector_dim);
+        let rssm = RssmConfig::new(deter, hidden, classes, action_dim, embed);
+        let feat = rssm.feat_dim();
+        AgentConfig::new(
+            WorldModelConfig::new(rssm, depth, units).with_vector_dim(vector_dim),
+            ActorCriticConfig::new(feat, action_dim, units),
+        )
+    }
+
+    /// Other latent sizes: `stoch` categoricals and `blocks` GRU blocks (the presets use 32
+    /// and 8; tests use fewer).
+    pub fn with_latents(mut self, stoch: usize, blocks: usize) -> Self {
+        self.world.rssm.stoch = stoch;
+        self.world.rssm.blocks = blocks;
+        self.actor_critic.feat_dim = self.world.rssm.feat_dim();
+        self
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Agent<B> {
+        Agent {
+            world: self.world.init(device),
+            actor: self.actor_critic.actor(device),
+            critic: self.actor_critic.critic(device),
+            slow: self.actor_critic.critic(device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Agent<B: Backend> {
+    pub world: WorldModel<B>,
+    pub actor: Actor<B>,
+    pub critic: Critic<B>,
+    /// The slow critic (not trained by the optimiser: it follows the critic).
+    pub slow: Critic<B>,
+}
+
+/// One training step's figures.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TrainMetrics {
+    pub loss: f64,
+    pub image: f64,
+    pub vector: Option<f64>,
+    pub reward: f64,
+    pub cont: f64,
+    pub dynamics: f64,
+    pub representation: f64,
+    pub policy: f64,
+    pub value: f64,
+    pub imagined_return: f64,
+    pub entropy: f64,
+    pub return_scale: f64,
+    pub lr: f64,
+}
+
+/// The agent with its optimiser and statistics: what a training run (and its checkpoint) holds.
+pub struct Learner<B: AutodiffBackend> {
+    /// Always `Some` between calls (taken while the optimiser steps).
+    agent: Option<Agent<B>>,
+    pub cfg: AgentConfig,
+    pub moments: Moments,
+    pub updates: usize,
+    optim: OptimizerAdaptor<LaProp, Agent<B>, B>,
+    twohot: TwoHot<B>,
+}
+
+fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
+    t.into_data()
+        .to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN) as f64
+}
+
+impl<B: AutodiffBackend> Learner<B> {
+    pub fn new(cfg: AgentConfig, device: &B::Device) -> Self {
+        Learner {
+            agent: Some(cfg.init(device)),
+            optim: cfg.optimizer.init(),
+            moments: Moments::default(),
+            updates: 0,
+            twohot: TwoHot::dreamer(device),
+            cfg,
+        }
+    }
+
+    /// One update on a batch of sequences: the world model's loss, imagination from every
+    /// posterior state, the actor-critic losses, one backward pass and one optimiser step; then
+    /// the slow critic follows.
+    pub fn train(&mut self, batch: &Batch<B>) -> TrainMetrics {
+        let agent = self
+            .agent
+            .as_ref()
+            .expect("the agent is there between calls");
+        let (wl, obs) = agent.world.loss_and_states(batch, &self.twohot);
+        let start = State {
+            deter: obs.deter.detach(),
+            stoch: obs.stoch.detach(),
+        };
+        let ac = &self.cfg.actor_critic;
+        let traj = imagine(&agent.world, &agent.actor, start, ac.horizon);
+        let acl = actor_critic_loss(
+            ac,
+            &agent.world,
+            &agent.actor,
+            &agent.critic,
+            &agent.slow,
+            &self.twohot,
+            &traj,
+            &mut self.moments,
+        );
+        let total = wl.total.clone()
+            + acl.policy.clone() * self.cfg.policy_scale
+            + acl.value.clone() * self.cfg.value_scale;
+        let metrics = TrainMetrics {
+            loss: scalar(total.clone()),
+            image: scalar(wl.image),
+            vector: wl.vector.map(scalar),
+            reward: scalar(wl.reward),
+            cont: scalar(wl.cont),
+            dynamics: scalar(wl.dynamics),
+            representation: scalar(wl.representation),
+            policy: scalar(acl.policy),
+            value: scalar(acl.value),
+            imagined_return: acl.mean_return,
+            entropy: acl.entropy,
+            return_scale: acl.scale,
+            lr: warmup_lr(self.cfg.lr, self.updates, self.cfg.warmup),
+        };
+        let rate = ac.slow_rate;
+        let agent = self.agent.take().expect("the agent is there between calls");
+        let grads = GradientsParams::from_grads(total.backward(), &agent);
+        let mut agent = self.optim.step(metrics.lr, agent, grads);
+        agent.slow = soft_update(agent.slow, &agent.critic, rate);
+        self.agent = Some(agent);
+        self.updates += 1;
+        metrics
+    }
+}
+
+/// The running model state of a batch of environments while acting.
+pub struct Acting<B: Backend> {
+    pub state: State<B>,
+    pub prev_action: Tensor<B, 2>,
+}
+
+impl<B: Backend> Agent<B> {
+    /// Acts on one observation per environment: frames `[N, 3, 64, 64]` in [0, 1], state vectors
+    /// `[N, V]` when the model reads them, `is_first` `[N, 1]`. Returns actions `[N, A]` clipped
+    /// to [-1, 1] (sampled, or the policy's mean when `greedy`) and updates `acting`.
+    pub fn act(
+        &self,
+        acting: &mut Acting<B>,
+        image: Tensor<B, 4>,
+        vector: Option<Tensor<B, 2>>,
+        is_first: Tensor<B, 2>,
+        greedy: bool,
+    ) -> Tensor<B, 2> {
+        let embed = self.world.encode(image, vector);
+        let state = std::mem::replace(
+            &mut acting.state,
+            State {
+                deter: Tensor::zeros([1, 1], &embed.device()),
+                stoch: Tensor::zeros([1, 1], &embed.device()),
+            },
+        );
+        let (state, _) =
+            self.world
+                .rssm
+                .obs_step(state, acting.prev_action.clone(), embed, is_first);
+        let policy = self.actor.forward(state.feat());
+        let action = if greedy { policy.mean } else { policy.sample() }
+            .clamp(-1.0, 1.0)
+            .detach();
+        acting.state = state.detach();
+        acting.prev_action = action.clone();
+        action
+    }
+
+    /// A fresh acting state for `n` environments (`action_dim` actions).
+    pub fn start_acting(&self, n: usize, action_dim: usize, device: &B::Device) -> Acting<B> {
+        Acting {
+            state: self.world.rssm.initial(n, device),
+            prev_action: Tensor::zeros([n, action_dim], device),
+        }
+    }
+}
+
+impl<B: AutodiffBackend> Learner<B> {
+    pub fn agent(&self) -> &Agent<B> {
+        self.agent
+            .as_ref()
+            .expect("the agent is there between calls")
+    }
+
+    /// The agent without autodiff, for acting.
+    pub fn acting_agent(&self) -> Agent<B::InnerBackend> {
+        self.agent().valid()
+    }
+}
