@@ -728,3 +728,34 @@ fn the_agent_trains_on_replay_and_acts() {
     assert!(a.clone().abs().max().into_scalar() <= 1.0);
     assert_eq!(acting.prev_action.to_data(), a.to_data());
 }
+
+/// Open-loop prediction keeps the sequence's shape and its output depends on the context
+/// frames only (the gradient with respect to the later frames is zero); the report's error row
+/// is grey where model and truth agree.
+#[test]
+fn open_loop_prediction_sees_only_its_context() {
+    let d = dev();
+    let model = tiny_world(0).init::<AB>(&d);
+    let mut batch = fixed_batch::<AB>(&d);
+    batch.image = batch.image.require_grad();
+    let out = model.open_loop(&batch, 3);
+    assert_eq!(out.dims(), [2, 6, 3, 64, 64]);
+    let grads = out.clone().sum().backward();
+    let g = batch.image.grad(&grads).unwrap();
+    let part = |r: std::ops::Range<usize>| {
+        g.clone()
+            .slice([0..2, r, 0..3, 0..64, 0..64])
+            .abs()
+            .max()
+            .into_scalar()
+    };
+    assert!(part(0..3) > 0.0, "the context is read");
+    assert_eq!(part(3..6), 0.0, "later frames are not");
+    let a = out.inner();
+    let rows = world::open_loop_rows(a.clone(), a);
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0].len(), 3 * 64 * 2 * 64 * 3);
+    // The error row (rows 128..192) is mid-grey: model == truth.
+    let px = rows[4][((150 * 128) + 70) * 3];
+    assert!((127..=128).contains(&px), "{px}");
+}

@@ -359,3 +359,81 @@ impl<B: Backend> WorldModel<B> {
         (loss, states)
     }
 }
+
+impl<B: Backend> WorldModel<B> {
+    /// Open-loop prediction, as the reference reports it: the posterior follows the first
+    /// `context` frames of each sequence, then the prior alone imagines the rest with the
+    /// recorded actions. Returns the decoded frames `[B, T, 3, 64, 64]` in [0, 1] (the context
+    /// part reconstructed, the rest predicted).
+    pub fn open_loop(&self, batch: &Batch<B>, context: usize) -> Tensor<B, 5> {
+        let [b, t, _, h, w] = batch.image.dims();
+        let context = context.clamp(1, t);
+        let slice5 = |x: &Tensor<B, 5>| {
+            let [_, _, c, hh, ww] = x.dims();
+            x.clone().slice([0..b, 0..context, 0..c, 0..hh, 0..ww])
+        };
+        let slice3 = |x: &Tensor<B, 3>| {
+            let [_, _, d] = x.dims();
+            x.clone().slice([0..b, 0..context, 0..d])
+        };
+        let slice2 = |x: &Tensor<B, 2>| x.clone().slice([0..b, 0..context]);
+        let ctx = Batch {
+            image: slice5(&batch.image),
+            vector: batch.vector.as_ref().map(slice3),
+            action: slice3(&batch.action),
+            reward: slice2(&batch.reward),
+            is_first: slice2(&batch.is_first),
+            is_terminal: slice2(&batch.is_terminal),
+        };
+        let obs = self.observe(&ctx, None);
+        let recon = self.decode_image(obs.feat).reshape([b, context, 3, h, w]);
+        let mut frames = vec![recon];
+        let [_, _, a] = batch.action.dims();
+        let mut state = obs.last;
+        for step in context..t {
+            let action = batch
+                .action
+                .clone()
+                .slice([0..b, step - 1..step, 0..a])
+                .reshape([b, a]);
+            state = self.rssm.img_step(&state, action).0;
+            frames.push(self.decode_image(state.feat()).reshape([b, 1, 3, h, w]));
+        }
+        Tensor::cat(frames, 1)
+    }
+}
+
+/// The reference's open-loop report as pictures: per sequence a column of frames over time,
+/// rows truth / model / error (`(model - truth + 1) / 2`, grey where they agree), 64x64 each.
+/// Returns one RGB image (HWC uint8) per time step, sequences side by side.
+pub fn open_loop_rows<B: Backend>(truth: Tensor<B, 5>, model: Tensor<B, 5>) -> Vec<Vec<u8>> {
+    let [b, t, _, h, w] = truth.dims();
+    let err = (model.clone() - truth.clone() + 1.0) / 2.0;
+    let to_vec = |x: Tensor<B, 5>| -> Vec<f32> {
+        x.clamp(0.0, 1.0)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default()
+    };
+    let (truth, model, err) = (to_vec(truth), to_vec(model), to_vec(err));
+    let width = b * w;
+    (0..t)
+        .map(|step| {
+            let mut img = vec![0u8; 3 * h * width * 3];
+            for (row, src) in [&truth, &model, &err].into_iter().enumerate() {
+                for seq in 0..b {
+                    for c in 0..3 {
+                        for y in 0..h {
+                            for x in 0..w {
+                                let v = src[(((seq * t + step) * 3 + c) * h + y) * w + x];
+                                let (oy, ox) = (row * h + y, seq * w + x);
+                                img[(oy * width + ox) * 3 + c] = (v * 255.0).round() as u8;
+                            }
+                        }
+                    }
+                }
+            }
+            img
+        })
+        .collect()
+}
