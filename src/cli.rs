@@ -76,6 +76,9 @@ enum TrainCommand {
     Vae(crate::vae_cli::TrainVaeArgs),
     /// Train the forward-backward representation on dataset episodes (see `genreward dataset`).
     Fb(crate::fb_cli::TrainFbArgs),
+    /// Train a DreamerV3 agent on a task from pixels, with the environment's reward or the
+    /// GenReward mix.
+    Dreamer(crate::dreamer_cli::TrainDreamerArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -250,6 +253,7 @@ pub fn run() -> Result<()> {
         Command::Dataset(a) => crate::dataset::dataset(a),
         Command::Train(TrainCommand::Vae(a)) => crate::vae_cli::train_vae(a),
         Command::Train(TrainCommand::Fb(a)) => crate::fb_cli::train_fb(a),
+        Command::Train(TrainCommand::Dreamer(a)) => crate::dreamer_cli::train_dreamer(a),
         Command::Reconstruct(a) => crate::vae_cli::reconstruct(a),
         Command::Score(a) => crate::score::score(a),
         Command::GoalFrame(a) => crate::goal_frame_cli::goal_frame(a),

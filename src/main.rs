@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod dataset;
+mod dreamer_cli;
 mod eval;
 mod eval_fb;
 mod fb_cli;

@@ -257,3 +257,53 @@ impl<B: AutodiffBackend> Learner<B> {
         self.agent().valid()
     }
 }
+
+impl<B: AutodiffBackend> Learner<B> {
+    /// Writes the agent (weights, config, `meta` plus the percentile statistics and the update
+    /// count) and the optimiser's state into `dir`.
+    pub fn save(
+        &self,
+        dir: &std::path::Path,
+        meta: serde_json::Value,
+    ) -> Result<(), crate::CheckpointError> {
+        let mut meta = meta;
+        meta["moments"] = serde_json::to_value(&self.moments).unwrap_or_default();
+        meta["updates"] = self.updates.into();
+        crate::checkpoint::save::<B::InnerBackend, _, _>(
+            dir,
+            &self.acting_agent(),
+            &self.cfg,
+            &meta,
+        )?;
+        crate::checkpoint::save_record::<_, B>(dir, "optimizer", self.optim.to_record())
+    }
+
+    /// Continues the run saved in `dir` (its config, weights, optimiser state and statistics).
+    pub fn resume(
+        dir: &std::path::Path,
+        device: &B::Device,
+    ) -> Result<Self, crate::CheckpointError> {
+        let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+        let mut learner = Learner::new(cfg, device);
+        let agent = learner.agent.take().expect("new learner");
+        learner.agent = Some(crate::checkpoint::load_weights(dir, agent, device)?);
+        let optim = crate::checkpoint::load_record::<_, B>(dir, "optimizer", device)?;
+        learner.optim = learner.optim.load_record(optim);
+        let meta = crate::checkpoint::read_meta(dir);
+        if let Ok(m) = serde_json::from_value(meta["moments"].clone()) {
+            learner.moments = m;
+        }
+        learner.updates = meta["updates"].as_u64().unwrap_or(0) as usize;
+        Ok(learner)
+    }
+}
+
+/// Loads a saved agent for acting (`rollout --policy agent:DIR`, the app).
+pub fn load_agent<B: Backend>(
+    dir: &std::path::Path,
+    device: &B::Device,
+) -> Result<(Agent<B>, AgentConfig), crate::CheckpointError> {
+    let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+    let agent = crate::checkpoint::load_weights(dir, cfg.init(device), device)?;
+    Ok((agent, cfg))
+}

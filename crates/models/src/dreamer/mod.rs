@@ -24,7 +24,7 @@ pub mod returns;
 pub mod rssm;
 pub mod world;
 
-pub use agent::{Agent, AgentConfig, Learner, TrainMetrics};
+pub use agent::{load_agent, Agent, AgentConfig, Learner, TrainMetrics};
 pub use dist::{
     categorical_kl, kl_losses, sample_straight_through, symexp, symlog, unimix_probs, TwoHot,
 };

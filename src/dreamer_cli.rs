@@ -1,0 +1,590 @@
+//! `genreward train dreamer`: DreamerV3 learning a task from pixels (64x64 agent-camera frames,
+//! plus the 39-d state with `--state`), with the environment's reward or the GenReward mix.
+//!
+//! Each loop renders every environment's frame in one batch, the agent acts on all of them at
+//! once, the environments step, and the steps go to the replay. Once the replay holds one batch
+//! worth of steps, the agent trains so that `train_ratio` replayed steps are learned from per
+//! environment step (the reference's default 32: one update of 16 x 64 steps every 32
+//! environment steps). Episodes use fresh placement seeds; evaluation uses seeds from 1,000,000
+//! on, which training never sees.
+
+use crate::score::{parse_device, GenRewardArgs};
+use crate::train_loop::TrainLoop;
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use genreward_models::backend::{run_on, BackendJob};
+use genreward_models::dreamer::replay::{frames_to_tensor, to_batch};
+use genreward_models::dreamer::world::open_loop_rows;
+use genreward_models::dreamer::{Agent, AgentConfig, Learner, Preset, Replay, Step};
+use genreward_record::VideoWriter;
+use genreward_render::{render_envs, CameraName, Frame, Renderer, ViewSpec};
+use genreward_reward::mix::MixWeights;
+use genreward_reward::GenRewardTerms;
+use genreward_sim::rollout::sparse_reward;
+use genreward_sim::{Env, PhysicsConfig, TaskKind, ACT_DIM, OBS_DIM};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// First placement seed of evaluation episodes (training seeds count up from `--seed`).
+pub const EVAL_SEED: u32 = 1_000_000;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainDreamerArgs {
+    /// The task (see `genreward tasks`).
+    #[arg(long)]
+    task: String,
+    /// The reward trained on: env (Meta-World's, dense or every --sparse-every steps) or
+    /// genreward (r_env + alpha r_video + beta r_fb toward --goal).
+    #[arg(long, default_value = "env")]
+    reward: String,
+    /// The goal video of --reward genreward.
+    #[arg(long)]
+    goal: Option<PathBuf>,
+    /// Pay r_env only every K steps (the paper's sparse setting: 64).
+    #[arg(long)]
+    sparse_every: Option<usize>,
+    #[command(flatten)]
+    models: GenRewardArgs,
+    /// Output folder: config.json, model.mpk, optimizer.mpk, meta.json, metrics.jsonl,
+    /// eval_<steps>.mp4 and openloop_<steps>.mp4.
+    #[arg(long)]
+    out: PathBuf,
+    /// Model size: size1m, size12m, size25m, size50m, size100m, size200m, size400m.
+    #[arg(long, default_value = "size1m")]
+    size: String,
+    /// Also read (and reconstruct) the 39-d state besides the frames.
+    #[arg(long)]
+    state: bool,
+    /// Environment steps in all (with --resume: counting those already taken).
+    #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
+    steps: usize,
+    /// Stop after this many minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Environments stepped (and rendered) together.
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
+    envs: usize,
+    /// Replayed steps trained on per environment step.
+    #[arg(long, default_value_t = 32.0)]
+    train_ratio: f64,
+    /// Sequences per update and their length.
+    #[arg(long, default_value_t = 16, allow_negative_numbers = true)]
+    batch: usize,
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
+    length: usize,
+    /// Steps per episode.
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+    episode_steps: usize,
+    /// The agent's camera.
+    #[arg(long, default_value = "corner2")]
+    camera: String,
+    /// Learning rate after warm-up (default: the reference's 4e-5).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Warm-up updates of the learning rate.
+    #[arg(long, default_value_t = 1000)]
+    warmup: usize,
+    /// Evaluate (greedy, held-out seeds) every N environment steps, and at the end.
+    #[arg(long, default_value_t = 10_000)]
+    eval_every: usize,
+    #[arg(long, default_value_t = 8)]
+    eval_episodes: usize,
+    /// Save a checkpoint every N environment steps (and at the end).
+    #[arg(long, default_value_t = 10_000)]
+    checkpoint_every: usize,
+    /// Replay capacity in steps (all environments together).
+    #[arg(long, default_value_t = 200_000)]
+    replay: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Continue the run in --out (its replay is not saved: it refills).
+    #[arg(long)]
+    resume: bool,
+}
+
+/// What the agent is trained on, per environment.
+struct Rewarder {
+    terms: Option<GenRewardTerms>,
+    weights: MixWeights,
+}
+
+impl Rewarder {
+    /// Steps' reward: r_env as paid plus the GenReward terms of the frame the action was chosen
+    /// from and the (state, action) pair.
+    fn reward(
+        &mut self,
+        t: usize,
+        dense: f64,
+        frame: &Frame,
+        obs: &[f64; OBS_DIM],
+        action: &[f64; ACT_DIM],
+    ) -> Result<(f64, f64, f64)> {
+        let env = sparse_reward(dense, t, self.weights.sparse_every.unwrap_or(1));
+        let Some(terms) = self.terms.as_mut() else {
+            return Ok((env, 0.0, 0.0));
+        };
+        let rv = terms
+            .video
+            .push(&frame.rgb, frame.width, frame.height)
+            .unwrap_or(0.0);
+        let rf = match terms.fb.as_mut() {
+            Some(fb) => {
+                let (s, a) = (
+                    obs.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                    action.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                );
+                fb.score(&s, &a)?[0]
+            }
+            None => 0.0,
+        };
+        Ok((env, rv, rf))
+    }
+
+    fn total(&self, (env, rv, rf): (f64, f64, f64)) -> f64 {
+        env + self.weights.alpha * rv + self.weights.beta * rf
+    }
+
+    fn reset(&mut self) {
+        if let Some(t) = self.terms.as_mut() {
+            t.video.reset();
+        }
+    }
+}
+
+/// One environment's episode in progress.
+struct Slot {
+    env: Env,
+    rewarder: Rewarder,
+    t: usize,
+    first: bool,
+    last_reward: f32,
+    ret: f64,
+    success: bool,
+}
+
+struct Job {
+    a: TrainDreamerArgs,
+    task: TaskKind,
+    view: ViewSpec,
+    rewarders: Vec<Rewarder>,
+}
+
+fn new_env(task: TaskKind, seed: u32, steps: usize) -> Env {
+    let mut e = Env::new(task, seed, PhysicsConfig::default());
+    e.set_max_path_length(steps);
+    e
+}
+
+fn obs_vec(o: &[f64; OBS_DIM]) -> Vec<f32> {
+    o.iter().map(|&v| v as f32).collect()
+}
+
+/// Acts on every slot's current frame at once.
+fn act_all<B: Backend>(
+    agent: &Agent<B>,
+    acting: &mut genreward_models::dreamer::agent::Acting<B>,
+    frames: &[Frame],
+    obs: &[[f64; OBS_DIM]],
+    first: &[bool],
+    state: bool,
+    greedy: bool,
+    device: &B::Device,
+) -> Vec<[f64; ACT_DIM]> {
+    let n = frames.len();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
+    let image = frames_to_tensor::<B>(&refs, device);
+    let vector = state.then(|| {
+        let v: Vec<f32> = obs.iter().flat_map(obs_vec).collect();
+        Tensor::from_data(TensorData::new(v, [n, OBS_DIM]), device)
+    });
+    let f: Vec<f32> = first.iter().map(|&b| b as u8 as f32).collect();
+    let is_first = Tensor::from_data(TensorData::new(f, [n, 1]), device);
+    let a = agent
+        .act(acting, image, vector, is_first, greedy)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap_or_default();
+    a.chunks(ACT_DIM)
+        .map(|c| std::array::from_fn(|i| c[i] as f64))
+        .collect()
+}
+
+/// Greedy episodes on held-out seeds: success rate, mean return, and the first episode's frames.
+#[allow(clippy::too_many_arguments)]
+fn evaluate<B: Backend>(
+    agent: &Agent<B>,
+    renderer: &mut Renderer,
+    job: &Job,
+    episodes: usize,
+    device: &B::Device,
+) -> Result<(f64, f64, Vec<Frame>)> {
+    let a = &job.a;
+    let mut envs: Vec<Env> = (0..episodes)
+        .map(|k| new_env(job.task, EVAL_SEED + k as u32, a.episode_steps))
+        .collect();
+    let mut acting = agent.start_acting(episodes, ACT_DIM, device);
+    let mut success = vec![false; episodes];
+    let mut returns = vec![0.0; episodes];
+    let mut shown = Vec::new();
+    for t in 0..a.episode_steps {
+        let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
+        let frames = render_envs(renderer, &worlds, job.view)?;
+        let obs: Vec<[f64; OBS_DIM]> = envs.iter().map(|e| *e.last_obs()).collect();
+        let first = vec![t == 0; episodes];
+        let actions = act_all(
+            agent,
+            &mut acting,
+            &frames,
+            &obs,
+            &first,
+            a.state,
+            true,
+            device,
+        );
+        shown.push(frames[0].clone());
+        for (i, e) in envs.iter_mut().enumerate() {
+            let r = e.step(actions[i])?;
+            // Returns in evaluation are of r_env (dense): comparable across reward settings.
+            returns[i] += r.reward;
+            success[i] |= r.info.success > 0.5;
+        }
+    }
+    let rate = success.iter().filter(|s| **s).count() as f64 / episodes.max(1) as f64;
+    Ok((
+        rate,
+        returns.iter().sum::<f64>() / episodes.max(1) as f64,
+        shown,
+    ))
+}
+
+fn write_video(path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> Result<()> {
+    let mut v = VideoWriter::create(path, w, h, 20)?;
+    for f in frames {
+        v.write_frame(f)?;
+    }
+    v.finish()?;
+    Ok(())
+}
+
+impl BackendJob for Job {
+    type Output = Result<serde_json::Value>;
+
+    fn run<B: AutodiffBackend>(mut self, device: B::Device) -> Self::Output {
+        let a = self.a.clone();
+        B::seed(&device, a.seed as u64);
+        let mut learner = if a.resume {
+            Learner::<B>::resume(&a.out, &device)
+                .with_context(|| format!("cannot resume from {}", a.out.display()))?
+        } else {
+            let preset: Preset = a.size.parse().map_err(anyhow::Error::msg)?;
+            let mut cfg = AgentConfig::preset(preset, ACT_DIM, if a.state { OBS_DIM } else { 0 });
+            cfg.warmup = a.warmup;
+            if let Some(lr) = a.lr {
+                cfg.lr = lr;
+            }
+            Learner::new(cfg, &device)
+        };
+        // A resumed run reads what its model was built for (frames only, or with the state).
+        let mut a = a;
+        a.state = learner.cfg.world.vector_dim > 0;
+        self.a.state = a.state;
+        let meta0 = genreward_models::checkpoint::read_meta(&a.out);
+        let mut env_steps = if a.resume {
+            meta0["env_steps"].as_u64().unwrap_or(0) as usize
+        } else {
+            0
+        };
+        let mut episodes = if a.resume {
+            meta0["episodes"].as_u64().unwrap_or(0) as u32
+        } else {
+            0
+        };
+        let mut lp = TrainLoop::open(&a.out, a.steps, a.minutes, a.resume)?;
+        lp.step = env_steps;
+        let mut renderer = Renderer::new()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(a.seed as u64 ^ 0x5eed);
+        let mut replay = Replay::new(a.envs, (a.replay / a.envs).max(a.length));
+        let rewarders = std::mem::take(&mut self.rewarders);
+        let next_seed = |episodes: &mut u32| {
+            let s = a.seed.wrapping_add(*episodes);
+            *episodes += 1;
+            s
+        };
+        let mut slots: Vec<Slot> = rewarders
+            .into_iter()
+            .map(|rewarder| Slot {
+                env: new_env(self.task, next_seed(&mut episodes), a.episode_steps),
+                rewarder,
+                t: 0,
+                first: true,
+                last_reward: 0.0,
+                ret: 0.0,
+                success: false,
+            })
+            .collect();
+        let inner = learner.acting_agent();
+        let mut agent = inner;
+        let mut acting = agent.start_acting(a.envs, ACT_DIM, &device);
+        let (mut recent_ret, mut recent_succ) = (Vec::<f64>::new(), Vec::<bool>::new());
+        let started = std::time::Instant::now();
+        let steps0 = env_steps;
+        let per_update = (a.batch * a.length) as f64 / a.train_ratio.max(1e-9);
+        let mut last = serde_json::Value::Null;
+        let mut next_eval = (env_steps / a.eval_every.max(1) + 1) * a.eval_every.max(1);
+        let mut next_ckpt = (env_steps / a.checkpoint_every.max(1) + 1) * a.checkpoint_every.max(1);
+        let save = |learner: &Learner<B>, env_steps: usize, episodes: u32, lp: &TrainLoop| {
+            learner.save(
+                &a.out,
+                serde_json::json!({
+                    "kind": "dreamer",
+                    "task": self.task.name(),
+                    "reward": a.reward,
+                    "goal": a.goal,
+                    "sparse_every": a.sparse_every,
+                    "state": a.state,
+                    "camera": a.camera,
+                    "size": a.size,
+                    "env_steps": env_steps,
+                    "episodes": episodes,
+                    "step": env_steps,
+                    "train_seconds": lp.elapsed(),
+                }),
+            )
+        };
+        while !lp.done() {
+            let worlds: Vec<_> = slots.iter().map(|s| s.env.world()).collect();
+            let frames = render_envs(&mut renderer, &worlds, self.view)?;
+            let obs: Vec<[f64; OBS_DIM]> = slots.iter().map(|s| *s.env.last_obs()).collect();
+            let first: Vec<bool> = slots.iter().map(|s| s.first).collect();
+            let actions = act_all(
+                &agent,
+                &mut acting,
+                &frames,
+                &obs,
+                &first,
+                a.state,
+                false,
+                &device,
+            );
+            for (i, slot) in slots.iter_mut().enumerate() {
+                replay.push(
+                    i,
+                    Step {
+                        frame: frames[i].rgb.clone(),
+                        vector: obs_vec(&obs[i]),
+                        action: actions[i].iter().map(|&v| v as f32).collect(),
+                        reward: slot.last_reward,
+                        is_first: slot.first,
+                        is_terminal: false,
+                    },
+                );
+                let r = slot.env.step(actions[i])?;
+                let terms =
+                    slot.rewarder
+                        .reward(slot.t, r.reward, &frames[i], &obs[i], &actions[i])?;
+                let reward = slot.rewarder.total(terms);
+                slot.ret += reward;
+                slot.success |= r.info.success > 0.5;
+                slot.last_reward = reward as f32;
+                slot.first = false;
+                slot.t += 1;
+                if r.truncated {
+                    // The episode's last frame, with the reward of reaching it.
+                    let f = render_envs(&mut renderer, &[slot.env.world()], self.view)?;
+                    replay.push(
+                        i,
+                        Step {
+                            frame: f[0].rgb.clone(),
+                            vector: obs_vec(slot.env.last_obs()),
+                            action: vec![0.0; ACT_DIM],
+                            reward: slot.last_reward,
+                            is_first: false,
+                            is_terminal: false,
+                        },
+                    );
+                    lp.log(&serde_json::json!({
+                        "kind": "episode",
+                        "env_steps": env_steps + i + 1,
+                        "return": slot.ret,
+                        "success": slot.success,
+                        "seconds": lp.elapsed(),
+                    }))?;
+                    recent_ret.push(slot.ret);
+                    recent_succ.push(slot.success);
+                    slot.env = new_env(self.task, next_seed(&mut episodes), a.episode_steps);
+                    slot.rewarder.reset();
+                    slot.t = 0;
+                    slot.first = true;
+                    slot.last_reward = 0.0;
+                    slot.ret = 0.0;
+                    slot.success = false;
+                }
+            }
+            env_steps += slots.len();
+            // Train as the ratio asks, once the replay holds a batch worth of steps.
+            let mut trained = false;
+            if replay.len() >= a.batch * a.length {
+                let due = (env_steps as f64 / per_update) as usize;
+                while learner.updates < due {
+                    let Some(seqs) = replay.sample(&mut rng, a.batch, a.length) else {
+                        break;
+                    };
+                    let batch = to_batch::<B>(&seqs, a.state, &device);
+                    let m = learner.train(&batch);
+                    if !m.loss.is_finite() {
+                        bail!(
+                            "the loss is not finite at update {}: {m:?}",
+                            learner.updates
+                        );
+                    }
+                    trained = true;
+                    if learner.updates % 10 == 0 {
+                        let mut line = serde_json::to_value(&m)?;
+                        line["kind"] = "train".into();
+                        line["env_steps"] = env_steps.into();
+                        line["updates"] = learner.updates.into();
+                        lp.log(&line)?;
+                    }
+                }
+            }
+            if trained {
+                agent = learner.acting_agent();
+            }
+            let keep = recent_ret.len().saturating_sub(20);
+            recent_ret.drain(..keep);
+            recent_succ.drain(..keep);
+            let sps = (env_steps - steps0) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let msg = format!(
+                "{sps:.1} steps/s, {} updates, return {:.1}, success {:.0} %",
+                learner.updates,
+                recent_ret.iter().sum::<f64>() / recent_ret.len().max(1) as f64,
+                100.0 * recent_succ.iter().filter(|s| **s).count() as f64
+                    / recent_succ.len().max(1) as f64,
+            );
+            lp.step = env_steps - 1;
+            lp.advance(msg);
+            let finishing = lp.done();
+            if env_steps >= next_eval || finishing {
+                next_eval += a.eval_every.max(1);
+                let (rate, ret, shown) =
+                    evaluate(&agent, &mut renderer, &self, a.eval_episodes, &device)?;
+                let frames: Vec<Vec<u8>> = shown.into_iter().map(|f| f.rgb).collect();
+                let (w, h) = (self.view.width, self.view.height);
+                write_video(&a.out.join(format!("eval_{env_steps}.mp4")), &frames, w, h)?;
+                // Open loop: 16 frames seen, 16 imagined with the replayed actions (half and
+                // half of shorter episodes).
+                let len = 32.min(a.episode_steps);
+                if let Some(seqs) = replay.sample(&mut rng, 4, len) {
+                    let batch = to_batch::<B::InnerBackend>(&seqs, a.state, &device);
+                    let model = agent.world.open_loop(&batch, len / 2);
+                    let rows = open_loop_rows(batch.image, model);
+                    write_video(
+                        &a.out.join(format!("openloop_{env_steps}.mp4")),
+                        &rows,
+                        4 * 64,
+                        3 * 64,
+                    )?;
+                }
+                last = serde_json::json!({
+                    "kind": "eval",
+                    "env_steps": env_steps,
+                    "updates": learner.updates,
+                    "success_rate": rate,
+                    "mean_return_env": ret,
+                    "episodes": a.eval_episodes,
+                    "first_seed": EVAL_SEED,
+                    "seconds": lp.elapsed(),
+                });
+                lp.log(&last)?;
+            }
+            if env_steps >= next_ckpt || finishing {
+                next_ckpt += a.checkpoint_every.max(1);
+                save(&learner, env_steps, episodes, &lp)?;
+            }
+        }
+        lp.finish();
+        save(&learner, env_steps, episodes, &lp)?;
+        Ok(serde_json::json!({
+            "out": a.out,
+            "env_steps": env_steps,
+            "updates": learner.updates,
+            "seconds": lp.elapsed(),
+            "last_eval": last,
+        }))
+    }
+}
+
+pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
+    let task: TaskKind = a.task.parse()?;
+    let device = parse_device(&a.models.device)?;
+    for (name, v) in [
+        ("--envs", a.envs),
+        ("--batch", a.batch),
+        ("--length", a.length),
+        ("--episode-steps", a.episode_steps),
+        ("--eval-episodes", a.eval_episodes),
+    ] {
+        if v == 0 {
+            bail!("{name} must be at least 1");
+        }
+    }
+    if !(a.train_ratio > 0.0 && a.train_ratio.is_finite()) {
+        bail!("--train-ratio must be a positive number");
+    }
+    if a.sparse_every == Some(0) {
+        bail!("--sparse-every must be at least 1");
+    }
+    if !a.resume {
+        a.size.parse::<Preset>().map_err(anyhow::Error::msg)?;
+    } else if !a.out.join("config.json").is_file() {
+        bail!("--resume: no run in {}", a.out.display());
+    }
+    let camera: CameraName = a.camera.parse()?;
+    let view = ViewSpec {
+        camera,
+        width: 64,
+        height: 64,
+    };
+    let mut weights = MixWeights {
+        alpha: 0.0,
+        beta: 0.0,
+        sparse_every: a.sparse_every,
+    };
+    let load = |weights: &mut MixWeights| -> Result<Rewarder> {
+        let terms = match a.reward.as_str() {
+            "env" => None,
+            "genreward" => {
+                let Some(goal) = &a.goal else {
+                    bail!("--reward genreward needs --goal FILE");
+                };
+                let loaded = crate::score::load_terms(goal, &a.models, task)?;
+                weights.alpha = loaded.info.alpha;
+                weights.beta = loaded.info.beta;
+                Some(loaded.terms)
+            }
+            other => bail!("unknown --reward '{other}' (known: env, genreward)"),
+        };
+        Ok(Rewarder {
+            terms,
+            weights: *weights,
+        })
+    };
+    let rewarders = (0..a.envs)
+        .map(|_| load(&mut weights))
+        .collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let out = run_on(
+        device,
+        Job {
+            a,
+            task,
+            view,
+            rewarders,
+        },
+    )?;
+    println!("{out}");
+    Ok(())
+}

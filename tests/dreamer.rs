@@ -1,0 +1,113 @@
+//! `genreward train dreamer` end to end on a tiny run: the agent acts in batched environments
+//! from rendered frames, trains from its replay, evaluates on held-out seeds with videos, saves
+//! a checkpoint that `--resume` continues; bad settings are refused in one line.
+
+mod common;
+use common::*;
+
+fn train(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "dreamer",
+        "--task",
+        "reach",
+        "--out",
+        out.to_str().unwrap(),
+        "--envs",
+        "2",
+        "--batch",
+        "2",
+        "--length",
+        "8",
+        "--episode-steps",
+        "24",
+        "--eval-every",
+        "48",
+        "--eval-episodes",
+        "1",
+        "--checkpoint-every",
+        "48",
+        "--train-ratio",
+        "4",
+    ];
+    args.extend_from_slice(extra);
+    genreward(&args)
+}
+
+#[test]
+fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = train(&out, &["--steps", "48", "--state"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["env_steps"], 48, "{j}");
+    // 4 replayed steps per env step, 2 x 8 per update: one update per 4 env steps, counted from
+    // the start once the replay holds 2 x 8 steps.
+    let updates = j["updates"].as_u64().unwrap();
+    assert_eq!(updates, 12, "{j}");
+    for f in [
+        "config.json",
+        "model.mpk",
+        "optimizer.mpk",
+        "meta.json",
+        "eval_48.mp4",
+        "openloop_48.mp4",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds = |k: &str| lines.iter().filter(|l| l["kind"] == k).count();
+    // 48 environment steps over 2 environments: one 24-step episode each.
+    assert_eq!(kinds("episode"), 2, "{text}");
+    // A training line every 10 updates.
+    assert!(kinds("train") == 1 && kinds("eval") == 1, "{text}");
+    let t = lines.iter().find(|l| l["kind"] == "train").unwrap();
+    for k in [
+        "loss", "image", "vector", "reward", "dynamics", "policy", "value",
+    ] {
+        assert!(t[k].as_f64().unwrap().is_finite(), "{k}: {t}");
+    }
+    let eval = &j["last_eval"];
+    assert_eq!(eval["first_seed"], 1_000_000);
+    let rate = eval["success_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate));
+
+    // --resume continues the counts from the checkpoint.
+    let o = train(&out, &["--steps", "64", "--resume"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["env_steps"], 64, "{j}");
+    assert!(j["updates"].as_u64().unwrap() > updates, "{j}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["env_steps"], 64);
+    assert_eq!(meta["state"], true, "the resumed run keeps its settings");
+}
+
+#[test]
+fn bad_dreamer_settings_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    for (extra, want) in [
+        (vec!["--size", "size3m"], "unknown size"),
+        (vec!["--reward", "genreward"], "needs --goal"),
+        (vec!["--reward", "money"], "unknown --reward"),
+        (
+            vec!["--sparse-every", "0"],
+            "--sparse-every must be at least 1",
+        ),
+        (vec!["--resume"], "no run in"),
+    ] {
+        let o = train(&out, &extra);
+        assert!(!o.status.success(), "{extra:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    assert!(!out.join("model.mpk").exists());
+}
