@@ -182,6 +182,7 @@ fn obs_vec(o: &[f64; OBS_DIM]) -> Vec<f32> {
 }
 
 /// Acts on every slot's current frame at once.
+#[allow(clippy::too_many_arguments)]
 fn act_all<B: Backend>(
     agent: &Agent<B>,
     acting: &mut genreward_models::dreamer::agent::Acting<B>,
@@ -212,7 +213,6 @@ fn act_all<B: Backend>(
 }
 
 /// Greedy episodes on held-out seeds: success rate, mean return, and the first episode's frames.
-#[allow(clippy::too_many_arguments)]
 fn evaluate<B: Backend>(
     agent: &Agent<B>,
     renderer: &mut Renderer,
@@ -257,6 +257,11 @@ fn evaluate<B: Backend>(
         returns.iter().sum::<f64>() / episodes.max(1) as f64,
         shown,
     ))
+}
+
+/// Updates timed in this process (at least 1, to divide by).
+fn updates_timed(updates: usize, at_start: usize) -> f64 {
+    updates.saturating_sub(at_start).max(1) as f64
 }
 
 fn write_video(path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> Result<()> {
@@ -332,6 +337,7 @@ impl BackendJob for Job {
         let steps0 = env_steps;
         let per_update = (a.batch * a.length) as f64 / a.train_ratio.max(1e-9);
         let mut last = serde_json::Value::Null;
+        let (mut update_seconds, updates0) = (0.0f64, learner.updates);
         let mut next_eval = (env_steps / a.eval_every.max(1) + 1) * a.eval_every.max(1);
         let mut next_ckpt = (env_steps / a.checkpoint_every.max(1) + 1) * a.checkpoint_every.max(1);
         let save = |learner: &Learner<B>, env_steps: usize, episodes: u32, lp: &TrainLoop| {
@@ -432,7 +438,9 @@ impl BackendJob for Job {
                         break;
                     };
                     let batch = to_batch::<B>(&seqs, a.state, &device);
+                    let t0 = std::time::Instant::now();
                     let m = learner.train(&batch);
+                    update_seconds += t0.elapsed().as_secs_f64();
                     if !m.loss.is_finite() {
                         bail!(
                             "the loss is not finite at update {}: {m:?}",
@@ -445,6 +453,8 @@ impl BackendJob for Job {
                         line["kind"] = "train".into();
                         line["env_steps"] = env_steps.into();
                         line["updates"] = learner.updates.into();
+                        line["seconds_per_update"] =
+                            (update_seconds / updates_timed(learner.updates, updates0)).into();
                         lp.log(&line)?;
                     }
                 }
@@ -511,6 +521,7 @@ impl BackendJob for Job {
             "env_steps": env_steps,
             "updates": learner.updates,
             "seconds": lp.elapsed(),
+            "seconds_per_update": update_seconds / updates_timed(learner.updates, updates0),
             "last_eval": last,
         }))
     }

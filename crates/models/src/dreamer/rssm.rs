@@ -56,7 +56,7 @@ impl RssmConfig {
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Rssm<B> {
         assert!(
-            self.deter % self.blocks == 0,
+            self.deter.is_multiple_of(self.blocks),
             "deter must be a multiple of blocks"
         );
         let z = self.stoch * self.classes;
