@@ -277,7 +277,7 @@ impl BackendJob for Job {
     type Output = Result<serde_json::Value>;
 
     fn run<B: AutodiffBackend>(mut self, device: B::Device) -> Self::Output {
-        let a = self.a.clone();
+        let mut a = self.a.clone();
         B::seed(&device, a.seed as u64);
         let mut learner = if a.resume {
             Learner::<B>::resume(&a.out, &device)
@@ -292,7 +292,6 @@ impl BackendJob for Job {
             Learner::new(cfg, &device)
         };
         // A resumed run reads what its model was built for (frames only, or with the state).
-        let mut a = a;
         a.state = learner.cfg.world.vector_dim > 0;
         self.a.state = a.state;
         let meta0 = genreward_models::checkpoint::read_meta(&a.out);
@@ -329,8 +328,7 @@ impl BackendJob for Job {
                 success: false,
             })
             .collect();
-        let inner = learner.acting_agent();
-        let mut agent = inner;
+        let mut agent = learner.acting_agent();
         let mut acting = agent.start_acting(a.envs, ACT_DIM, &device);
         let (mut recent_ret, mut recent_succ) = (Vec::<f64>::new(), Vec::<bool>::new());
         let started = std::time::Instant::now();

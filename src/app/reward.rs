@@ -765,17 +765,9 @@ mod tests {
     fn the_worker_scores_as_the_models_do_and_follows_the_goal_frame() {
         let opts = ViewOptions {
             task: TaskKind::Push,
-            driver: Driver::Policy(PolicyKind::Expert),
             seed: 3,
-            obs_camera: CameraName::Corner2,
             obs_size: (64, 64),
-            frames: None,
-            screenshot: None,
-            save_agent_view: None,
-            record: None,
-            run: None,
-            drops: Vec::new(),
-            window: (1280, 800),
+            ..crate::app::sim::tests::options(Driver::Policy(PolicyKind::Expert))
         };
         let mut sim = Sim::new(&opts).unwrap();
         let goal = sim.expert_goal_file().unwrap();

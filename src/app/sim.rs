@@ -616,10 +616,10 @@ pub(super) fn advance(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn options(driver: Driver) -> ViewOptions {
+    pub(crate) fn options(driver: Driver) -> ViewOptions {
         ViewOptions {
             task: TaskKind::Reach,
             driver,

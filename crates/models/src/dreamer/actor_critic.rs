@@ -278,8 +278,8 @@ pub fn actor_critic_loss<B: Backend>(
         .action
         .clone()
         .slice([0..h * n, 0..traj.action.dims()[1]]);
-    let logp = grid_h(policy.log_prob(action), h, n);
-    let ent = grid_h(policy.entropy(), h, n);
+    let logp = policy.log_prob(action).reshape([h, n]);
+    let ent = policy.entropy().reshape([h, n]);
     let policy_loss = (-(logp * adv + ent.clone() * cfg.entropy) * weight.clone()).mean();
     let rows = |x: Tensor<B, 2>| {
         let [_, k] = x.dims();
@@ -297,26 +297,8 @@ pub fn actor_critic_loss<B: Backend>(
         policy: policy_loss,
         value: value_loss,
         mean_return,
-        entropy: ent.mean().into_scalar_f64(),
+        entropy: super::scalar(ent.mean()),
         scale,
         returns: ret_vec,
-    }
-}
-
-fn grid_h<B: Backend>(x: Tensor<B, 1>, h: usize, n: usize) -> Tensor<B, 2> {
-    x.reshape([h, n])
-}
-
-trait ScalarF64 {
-    fn into_scalar_f64(self) -> f64;
-}
-
-impl<B: Backend> ScalarF64 for Tensor<B, 1> {
-    fn into_scalar_f64(self) -> f64 {
-        self.into_data()
-            .to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .unwrap_or(f32::NAN) as f64
     }
 }

@@ -10,7 +10,7 @@ use super::moments::Moments;
 use super::optim::{warmup_lr, LaProp, LaPropConfig};
 use super::rssm::{RssmConfig, State};
 use super::world::{Batch, WorldModel, WorldModelConfig};
-use super::Preset;
+use super::{scalar, Preset};
 use burn::config::Config;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::adaptor::OptimizerAdaptor;
@@ -121,14 +121,6 @@ pub struct Learner<B: AutodiffBackend> {
     pub updates: usize,
     optim: OptimizerAdaptor<LaProp, Agent<B>, B>,
     twohot: TwoHot<B>,
-}
-
-fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
-    t.into_data()
-        .to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN) as f64
 }
 
 impl<B: AutodiffBackend> Learner<B> {

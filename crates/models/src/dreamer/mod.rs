@@ -34,6 +34,15 @@ pub use returns::lambda_returns;
 pub use rssm::{Rssm, RssmConfig, State};
 pub use world::{Batch, WorldLoss, WorldModel, WorldModelConfig};
 
+/// The first value of a one-element tensor as `f64` (NaN when there is none).
+pub(crate) fn scalar<B: burn::tensor::backend::Backend>(t: burn::tensor::Tensor<B, 1>) -> f64 {
+    t.into_data()
+        .to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN) as f64
+}
+
 /// The reference's size presets (`--size`), smallest first: the RSSM's `deter`, `hidden` and
 /// `classes`, the CNN's base `depth` and the MLPs' `units` (32 categoricals and 8 GRU blocks in
 /// all of them).

@@ -307,15 +307,8 @@ impl<B: Backend> WorldModel<B> {
         let [b, t, _, h, w] = batch.image.dims();
         let n = b * t;
         let obs = self.observe(batch, None);
-        let states = Observed {
-            feat: obs.feat.clone(),
-            deter: obs.deter.clone(),
-            stoch: obs.stoch.clone(),
-            post: obs.post.clone(),
-            last: obs.last.clone(),
-        };
         let prior = self.rssm.prior(obs.deter.clone());
-        let (dynamics, representation) = kl_losses(obs.post, prior, self.free_nats);
+        let (dynamics, representation) = kl_losses(obs.post.clone(), prior, self.free_nats);
         let target = batch.image.clone().reshape([n, 3, h, w]).detach();
         let image = (self.decode_image(obs.feat.clone()) - target)
             .powi_scalar(2)
@@ -336,7 +329,7 @@ impl<B: Backend> WorldModel<B> {
             batch.reward.clone().reshape([n]),
         );
         let cont_target = (-batch.is_terminal.clone().reshape([n]) + 1.0) * self.discount;
-        let logit = self.cont_logit(obs.feat);
+        let logit = self.cont_logit(obs.feat.clone());
         let cont = -(cont_target.clone() * log_sigmoid(logit.clone())
             + (-cont_target + 1.0) * log_sigmoid(-logit));
         let mut total = image.clone()
@@ -356,7 +349,7 @@ impl<B: Backend> WorldModel<B> {
             dynamics: dynamics.mean(),
             representation: representation.mean(),
         };
-        (loss, states)
+        (loss, obs)
     }
 }
 
