@@ -57,6 +57,11 @@ pub struct TrainDreamerArgs {
     /// Also read (and reconstruct) the 39-d state besides the frames.
     #[arg(long)]
     state: bool,
+    /// The CNNs: strided (stride-2 convolutions down and transposed convolutions up: about
+    /// half the update time on the CPU) or pool (the reference's default: stride-1
+    /// convolutions with max-pooling, nearest upsampling before each decoder convolution).
+    #[arg(long, default_value = "strided")]
+    cnn: String,
     /// Environment steps in all (with --resume: counting those already taken).
     #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
     steps: usize,
@@ -285,6 +290,7 @@ impl BackendJob for Job {
         } else {
             let preset: Preset = a.size.parse().map_err(anyhow::Error::msg)?;
             let mut cfg = AgentConfig::preset(preset, ACT_DIM, if a.state { OBS_DIM } else { 0 });
+            cfg.world.strided = a.cnn == "strided";
             cfg.warmup = a.warmup;
             if let Some(lr) = a.lr {
                 cfg.lr = lr;
@@ -350,6 +356,7 @@ impl BackendJob for Job {
                     "state": a.state,
                     "camera": a.camera,
                     "size": a.size,
+                    "cnn": if learner.cfg.world.strided { "strided" } else { "pool" },
                     "env_steps": env_steps,
                     "episodes": episodes,
                     "step": env_steps,
@@ -544,6 +551,9 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
     }
     if a.sparse_every == Some(0) {
         bail!("--sparse-every must be at least 1");
+    }
+    if !matches!(a.cnn.as_str(), "strided" | "pool") {
+        bail!("unknown --cnn '{}' (known: strided, pool)", a.cnn);
     }
     if !a.resume {
         a.size.parse::<Preset>().map_err(anyhow::Error::msg)?;

@@ -2,7 +2,8 @@
 //! backward pass) and a whole update (imagination and actor-critic included), per preset and
 //! batch shape. Prints one JSON line per setting.
 //!
-//! `cargo run --release -p genreward-models --example dreamer_update -- [size1m] [16x64]...`
+//! `cargo run --release -p genreward-models --example dreamer_update -- [size1m] [16x64]...
+//! [strided]` (`strided`: stride-2 convolutions instead of conv + pool and upsample + conv).
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Distribution, Tensor};
@@ -34,20 +35,24 @@ fn main() {
         .map_or("size1m", String::as_str)
         .parse()
         .expect("a preset name");
-    let shapes: Vec<(usize, usize)> = if args.len() > 1 {
-        args[1..]
-            .iter()
-            .map(|s| {
-                let (b, t) = s.split_once('x').expect("BxT");
-                (b.parse().unwrap(), t.parse().unwrap())
-            })
-            .collect()
-    } else {
-        vec![(16, 64)]
-    };
+    let strided = args.iter().any(|a| a == "strided");
+    let mut shapes: Vec<(usize, usize)> = args
+        .iter()
+        .skip(1)
+        .filter(|s| s.as_str() != "strided")
+        .map(|s| {
+            let (b, t) = s.split_once('x').expect("BxT");
+            (b.parse().unwrap(), t.parse().unwrap())
+        })
+        .collect();
+    if shapes.is_empty() {
+        shapes.push((16, 64));
+    }
     let d = Default::default();
     for (b, t) in shapes {
-        let mut learner = Learner::<B>::new(AgentConfig::preset(preset, 4, 0), &d);
+        let mut cfg = AgentConfig::preset(preset, 4, 0);
+        cfg.world.strided = strided;
+        let mut learner = Learner::<B>::new(cfg, &d);
         let twohot = TwoHot::<B>::dreamer(&d);
         let x = batch(b, t, &d);
         let time = |f: &mut dyn FnMut()| {
@@ -71,6 +76,7 @@ fn main() {
             "{}",
             serde_json::json!({
                 "preset": preset.name(),
+                "strided": strided,
                 "batch": b,
                 "length": t,
                 "world_loss_s": world_fwd,
