@@ -86,7 +86,8 @@ struct RolloutArgs {
     /// Task name, e.g. pick-place (a -v3 suffix is accepted).
     #[arg(long)]
     task: String,
-    /// expert | random | zero
+    /// expert | random | zero | agent:DIR (a trained DreamerV3 agent, a `train dreamer --out`
+    /// folder: it sees its own camera at 64x64, saved as obs_NNN.npy, and acts greedily).
     #[arg(long, default_value = "expert")]
     policy: String,
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
@@ -292,19 +293,44 @@ fn parse_view(camera: &str, size: &str, flag: &str) -> Result<ViewSpec> {
 
 fn rollout(a: RolloutArgs) -> Result<()> {
     let task = parse_task(&a.task)?;
-    let policy = parse_policy(&a.policy)?;
+    let agent = match crate::agent_policy::agent_dir(&a.policy)? {
+        Some(dir) => Some(crate::agent_policy::AgentPolicy::load(&dir)?),
+        None => None,
+    };
+    if let Some(trained) = agent.as_ref().and_then(|p| p.task()).filter(|t| *t != task) {
+        eprintln!("note: the agent was trained on {trained}; running it on {task}");
+    }
+    let policy = match &agent {
+        Some(_) => PolicyKind::Agent,
+        None => parse_policy(&a.policy)?,
+    };
     check_noise(a.noise)?;
+    if agent.is_some() && a.noise > 0.0 {
+        bail!("--noise applies to the built-in policies, not to agent:DIR");
+    }
     if a.episodes == 0 {
         bail!("--episodes must be at least 1");
     }
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
     }
-    let obs = match (&a.camera, &a.goal) {
+    let mut obs = match (&a.camera, &a.goal) {
         (Some(c), _) => Some(parse_view(c, &a.size, "size")?),
         (None, Some(_)) => Some(parse_view("corner2", &a.size, "size")?),
         (None, None) => None,
     };
+    if let Some(p) = &agent {
+        // The agent acts on the frames it was trained on, and those are what the run saves.
+        let want = p.view();
+        if obs.is_some_and(|v| v != want) {
+            bail!(
+                "the agent in {} sees {} at 64x64; drop --camera/--size or match them",
+                p.dir.display(),
+                want.camera
+            );
+        }
+        obs = Some(want);
+    }
     let loaded = match &a.goal {
         Some(goal) => Some(crate::score::load_terms(goal, &a.reward, task)?),
         None => None,
@@ -341,7 +367,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         .expect("static template")
         .progress_chars("=> "),
     );
-    bar.set_message(format!("{} {}", task, policy));
+    bar.set_message(format!("{} {}", task, a.policy));
     let stop = crate::interrupt_flag();
     let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
     let mut goal_info = None;
@@ -361,11 +387,14 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         );
         goal_info = Some(l.info);
     }
-    let mut actor = Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed);
+    let mut actor: Box<dyn genreward_sim::Actor> = match &agent {
+        Some(p) => Box::new(p.actor()),
+        None => Box::new(Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed)),
+    };
     let mut episodes = Vec::with_capacity(cfg.episodes);
     for i in 0..cfg.episodes {
         rec.begin_episode(i)?;
-        let summary = run_episode(&cfg, i, &mut actor, &mut rec)?;
+        let summary = run_episode(&cfg, i, actor.as_mut(), &mut rec)?;
         rec.end_episode()?;
         episodes.push(summary);
         if stop.load(Ordering::SeqCst) {
@@ -394,6 +423,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             frames_are: "state before each step's action, one frame per step".into(),
         }),
         goal: goal_info,
+        agent: agent.as_ref().map(|p| p.describe()),
         files,
         interrupted,
         episodes: episodes.clone(),

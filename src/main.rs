@@ -1,6 +1,7 @@
 //! `genreward`: the command line. Every user mistake ends in a one-line error
 //! and a non-zero exit; results go to stdout as JSON on the last line.
 
+mod agent_policy;
 mod app;
 mod cli;
 mod dataset;

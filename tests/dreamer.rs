@@ -87,6 +87,69 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
         serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["env_steps"], 64);
     assert_eq!(meta["state"], true, "the resumed run keeps its settings");
+
+    // The saved agent drives `rollout` as the run's own evaluation saw it: the same held-out
+    // seed, greedy actions from the same frames and states. Its latents are sampled (as
+    // DreamerV3 acts), and the CPU backend's draws cannot be seeded, so the returns agree to
+    // sampling noise, not to the bit.
+    let eval_return = j["last_eval"]["mean_return_env"].as_f64().unwrap();
+    let runs = dir.path().join("rollout");
+    let agent = format!("agent:{}", out.display());
+    let o = genreward(&[
+        "rollout",
+        "--task",
+        "reach",
+        "--policy",
+        &agent,
+        "--seed",
+        "1000000",
+        "--max-steps",
+        "24",
+        "--out",
+        runs.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let r = last_json(&o);
+    assert_eq!(r["policy"], "agent", "{r}");
+    let ret = r["mean_return"].as_f64().unwrap();
+    assert!(
+        (ret - eval_return).abs() < 0.01 * eval_return.abs().max(1.0),
+        "rollout {ret} vs the run's evaluation {eval_return}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["agent"]["camera"], "corner2", "{manifest}");
+    assert_eq!(manifest["observations"]["width"], 64, "{manifest}");
+    assert!(runs.join("obs_000.npy").is_file());
+}
+
+#[test]
+fn bad_agents_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let vae = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/vae");
+    let vae_agent = format!("agent:{}", vae.display());
+    for (policy, want) in [
+        ("agent", "needs the agent's folder"),
+        ("agent:", "needs the agent's folder"),
+        ("agent:/no/such/agent", "no agent at /no/such/agent"),
+        (vae_agent.as_str(), "cannot load the agent"),
+    ] {
+        let o = genreward(&[
+            "rollout",
+            "--task",
+            "reach",
+            "--policy",
+            policy,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success(), "{policy}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{policy}: {err}");
+        assert!(err.contains(want), "{policy}: {err}");
+    }
 }
 
 #[test]

@@ -755,6 +755,7 @@ pub(crate) mod tests {
             observations: Some(obs),
             video: None,
             goal: None,
+            agent: None,
             files,
             interrupted: false,
             episodes: eps.clone(),

@@ -745,6 +745,17 @@ fn the_agent_trains_on_replay_and_acts() {
     assert_eq!(a.dims(), [2, 4]);
     assert!(a.clone().abs().max().into_scalar() <= 1.0);
     assert_eq!(acting.prev_action.to_data(), a.to_data());
+
+    // Imagining 0 steps ahead is the present; imagining ahead moves away from it and leaves
+    // the acting state as it was.
+    let (now, same) = agent.imagine_ahead(&acting, 0);
+    assert_eq!(now.dims(), [2, 3, 64, 64]);
+    assert_eq!(now.to_data(), same.to_data());
+    let deter = acting.state.deter.clone();
+    let (now2, ahead) = agent.imagine_ahead(&acting, 5);
+    assert_eq!(now.to_data(), now2.to_data());
+    assert!((ahead - now).abs().max().into_scalar() > 1e-4);
+    assert_eq!(acting.state.deter.to_data(), deter.to_data());
 }
 
 /// Open-loop prediction keeps the sequence's shape and its output depends on the context

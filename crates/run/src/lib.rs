@@ -78,6 +78,10 @@ pub struct RunManifest {
     pub video: Option<VideoInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<GoalInfo>,
+    /// The trained agent that acted (`--policy agent:DIR`): its folder, camera and what it
+    /// was trained on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<serde_json::Value>,
     pub files: Vec<String>,
     /// The run was stopped with Ctrl-C; the files hold what ran.
     pub interrupted: bool,

@@ -49,11 +49,15 @@ pub enum PolicyKind {
     Random,
     /// All-zero actions (the arm holds still, the gripper relaxes).
     Zero,
+    /// A trained agent (`--policy agent:DIR`), which acts through its own [`Actor`]; the
+    /// caller loads it. Named here so runs record who acted. [`Policy`] cannot play it: asked
+    /// to, it holds still like `Zero`.
+    Agent,
 }
 
 /// Error for a policy name we do not know.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown policy '{0}' (known: expert, random, zero)")]
+#[error("unknown policy '{0}' (known: expert, random, zero, agent:DIR)")]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for PolicyKind {
@@ -74,6 +78,7 @@ impl fmt::Display for PolicyKind {
             PolicyKind::Expert => "expert",
             PolicyKind::Random => "random",
             PolicyKind::Zero => "zero",
+            PolicyKind::Agent => "agent",
         })
     }
 }
@@ -136,7 +141,7 @@ impl Policy {
         let mut a = match self.kind {
             PolicyKind::Expert => expert_action(self.task, obs).map(f64::from),
             PolicyKind::Random => std::array::from_fn(|_| self.rng.random_range(-1.0..=1.0)),
-            PolicyKind::Zero => [0.0; 4],
+            PolicyKind::Zero | PolicyKind::Agent => [0.0; 4],
         };
         if let Some(n) = &self.noise {
             for x in &mut a {

@@ -228,6 +228,24 @@ impl<B: Backend> Agent<B> {
         action
     }
 
+    /// What the agent makes of the present and where it believes it is heading: the frames
+    /// decoded from its current model state (`[N, 3, 64, 64]` in [0, 1]) and from the state it
+    /// imagines `horizon` steps ahead, acting with its policy's mean in the world model alone
+    /// (no frame seen after now).
+    pub fn imagine_ahead(
+        &self,
+        acting: &Acting<B>,
+        horizon: usize,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let now = self.world.decode_image(acting.state.feat());
+        let mut state = acting.state.clone();
+        for _ in 0..horizon {
+            let action = self.actor.forward(state.feat()).mean.clamp(-1.0, 1.0);
+            state = self.world.rssm.img_step(&state, action).0;
+        }
+        (now, self.world.decode_image(state.feat()))
+    }
+
     /// A fresh acting state for `n` environments (`action_dim` actions).
     pub fn start_acting(&self, n: usize, action_dim: usize, device: &B::Device) -> Acting<B> {
         Acting {

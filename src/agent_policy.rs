@@ -1,0 +1,163 @@
+//! A trained DreamerV3 agent (a `train dreamer` folder) as an [`Actor`]: `--policy agent:DIR`
+//! in `rollout` and `view`.
+//!
+//! The agent acts on the frames it was trained on: its camera (from the folder's `meta.json`)
+//! at 64x64, plus the 39-d state when its model reads it. It acts greedily (the policy's mean),
+//! as `train dreamer` evaluates it, on the CPU backend (one small forward pass per step).
+
+use anyhow::{bail, Context, Result};
+use burn::backend::Flex;
+use burn::tensor::{Tensor, TensorData};
+use genreward_models::dreamer::agent::Acting;
+use genreward_models::dreamer::replay::frames_to_tensor;
+use genreward_models::dreamer::world::IMAGE;
+use genreward_models::dreamer::{load_agent, Agent};
+use genreward_render::{CameraName, ViewSpec};
+use genreward_sim::{Actor, Observation, TaskKind, ACT_DIM, OBS_DIM};
+use std::path::{Path, PathBuf};
+
+type B = Flex;
+
+/// `--policy agent:DIR`: the folder, or `None` for any other policy.
+pub fn agent_dir(policy: &str) -> Result<Option<PathBuf>> {
+    match policy.trim().strip_prefix("agent:") {
+        Some("") => bail!("--policy agent:DIR needs the agent's folder after 'agent:'"),
+        Some(dir) => Ok(Some(PathBuf::from(dir))),
+        None if policy.trim() == "agent" => {
+            bail!("--policy agent needs the agent's folder: agent:DIR (a train dreamer --out)")
+        }
+        None => Ok(None),
+    }
+}
+
+/// A loaded agent: its weights and what it was trained on.
+#[derive(Clone)]
+pub struct AgentPolicy {
+    pub dir: PathBuf,
+    agent: Agent<B>,
+    /// The camera it was trained with.
+    pub camera: CameraName,
+    /// Whether its model reads the 39-d state besides the frames.
+    pub reads_state: bool,
+    /// `meta.json` of the folder (task, reward, env steps, ...).
+    pub meta: serde_json::Value,
+}
+
+impl AgentPolicy {
+    pub fn load(dir: &Path) -> Result<AgentPolicy> {
+        if !dir.is_dir() {
+            bail!("no agent at {}: not a folder", dir.display());
+        }
+        let device = Default::default();
+        let (agent, cfg) = load_agent::<B>(dir, &device)
+            .with_context(|| format!("cannot load the agent in {}", dir.display()))?;
+        if cfg.actor_critic.action_dim != ACT_DIM {
+            bail!(
+                "the agent in {} acts in {} dimensions; the tasks take {ACT_DIM}",
+                dir.display(),
+                cfg.actor_critic.action_dim
+            );
+        }
+        let vector = cfg.world.vector_dim;
+        if vector != 0 && vector != OBS_DIM {
+            bail!(
+                "the agent in {} reads a {vector}-d state; the tasks give {OBS_DIM}",
+                dir.display()
+            );
+        }
+        let meta = genreward_models::checkpoint::read_meta(dir);
+        let camera: CameraName = meta["camera"]
+            .as_str()
+            .unwrap_or("corner2")
+            .parse()
+            .with_context(|| format!("{}: meta.json names an unknown camera", dir.display()))?;
+        Ok(AgentPolicy {
+            dir: dir.to_path_buf(),
+            agent,
+            camera,
+            reads_state: vector > 0,
+            meta,
+        })
+    }
+
+    /// What the agent sees: its camera at 64x64.
+    pub fn view(&self) -> ViewSpec {
+        ViewSpec {
+            camera: self.camera,
+            width: IMAGE as u32,
+            height: IMAGE as u32,
+        }
+    }
+
+    /// The task it was trained on, when its folder says.
+    pub fn task(&self) -> Option<TaskKind> {
+        self.meta["task"].as_str().and_then(|t| t.parse().ok())
+    }
+
+    /// A fresh actor (its own model state) driven by this agent.
+    pub fn actor(&self) -> AgentActor {
+        let device = Default::default();
+        AgentActor {
+            acting: self.agent.start_acting(1, ACT_DIM, &device),
+            agent: self.agent.clone(),
+            reads_state: self.reads_state,
+            first: true,
+            device,
+        }
+    }
+
+    /// The manifest's record of who acted.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dir": self.dir,
+            "camera": self.camera.to_string(),
+            "reads_state": self.reads_state,
+            "greedy": true,
+            "trained_on": self.meta,
+        })
+    }
+}
+
+/// An [`AgentPolicy`] acting in one episode at a time.
+pub struct AgentActor {
+    agent: Agent<B>,
+    acting: Acting<B>,
+    reads_state: bool,
+    first: bool,
+    device: burn::tensor::Device<B>,
+}
+
+impl Actor for AgentActor {
+    fn reset(&mut self, _task: TaskKind, _seed: u32, _index: usize) {
+        self.acting = self.agent.start_acting(1, ACT_DIM, &self.device);
+        self.first = true;
+    }
+
+    /// Callers render the agent's view (camera, 64x64) every step; without it the arm holds
+    /// still.
+    fn act(&mut self, obs: &Observation<'_>) -> [f64; 4] {
+        let Some(px) = obs
+            .pixels
+            .filter(|p| p.width as usize == IMAGE && p.height as usize == IMAGE)
+        else {
+            return [0.0; 4];
+        };
+        let image = frames_to_tensor::<B>(&[px.rgb.as_slice()], &self.device);
+        let vector = self.reads_state.then(|| {
+            let v: Vec<f32> = obs.state.iter().map(|&x| x as f32).collect();
+            Tensor::from_data(TensorData::new(v, [1, OBS_DIM]), &self.device)
+        });
+        let first = Tensor::from_data(
+            TensorData::new(vec![self.first as u8 as f32], [1, 1]),
+            &self.device,
+        );
+        self.first = false;
+        let a = self
+            .agent
+            .act(&mut self.acting, image, vector, first, true)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        std::array::from_fn(|i| a.get(i).copied().unwrap_or(0.0) as f64)
+    }
+}
