@@ -127,6 +127,36 @@ pub struct AgentActor {
     device: burn::tensor::Device<B>,
 }
 
+impl AgentActor {
+    /// The agent's view of the present (its model state decoded) and of `horizon` steps ahead
+    /// in imagination (the world model alone, acting with the policy's mean), as 64x64 RGB
+    /// bytes; `None` before its first step.
+    pub fn imagination(&self, horizon: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+        if self.first {
+            return None;
+        }
+        let (now, ahead) = self.agent.imagine_ahead(&self.acting, horizon);
+        Some((to_rgb(now), to_rgb(ahead)))
+    }
+}
+
+/// `[1, 3, H, W]` in [0, 1] to HWC bytes.
+fn to_rgb(x: Tensor<B, 4>) -> Vec<u8> {
+    let [_, _, h, w] = x.dims();
+    let v = x
+        .clamp(0.0, 1.0)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap_or_default();
+    let mut out = vec![0u8; h * w * 3];
+    for c in 0..3 {
+        for i in 0..h * w {
+            out[i * 3 + c] = (v.get(c * h * w + i).copied().unwrap_or(0.0) * 255.0).round() as u8;
+        }
+    }
+    out
+}
+
 impl Actor for AgentActor {
     fn reset(&mut self, _task: TaskKind, _seed: u32, _index: usize) {
         self.acting = self.agent.start_acting(1, ACT_DIM, &self.device);
@@ -159,5 +189,11 @@ impl Actor for AgentActor {
             .to_vec::<f32>()
             .unwrap_or_default();
         std::array::from_fn(|i| a.get(i).copied().unwrap_or(0.0) as f64)
+    }
+}
+
+impl std::fmt::Debug for AgentPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgentPolicy({})", self.dir.display())
     }
 }

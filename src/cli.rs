@@ -571,8 +571,19 @@ fn view(a: ViewArgs) -> Result<()> {
         Some(r) => parse_task(&r.manifest.task)?,
         None => parse_task(&a.task)?,
     };
-    let driver: crate::app::Driver = a.policy.parse()?;
-    let obs = parse_view(&a.camera, &a.size, "size")?;
+    let agent = match crate::agent_policy::agent_dir(&a.policy)? {
+        Some(dir) => Some(crate::agent_policy::AgentPolicy::load(&dir)?),
+        None => None,
+    };
+    let driver: crate::app::Driver = match &agent {
+        Some(_) => crate::app::Driver::Policy(PolicyKind::Agent),
+        None => a.policy.parse()?,
+    };
+    let mut obs = parse_view(&a.camera, &a.size, "size")?;
+    if let Some(p) = &agent {
+        // The agent acts on its own camera's 64x64 frames: the agent view shows those.
+        obs = p.view();
+    }
     if a.frames == Some(0) {
         bail!("--frames must be at least 1");
     }
@@ -631,6 +642,7 @@ fn view(a: ViewArgs) -> Result<()> {
         drops: a.drops,
         window: genreward_render::parse_size(&a.window_size)
             .map_err(|e| anyhow::anyhow!("--window-size: {e}"))?,
+        agent,
     };
     crate::app::run(opts, goal, a.reward)
 }

@@ -53,6 +53,8 @@ pub struct ViewOptions {
     pub drops: Vec<PathBuf>,
     /// The window's size in logical pixels.
     pub window: (u32, u32),
+    /// `--policy agent:DIR`: the trained agent the `agent` policy runs.
+    pub agent: Option<crate::agent_policy::AgentPolicy>,
 }
 
 /// Background of the 3D view, the same sky as the observations.

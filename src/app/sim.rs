@@ -3,6 +3,7 @@
 //! step by the same headless renderer `genreward rollout --camera` uses.
 
 use super::ViewOptions;
+use crate::agent_policy::{AgentActor, AgentPolicy};
 use anyhow::Result;
 use bevy::prelude::*;
 use bevy_egui::EguiContexts;
@@ -48,7 +49,9 @@ impl FromStr for Driver {
             return Ok(Driver::Keyboard);
         }
         s.parse::<PolicyKind>().map(Driver::Policy).map_err(|_| {
-            anyhow::anyhow!("unknown policy '{s}' (known: expert, random, zero, keyboard)")
+            anyhow::anyhow!(
+                "unknown policy '{s}' (known: expert, random, zero, keyboard, agent:DIR)"
+            )
         })
     }
 }
@@ -99,7 +102,17 @@ pub struct Sim {
     pub episode_serial: u64,
     /// `view --run`: the recorded run shown instead of a simulated episode.
     pub replay: Option<Replay>,
+    /// `--policy agent:DIR`: the trained agent, and its actor in the running episode when it
+    /// drives.
+    pub agent: Option<AgentPolicy>,
+    agent_actor: Option<AgentActor>,
+    /// What the agent made of each step (aligned with `history`): its model state decoded and
+    /// the frame it imagined `IMAGINE_AHEAD` steps on; `None` where it did not drive.
+    pub imagined: Vec<Option<(Vec<u8>, Vec<u8>)>>,
 }
+
+/// How many steps ahead the imagination view looks.
+pub const IMAGINE_AHEAD: usize = 8;
 
 /// A recorded run replayed: every step of the shown episode is in `Sim::history` at once, its
 /// scenes rebuilt from the recorded observations and finger joints (nothing is simulated), its
@@ -151,6 +164,9 @@ impl Sim {
             message,
             episode_serial: 0,
             replay: None,
+            agent: opts.agent.clone(),
+            agent_actor: None,
+            imagined: Vec::new(),
         };
         sim.reset();
         Ok(sim)
@@ -361,6 +377,20 @@ impl Sim {
         };
         self.actor = Box::new(Policy::for_run(kind, self.task, 0.0, self.seed));
         self.actor.reset(self.task, self.seed, 0);
+        self.agent_actor = None;
+        if kind == PolicyKind::Agent {
+            match &self.agent {
+                Some(p) => {
+                    let mut a = p.actor();
+                    a.reset(self.task, self.seed, 0);
+                    self.agent_actor = Some(a);
+                }
+                None => {
+                    self.message = Some("no agent loaded: start with --policy agent:DIR".into());
+                }
+            }
+        }
+        self.imagined.clear();
         self.gripper_closed = false;
         self.history.clear();
         self.frames.clear();
@@ -396,10 +426,14 @@ impl Sim {
                     height: f.height,
                     rgb: f.rgb.clone(),
                 });
-                self.actor.act(&Observation {
+                let seen = Observation {
                     state: &obs,
                     pixels: pixels.as_ref(),
-                })
+                };
+                match &mut self.agent_actor {
+                    Some(agent) => agent.act(&seen),
+                    None => self.actor.act(&seen),
+                }
             }
             Driver::Keyboard => keyboard,
         };
@@ -433,6 +467,11 @@ impl Sim {
                     terms: Default::default(),
                     fingers: Some([q_r, q_l]),
                 });
+                let imagined = self
+                    .agent_actor
+                    .as_ref()
+                    .and_then(|a| a.imagination(IMAGINE_AHEAD));
+                self.imagined.push(imagined);
                 self.render_agent_view();
             }
             Err(e) => {
@@ -444,6 +483,12 @@ impl Sim {
 
     /// Changes the observation camera and renders it again.
     pub fn set_obs_camera(&mut self, camera: CameraName) {
+        if let (Some(p), true) = (&self.agent, self.agent_actor.is_some()) {
+            if camera != p.camera {
+                self.message = Some(format!("the agent acts on {} frames", p.camera));
+                return;
+            }
+        }
         if camera != self.obs_camera && self.replay.is_none() {
             self.obs_camera = camera;
             self.render_agent_view();
@@ -633,7 +678,63 @@ pub(crate) mod tests {
             run: None,
             drops: Vec::new(),
             window: (1280, 800),
+            agent: None,
         }
+    }
+
+    /// A trained agent (here a tiny untrained one, saved as `train dreamer` saves one) drives
+    /// the app from its own camera's 64x64 frames; every step keeps what it imagined (its
+    /// model state decoded and the frame it expects 8 steps on); the agent view keeps its
+    /// camera while the agent drives.
+    #[test]
+    fn an_agent_drives_and_its_imagination_follows_each_step() {
+        use genreward_models::dreamer::{AgentConfig, Learner};
+        type AB = burn::backend::Autodiff<burn::backend::Flex>;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg =
+            AgentConfig::sized(16, 16, 4, 2, 16, genreward_sim::ACT_DIM, 0).with_latents(4, 4);
+        Learner::<AB>::new(cfg, &Default::default())
+            .save(
+                dir.path(),
+                serde_json::json!({"camera": "corner2", "task": "reach"}),
+            )
+            .unwrap();
+        let agent = AgentPolicy::load(dir.path()).unwrap();
+        let mut opts = options(Driver::Policy(PolicyKind::Agent));
+        opts.obs_size = (64, 64);
+        opts.agent = Some(agent);
+        let mut sim = Sim::new(&opts).unwrap();
+        assert!(sim.message.is_none(), "{:?}", sim.message);
+        for _ in 0..5 {
+            // The keyboard's action is ignored: the agent drives.
+            sim.step([1.0; 4]);
+        }
+        assert_eq!(sim.history.len(), 5);
+        assert_eq!(sim.imagined.len(), 5);
+        for (t, im) in sim.imagined.iter().enumerate() {
+            let (now, ahead) = im.as_ref().expect("the agent imagined");
+            assert_eq!(
+                (now.len(), ahead.len()),
+                (64 * 64 * 3, 64 * 64 * 3),
+                "step {t}"
+            );
+            assert_ne!(now, ahead, "step {t}: imagining 8 steps on changed nothing");
+        }
+        for r in &sim.history {
+            assert!(r.action.iter().all(|a| a.abs() <= 1.0) && r.action != [1.0; 4]);
+        }
+        sim.set_obs_camera(CameraName::Corner3);
+        assert_eq!(sim.obs_camera, CameraName::Corner2);
+        assert!(sim.message.as_deref().unwrap_or("").contains("corner2"));
+        // Without an agent loaded, picking the agent policy says so instead of acting.
+        let mut opts = options(Driver::Policy(PolicyKind::Agent));
+        opts.obs_size = (64, 64);
+        let sim = Sim::new(&opts).unwrap();
+        assert!(sim
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("--policy agent:DIR"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub struct UiPlugin;
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<AgentTexture>()
+            .init_resource::<ImaginationTextures>()
             .init_resource::<GoalTextures>()
             .add_systems(EguiPrimaryContextPass, panel);
     }
@@ -35,6 +36,49 @@ struct AgentTexture {
     serial: (u64, Option<usize>),
 }
 
+/// A Bevy image shown by egui: its handle, egui id and size.
+type Shown = (Handle<Image>, egui::TextureId, u32, u32);
+
+/// Puts `rgb` (`w x h`) into `slot`: in place when the size is the same (the egui texture id
+/// stays), else as a new image.
+fn upload(
+    slot: &mut Option<Shown>,
+    rgb: &[u8],
+    (w, h): (u32, u32),
+    images: &mut Assets<Image>,
+    contexts: &mut EguiContexts,
+) {
+    let rgba: Vec<u8> = rgb
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    if let Some((handle, _, sw, sh)) = slot {
+        if (*sw, *sh) == (w, h) {
+            if let Some(mut img) = images.get_mut(handle) {
+                img.data = Some(rgba);
+                return;
+            }
+        }
+    }
+    // The renderer writes display-ready bytes: show them as sRGB so egui
+    // puts the very same values on screen.
+    let mut img = Image::new(
+        Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        rgba,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::default(),
+    );
+    img.sampler = ImageSampler::nearest();
+    let handle = images.add(img);
+    let id = contexts.add_image(EguiTextureHandle::Strong(handle.clone()));
+    *slot = Some((handle, id, w, h));
+}
+
 impl AgentTexture {
     fn update(&mut self, sim: &Sim, images: &mut Assets<Image>, contexts: &mut EguiContexts) {
         let now = (sim.agent_frame_serial, sim.cursor);
@@ -43,37 +87,106 @@ impl AgentTexture {
         }
         self.serial = now;
         let Some(f) = sim.shown_frame() else { return };
-        let rgba: Vec<u8> = f
-            .rgb
-            .chunks_exact(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect();
-        if let Some((handle, _, w, h)) = &self.image {
-            if (*w, *h) == (f.width, f.height) {
-                if let Some(mut img) = images.get_mut(handle) {
-                    img.data = Some(rgba);
-                    return;
-                }
+        upload(
+            &mut self.image,
+            &f.rgb,
+            (f.width, f.height),
+            images,
+            contexts,
+        );
+    }
+}
+
+/// The imagination view's pictures: the frame the agent saw, its model state decoded, the
+/// frame it imagined `IMAGINE_AHEAD` steps on, and the frame that came then (when it has).
+#[derive(Resource, Default)]
+struct ImaginationTextures {
+    /// (episode, step shown, whether the later real frame exists) of the pictures held.
+    key: Option<(u64, usize, bool)>,
+    slots: [Option<Shown>; 4],
+    /// The pictures to show now: slot and caption.
+    shown: Vec<(usize, String)>,
+}
+
+impl ImaginationTextures {
+    fn update(&mut self, sim: &Sim, images: &mut Assets<Image>, contexts: &mut EguiContexts) {
+        use super::sim::IMAGINE_AHEAD;
+        let Some(t) = sim.cursor.or(sim.history.len().checked_sub(1)) else {
+            self.key = None;
+            self.shown.clear();
+            return;
+        };
+        let later = sim.frames.get(t + IMAGINE_AHEAD);
+        let key = (sim.episode_serial, t, later.is_some());
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
+        self.shown.clear();
+        let Some(Some((now, ahead))) = sim.imagined.get(t) else {
+            return;
+        };
+        let side = genreward_models::dreamer::world::IMAGE as u32;
+        let t2 = t + IMAGINE_AHEAD;
+        let pictures = [
+            sim.frames.get(t).map(|f| {
+                (
+                    f.rgb.as_slice(),
+                    f.width,
+                    f.height,
+                    format!("seen, step {t}"),
+                )
+            }),
+            Some((now.as_slice(), side, side, format!("model, step {t}"))),
+            Some((ahead.as_slice(), side, side, format!("imagined, step {t2}"))),
+            later.map(|f| {
+                (
+                    f.rgb.as_slice(),
+                    f.width,
+                    f.height,
+                    format!("seen, step {t2}"),
+                )
+            }),
+        ];
+        for (i, p) in pictures.into_iter().enumerate() {
+            let Some((rgb, w, h, caption)) = p else {
+                continue;
+            };
+            if rgb.len() == (w * h * 3) as usize {
+                upload(&mut self.slots[i], rgb, (w, h), images, contexts);
+                self.shown.push((i, caption));
             }
         }
-        // The renderer writes display-ready bytes: show them as sRGB so egui
-        // puts the very same values on screen.
-        let mut img = Image::new(
-            Extent3d {
-                width: f.width,
-                height: f.height,
-                depth_or_array_layers: 1,
-            },
-            TextureDimension::D2,
-            rgba,
-            TextureFormat::Rgba8UnormSrgb,
-            RenderAssetUsages::default(),
-        );
-        img.sampler = ImageSampler::nearest();
-        let handle = images.add(img);
-        let id = contexts.add_image(EguiTextureHandle::Strong(handle.clone()));
-        self.image = Some((handle, id, f.width, f.height));
     }
+}
+
+/// The agent's imagination: what it saw, what its model holds, and what it expects
+/// `IMAGINE_AHEAD` steps on (acting with its policy in the world model alone), beside the frame
+/// that came.
+fn imagination(ui: &mut egui::Ui, sim: &Sim, tex: &ImaginationTextures) {
+    let Some(p) = &sim.agent else { return };
+    ui.label(format!("imagination (agent {})", p.dir.display()));
+    if tex.shown.is_empty() {
+        ui.label(
+            if sim.driver == Driver::Policy(genreward_sim::PolicyKind::Agent) {
+                "(after the agent's first step)"
+            } else {
+                "(pick the agent policy to see it)"
+            },
+        );
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (slot, caption) in &tex.shown {
+            let Some((_, id, _, _)) = &tex.slots[*slot] else {
+                continue;
+            };
+            ui.vertical(|ui| {
+                ui.add(egui::Image::new((*id, egui::vec2(88.0, 88.0))));
+                ui.small(caption.as_str());
+            });
+        }
+    });
 }
 
 /// Width of the side panel in logical pixels.
@@ -85,6 +198,7 @@ fn panel(
     mut sim: ResMut<Sim>,
     mut cam: ResMut<ViewCamera>,
     mut tex: ResMut<AgentTexture>,
+    mut imag: ResMut<ImaginationTextures>,
     mut rec: ResMut<Recording>,
     mut images: ResMut<Assets<Image>>,
     mut reward: ResMut<RewardPanel>,
@@ -93,6 +207,7 @@ fn panel(
 ) -> Result {
     tex.update(&sim, &mut images, &mut contexts);
     goal_tex.ensure(&reward, &mut images, &mut contexts, time.elapsed_secs_f64());
+    imag.update(&sim, &mut images, &mut contexts);
     let ctx = contexts.ctx_mut()?.clone();
     super::table_field::legend(&ctx, &reward);
     let mut root = egui::Ui::new(
@@ -113,6 +228,10 @@ fn panel(
                 ui.separator();
                 agent_view(ui, &sim, &tex);
                 ui.separator();
+                if sim.agent.is_some() {
+                    imagination(ui, &sim, &imag);
+                    ui.separator();
+                }
                 super::reward::panel_ui(ui, &mut reward, &mut sim, &goal_tex);
                 ui.separator();
                 terms(ui, &sim);
@@ -211,6 +330,10 @@ fn pickers(ui: &mut egui::Ui, sim: &mut Sim, reset: &mut bool) {
             .selected_text(driver.to_string())
             .show_ui(ui, |ui| {
                 for d in Driver::ALL {
+                    ui.selectable_value(&mut driver, d, d.to_string());
+                }
+                if sim.agent.is_some() {
+                    let d = Driver::Policy(genreward_sim::PolicyKind::Agent);
                     ui.selectable_value(&mut driver, d, d.to_string());
                 }
             });
