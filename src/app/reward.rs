@@ -917,7 +917,9 @@ pub struct GoalTextures {
     field: Option<(Handle<Image>, egui::TextureId, u32, u32, u64)>,
 }
 
-fn rgb_image(rgb: &[u8], w: u32, h: u32) -> Image {
+/// An RGB picture (`w x h`, display-ready bytes) as a Bevy image egui shows with the very same
+/// values (sRGB), sampled with `sampler`.
+pub(super) fn rgb_image(rgb: &[u8], w: u32, h: u32, sampler: bevy::image::ImageSampler) -> Image {
     let rgba: Vec<u8> = rgb
         .chunks_exact(3)
         .flat_map(|p| [p[0], p[1], p[2], 255])
@@ -933,7 +935,7 @@ fn rgb_image(rgb: &[u8], w: u32, h: u32) -> Image {
         bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
         bevy::asset::RenderAssetUsages::default(),
     );
-    img.sampler = bevy::image::ImageSampler::linear();
+    img.sampler = sampler;
     img
 }
 
@@ -958,7 +960,7 @@ impl GoalTextures {
         }) else {
             return;
         };
-        let img = rgb_image(&rgb, w, h);
+        let img = rgb_image(&rgb, w, h, bevy::image::ImageSampler::linear());
         if let Some(p) = &mut self.player {
             if (p.2, p.3) == (w, h) {
                 if let Some(mut i) = images.get_mut(&p.0) {
@@ -988,7 +990,12 @@ impl GoalTextures {
                 .as_ref()
                 .is_none_or(|f| f.4 != panel.field.picture_serial);
             if stale {
-                let img = rgb_image(&p.rgb, p.width, p.height);
+                let img = rgb_image(
+                    &p.rgb,
+                    p.width,
+                    p.height,
+                    bevy::image::ImageSampler::linear(),
+                );
                 let reuse = self
                     .field
                     .as_ref()
@@ -1025,22 +1032,7 @@ impl GoalTextures {
             return;
         };
         for f in frames {
-            let rgba: Vec<u8> = f
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect();
-            let mut img = Image::new(
-                bevy::render::render_resource::Extent3d {
-                    width: w,
-                    height: h,
-                    depth_or_array_layers: 1,
-                },
-                bevy::render::render_resource::TextureDimension::D2,
-                rgba,
-                bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
-                bevy::asset::RenderAssetUsages::default(),
-            );
-            img.sampler = bevy::image::ImageSampler::nearest();
+            let img = rgb_image(&f, w, h, bevy::image::ImageSampler::nearest());
             let handle = images.add(img);
             let id = contexts.add_image(bevy_egui::EguiTextureHandle::Strong(handle));
             self.ids.push((id, w, h));

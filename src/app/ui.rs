@@ -7,10 +7,8 @@ use super::camera::{CamMode, ViewCamera};
 use super::capture::{RecordSource, Recording};
 use super::reward::{GoalTextures, RewardPanel};
 use super::sim::{Driver, Sim};
-use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy_egui::{egui, EguiContexts, EguiPrimaryContextPass, EguiTextureHandle};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 use genreward_render::CameraName;
@@ -48,32 +46,19 @@ fn upload(
     images: &mut Assets<Image>,
     contexts: &mut EguiContexts,
 ) {
-    let rgba: Vec<u8> = rgb
-        .chunks_exact(3)
-        .flat_map(|p| [p[0], p[1], p[2], 255])
-        .collect();
     if let Some((handle, _, sw, sh)) = slot {
         if (*sw, *sh) == (w, h) {
             if let Some(mut img) = images.get_mut(handle) {
-                img.data = Some(rgba);
+                img.data = Some(
+                    rgb.chunks_exact(3)
+                        .flat_map(|p| [p[0], p[1], p[2], 255])
+                        .collect(),
+                );
                 return;
             }
         }
     }
-    // The renderer writes display-ready bytes: show them as sRGB so egui
-    // puts the very same values on screen.
-    let mut img = Image::new(
-        Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        rgba,
-        TextureFormat::Rgba8UnormSrgb,
-        RenderAssetUsages::default(),
-    );
-    img.sampler = ImageSampler::nearest();
+    let img = super::reward::rgb_image(rgb, w, h, ImageSampler::nearest());
     let handle = images.add(img);
     let id = contexts.add_image(EguiTextureHandle::Strong(handle.clone()));
     *slot = Some((handle, id, w, h));
