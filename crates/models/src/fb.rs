@@ -386,6 +386,11 @@ impl<B: AutodiffBackend> FbTrainer<B> {
         }
     }
 
+    /// Makes the target networks a copy of the model again (after its standardisation is set).
+    pub fn sync_target(&mut self) {
+        self.target = self.model.valid();
+    }
+
     /// Task vectors for a batch: on the sphere, or `B(g)` of replayed goals (detached).
     fn sample_z(&self, goal: Tensor<B, 2>) -> Tensor<B, 2> {
         let [n, _] = goal.dims();

@@ -30,5 +30,5 @@ pub mod weights;
 
 pub use backend::{DeviceKind, UnknownDevice};
 pub use checkpoint::{CheckpointError, FbCheckpoint, VaeCheckpoint};
-pub use fb::{FbConfig, FbModel};
+pub use fb::{FbBatch, FbConfig, FbModel, FbStats, FbTrainer};
 pub use vae::{VideoVae, VideoVaeConfig};

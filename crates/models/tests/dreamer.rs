@@ -653,6 +653,7 @@ fn square_step(k: usize, first: bool) -> Step {
         reward: if first { 0.0 } else { x0 as f32 / 50.0 },
         is_first: first,
         is_terminal: false,
+        goal: Vec::new(),
     }
 }
 
@@ -756,6 +757,77 @@ fn the_agent_trains_on_replay_and_acts() {
     assert_eq!(now.to_data(), now2.to_data());
     assert!((ahead - now).abs().max().into_scalar() > 1e-4);
     assert_eq!(acting.state.deter.to_data(), deter.to_data());
+}
+
+/// Every parameter the optimiser owns moves in an update: the actor's output layer (scaled at
+/// initialisation) and the dense layers' biases (zeroed at initialisation) included. Only the
+/// slow critic, which follows the critic instead, stays as it was.
+#[test]
+fn an_update_moves_every_trained_parameter() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    struct Flat(Vec<(usize, Vec<f32>)>);
+    impl<Bk: burn::tensor::backend::Backend> ModuleVisitor<Bk> for Flat {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<Bk, D>>) {
+            let v = p
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .unwrap();
+            self.0.push((D, v));
+        }
+    }
+    fn flat<Bk: burn::tensor::backend::Backend, M: Module<Bk>>(m: &M) -> Vec<(usize, Vec<f32>)> {
+        let mut f = Flat(Vec::new());
+        m.visit(&mut f);
+        f.0
+    }
+    use rand::SeedableRng;
+    let d = dev();
+    let mut cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39).with_latents(4, 4);
+    cfg.actor_critic.horizon = 5;
+    cfg.warmup = 0;
+    // Below one free nat the KL terms pass no gradient to the prior; without them every
+    // parameter has one.
+    cfg.world.free_nats = 0.0;
+    let mut learner = Learner::<AB>::new(cfg, &d);
+    let mut replay = Replay::new(1, 1000);
+    for k in 0..40 {
+        replay.push(0, square_step(k, k % 20 == 0));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let seqs = replay.sample(&mut rng, 3, 8).unwrap();
+    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let parts = |l: &Learner<AB>| {
+        let a = l.acting_agent();
+        [
+            ("world", flat(&a.world)),
+            ("actor", flat(&a.actor)),
+            ("critic", flat(&a.critic)),
+            ("slow", flat(&a.slow)),
+        ]
+    };
+    let before = parts(&learner);
+    learner.train(&batch);
+    learner.train(&batch);
+    let after = parts(&learner);
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        assert_eq!(b.len(), a.len());
+        for (i, ((dim, x), (_, y))) in b.iter().zip(a).enumerate() {
+            let moved = x.iter().zip(y).any(|(p, q)| p != q);
+            if *name == "slow" {
+                // Starts as the critic's copy and follows it.
+                let c = &before[2].1[i].1;
+                assert_eq!(x, c, "the slow critic starts as a copy of the critic");
+                continue;
+            }
+            assert!(
+                moved,
+                "{name} parameter {i} ({dim}-d, {} values) did not move",
+                x.len()
+            );
+        }
+    }
 }
 
 /// Open-loop prediction keeps the sequence's shape and its output depends on the context

@@ -71,10 +71,15 @@ fn mlp<B: Backend>(input: usize, units: usize, layers: usize, device: &B::Device
 impl ActorCriticConfig {
     pub fn actor<B: Backend>(&self, device: &B::Device) -> Actor<B> {
         let out = LinearConfig::new(self.units, 2 * self.action_dim).init(device);
-        // Output scale 0.01: a near-zero mean and the default std at first.
+        // Output scale 0.01: a near-zero mean and the default std at first. The scaled and the
+        // zeroed tensors are new leaves that ask for gradients: a parameter holding `w * 0.01`
+        // itself would be a node of the graph that made it, and the optimiser would never
+        // see a gradient for it.
         let out = Linear {
-            weight: out.weight.map(|w| w * 0.01),
-            bias: out.bias.map(|b| b.map(|b| b.zeros_like())),
+            weight: out.weight.map(|w| (w * 0.01).detach().require_grad()),
+            bias: out
+                .bias
+                .map(|b| b.map(|b| b.zeros_like().detach().require_grad())),
         };
         Actor {
             layers: mlp(self.feat_dim, self.units, self.layers, device),

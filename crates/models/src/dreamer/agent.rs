@@ -76,11 +76,14 @@ impl AgentConfig {
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Agent<B> {
+        let critic = self.actor_critic.critic(device);
+        // The slow critic starts as a copy of the critic, as in the reference.
+        let slow = soft_update(self.actor_critic.critic(device), &critic, 1.0);
         Agent {
             world: self.world.init(device),
             actor: self.actor_critic.actor(device),
-            critic: self.actor_critic.critic(device),
-            slow: self.actor_critic.critic(device),
+            critic,
+            slow,
         }
     }
 }
@@ -139,11 +142,22 @@ impl<B: AutodiffBackend> Learner<B> {
     /// posterior state, the actor-critic losses, one backward pass and one optimiser step; then
     /// the slow critic follows.
     pub fn train(&mut self, batch: &Batch<B>) -> TrainMetrics {
+        self.train_with_states(batch).0
+    }
+
+    /// [`train`](Self::train), also returning the posterior model states `[h, z]` of the batch
+    /// as the world model saw them before the step (rows `b * T + t`, without autodiff): what
+    /// an FB representation reading DreamerV3's model state trains on.
+    pub fn train_with_states(
+        &mut self,
+        batch: &Batch<B>,
+    ) -> (TrainMetrics, Tensor<B::InnerBackend, 2>) {
         let agent = self
             .agent
             .as_ref()
             .expect("the agent is there between calls");
         let (wl, obs) = agent.world.loss_and_states(batch, &self.twohot);
+        let states = obs.feat.clone().inner();
         let start = State {
             deter: obs.deter.detach(),
             stoch: obs.stoch.detach(),
@@ -185,7 +199,7 @@ impl<B: AutodiffBackend> Learner<B> {
         agent.slow = soft_update(agent.slow, &agent.critic, rate);
         self.agent = Some(agent);
         self.updates += 1;
-        metrics
+        (metrics, states)
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Step {
     pub reward: f32,
     pub is_first: bool,
     pub is_terminal: bool,
+    /// Goal features of the step's reward-camera frame, for an FB representation training on
+    /// the replay (empty otherwise).
+    pub goal: Vec<f32>,
 }
 
 pub struct Replay {

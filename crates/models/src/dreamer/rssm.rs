@@ -146,7 +146,8 @@ struct ZeroBias;
 impl<B: Backend> burn::module::ModuleMapper<B> for ZeroBias {
     fn map_float<const D: usize>(&mut self, p: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         if D == 1 {
-            p.map(|t| t.zeros_like())
+            // A new leaf that asks for gradients (a plain `zeros_like` would not be trained).
+            p.map(|t| t.zeros_like().detach().require_grad())
         } else {
             p
         }
