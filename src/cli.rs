@@ -108,7 +108,8 @@ struct RolloutArgs {
     #[arg(long)]
     out: PathBuf,
     /// Save each episode's camera observations as <out>/obs_NNN.npy (uint8 [T, H, W, 3]).
-    /// Cameras: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV.
+    /// Cameras: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV (Meta-World's),
+    /// and front (ours: see the README).
     #[arg(long)]
     camera: Option<String>,
     /// Observation size, WxH.

@@ -310,3 +310,47 @@ fn ctrl_c_keeps_a_playable_video_and_every_step() {
     }
     assert_eq!(obs_frames, lines);
 }
+
+/// The `front` camera (ours, for pixel agents) shows reach's goal marker on every seed, where
+/// Meta-World's corner2 gives it a pixel or two at 64x64, or none.
+#[test]
+fn the_front_camera_shows_the_reach_goal() {
+    let dir = tempfile::tempdir().unwrap();
+    let green = |camera: &str| -> Vec<usize> {
+        let out = dir.path().join(camera);
+        ok(&genreward(&[
+            "rollout",
+            "--task",
+            "reach",
+            "--policy",
+            "zero",
+            "--episodes",
+            "10",
+            "--seed",
+            "500",
+            "--max-steps",
+            "1",
+            "--camera",
+            camera,
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        (0..10)
+            .map(|e| {
+                let (shape, px) = read_npy_u8(&out.join(format!("obs_{e:03}.npy"))).unwrap();
+                assert_eq!(shape, vec![1, 64, 64, 3]);
+                px.chunks(3)
+                    .filter(|p| p[1] > 120 && p[0] < 90 && p[2] < 120)
+                    .count()
+            })
+            .collect()
+    };
+    let front = green("front");
+    let corner2 = green("corner2");
+    assert!(front.iter().all(|&n| n >= 8), "front: {front:?}");
+    let total = |v: &[usize]| v.iter().sum::<usize>();
+    assert!(
+        total(&front) >= 5 * total(&corner2).max(1),
+        "front {front:?} vs corner2 {corner2:?}"
+    );
+}

@@ -22,11 +22,17 @@ pub enum CameraName {
     Topview,
     BehindGripper,
     GripperPov,
+    /// Ours, not Meta-World's: from beyond the far edge of the table, looking back at the
+    /// robot along -y. Meta-World's cameras see the goal box across its long sides, so one
+    /// frame leaves where a goal lies along the line of sight uncertain by up to 16 cm
+    /// (corner4) to 25 cm (topview), more than reach's 5 cm success radius; this line of sight
+    /// crosses the box along its thinnest side (y, 10 cm). The pixel agents use it.
+    Front,
 }
 
 impl CameraName {
     /// All cameras, in Meta-World's order.
-    pub const ALL: [CameraName; 7] = [
+    pub const ALL: [CameraName; 8] = [
         CameraName::Corner,
         CameraName::Corner2,
         CameraName::Corner3,
@@ -34,6 +40,7 @@ impl CameraName {
         CameraName::Topview,
         CameraName::BehindGripper,
         CameraName::GripperPov,
+        CameraName::Front,
     ];
 
     /// Meta-World's name for the camera.
@@ -46,6 +53,7 @@ impl CameraName {
             CameraName::Topview => "topview",
             CameraName::BehindGripper => "behindGripper",
             CameraName::GripperPov => "gripperPOV",
+            CameraName::Front => "front",
         }
     }
 
@@ -59,6 +67,7 @@ impl CameraName {
         // MuJoCo quaternions are (w, x, y, z).
         let q = |w: f64, x: f64, y: f64, z: f64| DQuat::from_xyzw(x, y, z, w).normalize();
         let (pos, rot, fovy) = match self {
+            CameraName::Front => return CameraPose::look_at(FRONT_EYE, FRONT_TARGET, 50.0),
             CameraName::Topview => (DVec3::new(0.0, 0.5, 1.5), q(1.0, 0.0, 0.0, 0.0), 45.0),
             CameraName::Corner => (
                 DVec3::new(-1.1, -0.4, 0.6),
@@ -98,6 +107,10 @@ impl CameraName {
     }
 }
 
+/// Where the `front` camera stands and what it looks at (world frame, metres).
+const FRONT_EYE: [f32; 3] = [0.0, 1.45, 0.40];
+const FRONT_TARGET: [f32; 3] = [0.0, 0.75, 0.12];
+
 /// The hand body's world rotation: Meta-World re-sets the mocap quaternion to
 /// (1, 0, 1, 0) every step, so hand-local +x points down and +y along world y.
 pub fn hand_rotation() -> DQuat {
@@ -112,7 +125,7 @@ impl fmt::Display for CameraName {
 
 /// An unknown camera name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown camera '{0}' (known: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV)")]
+#[error("unknown camera '{0}' (known: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV, front)")]
 pub struct UnknownCamera(pub String);
 
 impl FromStr for CameraName {
