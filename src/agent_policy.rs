@@ -39,6 +39,8 @@ pub struct AgentPolicy {
     pub camera: CameraName,
     /// Whether its model reads the 39-d state besides the frames.
     pub reads_state: bool,
+    /// It acts every `action_repeat` steps and holds its action in between, as it was trained.
+    pub action_repeat: usize,
     /// `meta.json` of the folder (task, reward, env steps, ...).
     pub meta: serde_json::Value,
 }
@@ -71,11 +73,14 @@ impl AgentPolicy {
             .unwrap_or("corner2")
             .parse()
             .with_context(|| format!("{}: meta.json names an unknown camera", dir.display()))?;
+        // Agents from before `--action-repeat` acted every step.
+        let action_repeat = meta["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
         Ok(AgentPolicy {
             dir: dir.to_path_buf(),
             agent,
             camera,
             reads_state: vector > 0,
+            action_repeat,
             meta,
         })
     }
@@ -102,6 +107,9 @@ impl AgentPolicy {
             agent: self.agent.clone(),
             reads_state: self.reads_state,
             first: true,
+            repeat: self.action_repeat,
+            held: 0,
+            last: [0.0; ACT_DIM],
             device,
         }
     }
@@ -112,6 +120,7 @@ impl AgentPolicy {
             "dir": self.dir,
             "camera": self.camera.to_string(),
             "reads_state": self.reads_state,
+            "action_repeat": self.action_repeat,
             "greedy": true,
             "trained_on": self.meta,
         })
@@ -124,6 +133,10 @@ pub struct AgentActor {
     acting: Acting<B>,
     reads_state: bool,
     first: bool,
+    /// Steps per decision, steps the current action has been held, and that action.
+    repeat: usize,
+    held: usize,
+    last: [f64; ACT_DIM],
     device: burn::tensor::Device<B>,
 }
 
@@ -161,11 +174,16 @@ impl Actor for AgentActor {
     fn reset(&mut self, _task: TaskKind, _seed: u32, _index: usize) {
         self.acting = self.agent.start_acting(1, ACT_DIM, &self.device);
         self.first = true;
+        self.held = 0;
     }
 
     /// Callers render the agent's view (camera, 64x64) every step; without it the arm holds
     /// still.
     fn act(&mut self, obs: &Observation<'_>) -> [f64; 4] {
+        if !self.first && self.held < self.repeat {
+            self.held += 1;
+            return self.last;
+        }
         let Some(px) = obs
             .pixels
             .filter(|p| p.width as usize == IMAGE && p.height as usize == IMAGE)
@@ -188,7 +206,9 @@ impl Actor for AgentActor {
             .into_data()
             .to_vec::<f32>()
             .unwrap_or_default();
-        std::array::from_fn(|i| a.get(i).copied().unwrap_or(0.0) as f64)
+        self.last = std::array::from_fn(|i| a.get(i).copied().unwrap_or(0.0) as f64);
+        self.held = 1;
+        self.last
     }
 }
 

@@ -8,6 +8,7 @@
 //! environment steps). Episodes use fresh placement seeds; evaluation uses seeds from 1,000,000
 //! on, which training never sees.
 
+use crate::dreamer_fb::{FbState, OnlineFb};
 use crate::score::{parse_device, GenRewardArgs};
 use crate::train_loop::TrainLoop;
 use anyhow::{bail, Context, Result};
@@ -19,8 +20,10 @@ use genreward_models::dreamer::world::open_loop_rows;
 use genreward_models::dreamer::{Agent, AgentConfig, Learner, Preset, Replay, Step};
 use genreward_record::VideoWriter;
 use genreward_render::{render_envs, CameraName, Frame, Renderer, ViewSpec};
+use genreward_reward::features::GoalEncoder;
 use genreward_reward::mix::MixWeights;
 use genreward_reward::GenRewardTerms;
+use genreward_reward::GoalFramePicker;
 use genreward_sim::rollout::sparse_reward;
 use genreward_sim::{Env, PhysicsConfig, TaskKind, ACT_DIM, OBS_DIM};
 use rand::SeedableRng;
@@ -39,7 +42,9 @@ pub struct TrainDreamerArgs {
     /// genreward (r_env + alpha r_video + beta r_fb toward --goal).
     #[arg(long, default_value = "env")]
     reward: String,
-    /// The goal video of --reward genreward.
+    /// The goal video of --reward genreward, or `expert`: each episode's own goal video, the
+    /// scripted expert's from the episode's first scene held to the episode's length (the
+    /// paper generates the goal video from the episode's first frame).
     #[arg(long)]
     goal: Option<PathBuf>,
     /// Pay r_env only every K steps (the paper's sparse setting: 64).
@@ -79,11 +84,18 @@ pub struct TrainDreamerArgs {
     batch: usize,
     #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
     length: usize,
-    /// Steps per episode.
+    /// Environment steps per episode.
     #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
     episode_steps: usize,
-    /// The agent's camera.
-    #[arg(long, default_value = "corner2")]
+    /// The agent acts every K environment steps and repeats its action in between (the
+    /// reference's `repeat` of its control suites: 2 for DMC); the rewards of the K steps are
+    /// summed into the one it learns from. Episodes, `--steps` and the evaluations count
+    /// environment steps; the train ratio counts the agent's steps.
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    action_repeat: usize,
+    /// The agent's camera (default front: one frame of it places reach's goal within a few
+    /// centimetres; see the README).
+    #[arg(long, default_value = "front")]
     camera: String,
     /// Learning rate after warm-up (default: the reference's 4e-5).
     #[arg(long)]
@@ -107,6 +119,31 @@ pub struct TrainDreamerArgs {
     /// Continue the run in --out (its replay is not saved: it refills).
     #[arg(long)]
     resume: bool,
+    /// The camera whose frames GenReward scores (r_video, and the goal features of an online
+    /// FB): the goal video's and the VAE's. The agent sees --camera.
+    #[arg(long, default_value = "corner2")]
+    reward_camera: String,
+    /// What F of the FB reward reads: obs39 (the --fb checkpoint, the shipped one by default,
+    /// frozen unless --fb-online) or dreamer (the agent's model state: a fresh representation
+    /// trained online on the agent's replay, as in the paper).
+    #[arg(long, default_value = "obs39")]
+    fb_state: String,
+    /// Go on training the --fb checkpoint on the agent's replay (implied by --fb-state dreamer).
+    #[arg(long)]
+    fb_online: bool,
+    /// Freeze the online FB representation after this many environment steps (the paper: 100k).
+    #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
+    fb_freeze_after: usize,
+}
+
+/// The online FB representation's inputs, known before the backend is.
+struct FbSetup {
+    state: FbState,
+    /// The goal frame (at the VAE's size).
+    goal_frame: Vec<u8>,
+    vae: PathBuf,
+    /// The checkpoint to go on training (obs39), or none (dreamer: fresh).
+    start: Option<PathBuf>,
 }
 
 /// What the agent is trained on, per environment.
@@ -118,6 +155,8 @@ struct Rewarder {
 impl Rewarder {
     /// Steps' reward: r_env as paid plus the GenReward terms of the frame the action was chosen
     /// from and the (state, action) pair.
+    /// `online_fb`: r_fb of the step from the online FB representation, in place of the
+    /// loaded one.
     fn reward(
         &mut self,
         t: usize,
@@ -125,6 +164,7 @@ impl Rewarder {
         frame: &Frame,
         obs: &[f64; OBS_DIM],
         action: &[f64; ACT_DIM],
+        online_fb: Option<f64>,
     ) -> Result<(f64, f64, f64)> {
         let env = sparse_reward(dense, t, self.weights.sparse_every.unwrap_or(1));
         let Some(terms) = self.terms.as_mut() else {
@@ -134,15 +174,16 @@ impl Rewarder {
             .video
             .push(&frame.rgb, frame.width, frame.height)
             .unwrap_or(0.0);
-        let rf = match terms.fb.as_mut() {
-            Some(fb) => {
+        let rf = match (online_fb, terms.fb.as_mut()) {
+            (Some(rf), _) => rf,
+            (None, Some(fb)) => {
                 let (s, a) = (
                     obs.iter().map(|&v| v as f32).collect::<Vec<_>>(),
                     action.iter().map(|&v| v as f32).collect::<Vec<_>>(),
                 );
                 fb.score(&s, &a)?[0]
             }
-            None => 0.0,
+            (None, None) => 0.0,
         };
         Ok((env, rv, rf))
     }
@@ -161,19 +202,61 @@ impl Rewarder {
 /// One environment's episode in progress.
 struct Slot {
     env: Env,
+    /// The episode's placement seed.
+    seed: u32,
     rewarder: Rewarder,
     t: usize,
     first: bool,
     last_reward: f32,
     ret: f64,
+    /// The episode's r_env (as paid), r_video and r_fb so far (unweighted), and its dense
+    /// Meta-World return (what runs with different rewards compare by).
+    terms: [f64; 4],
     success: bool,
+}
+
+/// `--goal expert`: what re-aims the terms at each episode's own goal video.
+struct PerEpisode {
+    picker: GoalFramePicker,
+    view: ViewSpec,
+}
+
+/// Aims slot `i`'s terms (and the online FB's environment `i`) at the expert's goal video from
+/// the slot's new episode.
+fn aim<B: AutodiffBackend>(
+    p: &PerEpisode,
+    renderer: &mut Renderer,
+    task: TaskKind,
+    slot: &mut Slot,
+    i: usize,
+    online: Option<&mut OnlineFb<B>>,
+    a: &TrainDreamerArgs,
+) -> Result<()> {
+    let Some(terms) = slot.rewarder.terms.as_mut() else {
+        return Ok(());
+    };
+    let goal = crate::goal::expert_goal(task, slot.seed, p.view, a.episode_steps, renderer)?;
+    let choice = p.picker.pick(&goal, a.models.goal_frame)?;
+    let frame = &goal.window[choice.frame];
+    terms.video.set_goal(&goal);
+    if let Some(fb) = terms.fb.as_mut() {
+        fb.set_goal(frame);
+    }
+    if let Some(fb) = online {
+        fb.set_goal(i, frame);
+    }
+    Ok(())
 }
 
 struct Job {
     a: TrainDreamerArgs,
     task: TaskKind,
+    /// What the agent sees, and what GenReward scores.
     view: ViewSpec,
+    reward_view: ViewSpec,
     rewarders: Vec<Rewarder>,
+    fb: Option<FbSetup>,
+    per_episode: Option<PerEpisode>,
 }
 
 fn new_env(task: TaskKind, seed: u32, steps: usize) -> Env {
@@ -233,21 +316,24 @@ fn evaluate<B: Backend>(
     let mut success = vec![false; episodes];
     let mut returns = vec![0.0; episodes];
     let mut shown = Vec::new();
+    let mut actions = vec![[0.0; ACT_DIM]; episodes];
     for t in 0..a.episode_steps {
         let worlds: Vec<_> = envs.iter().map(|e| e.world()).collect();
         let frames = render_envs(renderer, &worlds, job.view)?;
-        let obs: Vec<[f64; OBS_DIM]> = envs.iter().map(|e| *e.last_obs()).collect();
-        let first = vec![t == 0; episodes];
-        let actions = act_all(
-            agent,
-            &mut acting,
-            &frames,
-            &obs,
-            &first,
-            a.state,
-            true,
-            device,
-        );
+        if t % a.action_repeat == 0 {
+            let obs: Vec<[f64; OBS_DIM]> = envs.iter().map(|e| *e.last_obs()).collect();
+            let first = vec![t == 0; episodes];
+            actions = act_all(
+                agent,
+                &mut acting,
+                &frames,
+                &obs,
+                &first,
+                a.state,
+                true,
+                device,
+            );
+        }
         shown.push(frames[0].clone());
         for (i, e) in envs.iter_mut().enumerate() {
             let r = e.step(actions[i])?;
@@ -301,8 +387,20 @@ impl BackendJob for Job {
         a.state = learner.cfg.world.vector_dim > 0;
         self.a.state = a.state;
         let meta0 = genreward_models::checkpoint::read_meta(&a.out);
+        if a.resume {
+            // ... and acts at the rate it was trained at (runs from before the flag: every step).
+            a.action_repeat = meta0["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
+            self.a.action_repeat = a.action_repeat;
+        }
         let mut env_steps = if a.resume {
             meta0["env_steps"].as_u64().unwrap_or(0) as usize
+        } else {
+            0
+        };
+        let mut agent_steps = if a.resume {
+            meta0["agent_steps"]
+                .as_u64()
+                .map_or(env_steps / a.action_repeat, |s| s as usize)
         } else {
             0
         };
@@ -324,16 +422,55 @@ impl BackendJob for Job {
         };
         let mut slots: Vec<Slot> = rewarders
             .into_iter()
-            .map(|rewarder| Slot {
-                env: new_env(self.task, next_seed(&mut episodes), a.episode_steps),
+            .map(|rewarder| {
+                let seed = next_seed(&mut episodes);
+                (seed, rewarder)
+            })
+            .map(|(seed, rewarder)| Slot {
+                env: new_env(self.task, seed, a.episode_steps),
+                seed,
                 rewarder,
                 t: 0,
                 first: true,
                 last_reward: 0.0,
                 ret: 0.0,
+                terms: [0.0; 4],
                 success: false,
             })
             .collect();
+        let mut online = match self.fb.take() {
+            Some(f) => {
+                let encoder = match &f.start {
+                    Some(dir) => {
+                        genreward_reward::fb::load_fb::<B::InnerBackend>(
+                            dir,
+                            &f.vae,
+                            a.models.dino.as_deref(),
+                            &device,
+                        )?
+                        .1
+                    }
+                    None => GoalEncoder::vae(&f.vae, device.clone())?,
+                };
+                let dim = match f.state {
+                    FbState::Dreamer => learner.cfg.world.rssm.feat_dim(),
+                    FbState::Obs39 => OBS_DIM,
+                };
+                Some(OnlineFb::<B>::new(
+                    f.state,
+                    dim,
+                    encoder,
+                    &f.goal_frame,
+                    a.envs,
+                    f.start.as_deref(),
+                    &a.out.join("fb"),
+                    a.resume,
+                    a.fb_freeze_after,
+                    &device,
+                )?)
+            }
+            None => None,
+        };
         let mut agent = learner.acting_agent();
         let mut acting = agent.start_acting(a.envs, ACT_DIM, &device);
         let (mut recent_ret, mut recent_succ) = (Vec::<f64>::new(), Vec::<bool>::new());
@@ -344,7 +481,10 @@ impl BackendJob for Job {
         let (mut update_seconds, updates0) = (0.0f64, learner.updates);
         let mut next_eval = (env_steps / a.eval_every.max(1) + 1) * a.eval_every.max(1);
         let mut next_ckpt = (env_steps / a.checkpoint_every.max(1) + 1) * a.checkpoint_every.max(1);
-        let save = |learner: &Learner<B>, env_steps: usize, episodes: u32, lp: &TrainLoop| {
+        let save = |learner: &Learner<B>,
+                    (env_steps, agent_steps): (usize, usize),
+                    episodes: u32,
+                    lp: &TrainLoop| {
             learner.save(
                 &a.out,
                 serde_json::json!({
@@ -358,15 +498,36 @@ impl BackendJob for Job {
                     "size": a.size,
                     "cnn": if learner.cfg.world.strided { "strided" } else { "pool" },
                     "env_steps": env_steps,
+                    "agent_steps": agent_steps,
+                    "action_repeat": a.action_repeat,
                     "episodes": episodes,
                     "step": env_steps,
                     "train_seconds": lp.elapsed(),
                 }),
             )
         };
+        // With `--goal expert` every episode aims at the expert's goal video from its own scene.
+        let picker = self.per_episode.as_ref();
+        if let Some(p) = picker {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                aim(p, &mut renderer, self.task, slot, i, online.as_mut(), &a)?;
+            }
+        }
+        // Only r_video reads the frames between the agent's steps.
+        let needs_frames = slots.iter().any(|s| s.rewarder.terms.is_some());
+        let separate_reward_view = needs_frames && self.reward_view != self.view;
+        let reward_frames = |renderer: &mut Renderer, slots: &[Slot]| -> Result<Vec<Frame>> {
+            let worlds: Vec<_> = slots.iter().map(|s| s.env.world()).collect();
+            Ok(render_envs(renderer, &worlds, self.reward_view)?)
+        };
         while !lp.done() {
             let worlds: Vec<_> = slots.iter().map(|s| s.env.world()).collect();
             let frames = render_envs(&mut renderer, &worlds, self.view)?;
+            let mut scored = if separate_reward_view {
+                reward_frames(&mut renderer, &slots)?
+            } else {
+                frames.clone()
+            };
             let obs: Vec<[f64; OBS_DIM]> = slots.iter().map(|s| *s.env.last_obs()).collect();
             let first: Vec<bool> = slots.iter().map(|s| s.first).collect();
             let actions = act_all(
@@ -379,7 +540,26 @@ impl BackendJob for Job {
                 false,
                 &device,
             );
-            for (i, slot) in slots.iter_mut().enumerate() {
+            // The online FB's r_fb of this decision (from the state the agent acted from), paid
+            // on each step the action is held; the goal features of the frames for its replay.
+            let (fb_rewards, goal_feats) = match online.as_ref() {
+                Some(fb) => {
+                    let n = slots.len();
+                    let states = match fb.state {
+                        FbState::Dreamer => acting.state.feat(),
+                        FbState::Obs39 => {
+                            let v: Vec<f32> = obs.iter().flat_map(obs_vec).collect();
+                            Tensor::from_data(TensorData::new(v, [n, OBS_DIM]), &device)
+                        }
+                    };
+                    let act: Vec<f32> = actions.iter().flatten().map(|&v| v as f32).collect();
+                    let act = Tensor::from_data(TensorData::new(act, [n, ACT_DIM]), &device);
+                    let refs: Vec<&[u8]> = scored.iter().map(|f| f.rgb.as_slice()).collect();
+                    (Some(fb.reward(states, act)), fb.features(&refs))
+                }
+                None => (None, vec![Vec::new(); slots.len()]),
+            };
+            for (i, slot) in slots.iter().enumerate() {
                 replay.push(
                     i,
                     Step {
@@ -389,21 +569,66 @@ impl BackendJob for Job {
                         reward: slot.last_reward,
                         is_first: slot.first,
                         is_terminal: false,
+                        goal: goal_feats[i].clone(),
                     },
                 );
-                let r = slot.env.step(actions[i])?;
-                let terms =
-                    slot.rewarder
-                        .reward(slot.t, r.reward, &frames[i], &obs[i], &actions[i])?;
-                let reward = slot.rewarder.total(terms);
-                slot.ret += reward;
-                slot.success |= r.info.success > 0.5;
-                slot.last_reward = reward as f32;
+            }
+            // The action held for `action_repeat` environment steps (fewer when the episode
+            // ends first); the agent learns from the sum of their rewards.
+            let n = slots.len();
+            let (mut summed, mut ended) = (vec![0.0f64; n], vec![false; n]);
+            let mut step_obs = obs;
+            for j in 0..a.action_repeat {
+                if ended.iter().all(|&e| e) {
+                    break;
+                }
+                if j > 0 {
+                    if needs_frames {
+                        scored = reward_frames(&mut renderer, &slots)?;
+                    }
+                    step_obs = slots.iter().map(|s| *s.env.last_obs()).collect();
+                }
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    if ended[i] {
+                        continue;
+                    }
+                    let r = slot.env.step(actions[i])?;
+                    let terms = slot.rewarder.reward(
+                        slot.t,
+                        r.reward,
+                        &scored[i],
+                        &step_obs[i],
+                        &actions[i],
+                        fb_rewards.as_ref().map(|f| f[i]),
+                    )?;
+                    let reward = slot.rewarder.total(terms);
+                    summed[i] += reward;
+                    slot.ret += reward;
+                    slot.terms[0] += terms.0;
+                    slot.terms[1] += terms.1;
+                    slot.terms[2] += terms.2;
+                    slot.terms[3] += r.reward;
+                    slot.success |= r.info.success > 0.5;
+                    slot.t += 1;
+                    env_steps += 1;
+                    ended[i] = r.truncated;
+                }
+            }
+            agent_steps += n;
+            for (i, slot) in slots.iter_mut().enumerate() {
+                slot.last_reward = summed[i] as f32;
                 slot.first = false;
-                slot.t += 1;
-                if r.truncated {
+                if ended[i] {
                     // The episode's last frame, with the reward of reaching it.
                     let f = render_envs(&mut renderer, &[slot.env.world()], self.view)?;
+                    let goal = match online.as_ref() {
+                        Some(fb) => {
+                            let g =
+                                render_envs(&mut renderer, &[slot.env.world()], self.reward_view)?;
+                            fb.features(&[g[0].rgb.as_slice()]).remove(0)
+                        }
+                        None => Vec::new(),
+                    };
                     replay.push(
                         i,
                         Step {
@@ -413,39 +638,67 @@ impl BackendJob for Job {
                             reward: slot.last_reward,
                             is_first: false,
                             is_terminal: false,
+                            goal,
                         },
                     );
                     lp.log(&serde_json::json!({
                         "kind": "episode",
-                        "env_steps": env_steps + i + 1,
+                        "env_steps": env_steps,
                         "return": slot.ret,
+                        "r_env": slot.terms[0],
+                        "r_video": slot.terms[1],
+                        "r_fb": slot.terms[2],
+                        "dense_return": slot.terms[3],
                         "success": slot.success,
                         "seconds": lp.elapsed(),
                     }))?;
                     recent_ret.push(slot.ret);
                     recent_succ.push(slot.success);
-                    slot.env = new_env(self.task, next_seed(&mut episodes), a.episode_steps);
+                    slot.seed = next_seed(&mut episodes);
+                    slot.env = new_env(self.task, slot.seed, a.episode_steps);
                     slot.rewarder.reset();
+                    if let Some(p) = picker {
+                        aim(p, &mut renderer, self.task, slot, i, online.as_mut(), &a)?;
+                    }
                     slot.t = 0;
                     slot.first = true;
                     slot.last_reward = 0.0;
                     slot.ret = 0.0;
+                    slot.terms = [0.0; 4];
                     slot.success = false;
                 }
             }
-            env_steps += slots.len();
             // Train as the ratio asks, once the replay holds a batch worth of steps.
             let mut trained = false;
             if replay.len() >= a.batch * a.length {
-                let due = (env_steps as f64 / per_update) as usize;
+                let due = (agent_steps as f64 / per_update) as usize;
                 while learner.updates < due {
                     let Some(seqs) = replay.sample(&mut rng, a.batch, a.length) else {
                         break;
                     };
                     let batch = to_batch::<B>(&seqs, a.state, &device);
                     let t0 = std::time::Instant::now();
-                    let m = learner.train(&batch);
+                    let (m, states) = learner.train_with_states(&batch);
                     update_seconds += t0.elapsed().as_secs_f64();
+                    if let Some(fb) = online.as_mut() {
+                        let was = fb.frozen;
+                        if let Some(st) = fb.train(&seqs, &states, env_steps) {
+                            if fb.updates % 10 == 0 {
+                                let mut line = serde_json::to_value(st)?;
+                                line["kind"] = "fb".into();
+                                line["env_steps"] = env_steps.into();
+                                line["updates"] = fb.updates.into();
+                                lp.log(&line)?;
+                            }
+                        }
+                        if fb.frozen && !was {
+                            lp.log(&serde_json::json!({
+                                "kind": "fb_frozen",
+                                "env_steps": env_steps,
+                                "updates": fb.updates,
+                            }))?;
+                        }
+                    }
                     if !m.loss.is_finite() {
                         bail!(
                             "the loss is not finite at update {}: {m:?}",
@@ -489,8 +742,8 @@ impl BackendJob for Job {
                 let (w, h) = (self.view.width, self.view.height);
                 write_video(&a.out.join(format!("eval_{env_steps}.mp4")), &frames, w, h)?;
                 // Open loop: 16 frames seen, 16 imagined with the replayed actions (half and
-                // half of shorter episodes).
-                let len = 32.min(a.episode_steps);
+                // half of shorter episodes; the replay holds one frame per decision).
+                let len = 32.min(a.episode_steps.div_ceil(a.action_repeat));
                 if let Some(seqs) = replay.sample(&mut rng, 4, len) {
                     let batch = to_batch::<B::InnerBackend>(&seqs, a.state, &device);
                     let model = agent.world.open_loop(&batch, len / 2);
@@ -516,11 +769,17 @@ impl BackendJob for Job {
             }
             if env_steps >= next_ckpt || finishing {
                 next_ckpt += a.checkpoint_every.max(1);
-                save(&learner, env_steps, episodes, &lp)?;
+                save(&learner, (env_steps, agent_steps), episodes, &lp)?;
+                if let Some(fb) = online.as_ref() {
+                    fb.save(env_steps)?;
+                }
             }
         }
         lp.finish();
-        save(&learner, env_steps, episodes, &lp)?;
+        save(&learner, (env_steps, agent_steps), episodes, &lp)?;
+        if let Some(fb) = online.as_ref() {
+            fb.save(env_steps)?;
+        }
         Ok(serde_json::json!({
             "out": a.out,
             "env_steps": env_steps,
@@ -528,6 +787,7 @@ impl BackendJob for Job {
             "seconds": lp.elapsed(),
             "seconds_per_update": update_seconds / updates_timed(learner.updates, updates0),
             "last_eval": last,
+            "fb": online.as_ref().map(OnlineFb::describe),
         }))
     }
 }
@@ -540,6 +800,7 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
         ("--batch", a.batch),
         ("--length", a.length),
         ("--episode-steps", a.episode_steps),
+        ("--action-repeat", a.action_repeat),
         ("--eval-episodes", a.eval_episodes),
     ] {
         if v == 0 {
@@ -566,21 +827,73 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
         width: 64,
         height: 64,
     };
+    let reward_view = ViewSpec {
+        camera: a.reward_camera.parse()?,
+        width: 64,
+        height: 64,
+    };
+    let fb_state: FbState = a.fb_state.parse()?;
+    let online = a.fb_online || fb_state == FbState::Dreamer;
+    if online && a.reward != "genreward" {
+        bail!("an online FB representation (--fb-online, --fb-state dreamer) needs --reward genreward");
+    }
+    if online && a.models.no_fb {
+        bail!("--no-fb leaves r_fb out: drop it to train the FB representation online");
+    }
     let mut weights = MixWeights {
         alpha: 0.0,
         beta: 0.0,
         sparse_every: a.sparse_every,
     };
-    let load = |weights: &mut MixWeights| -> Result<Rewarder> {
+    // `--goal expert`: the first episode's goal video now (to load the terms with), each
+    // episode's own in the run.
+    let expert_goals = a.reward == "genreward" && a.goal.as_deref() == Some(Path::new("expert"));
+    let first_goal = if expert_goals {
+        let mut renderer = Renderer::new()?;
+        Some(crate::goal::expert_goal(
+            task,
+            a.seed,
+            reward_view,
+            a.episode_steps,
+            &mut renderer,
+        )?)
+    } else {
+        None
+    };
+    let mut fb = None;
+    let mut load = |weights: &mut MixWeights| -> Result<Rewarder> {
         let terms = match a.reward.as_str() {
             "env" => None,
             "genreward" => {
                 let Some(goal) = &a.goal else {
                     bail!("--reward genreward needs --goal FILE");
                 };
-                let loaded = crate::score::load_terms(goal, &a.models, task)?;
+                let mut loaded = match &first_goal {
+                    Some(g) => crate::score::load_terms_video(
+                        g.clone(),
+                        "expert (each episode's own)",
+                        &a.models,
+                        task,
+                    )?,
+                    None => crate::score::load_terms(goal, &a.models, task)?,
+                };
                 weights.alpha = loaded.info.alpha;
                 weights.beta = loaded.info.beta;
+                if online {
+                    // r_fb comes from the representation training in the run instead.
+                    loaded.terms.fb = None;
+                    weights.beta = a.models.beta;
+                    let t = &loaded.terms;
+                    fb.get_or_insert_with(|| FbSetup {
+                        state: fb_state,
+                        goal_frame: t.goal.window[t.goal_frame.frame].clone(),
+                        vae: crate::score::vae_dir(&a.models.vae),
+                        start: match fb_state {
+                            FbState::Obs39 => t.fb_dir.clone(),
+                            FbState::Dreamer => None,
+                        },
+                    });
+                }
                 Some(loaded.terms)
             }
             other => bail!("unknown --reward '{other}' (known: env, genreward)"),
@@ -593,6 +906,22 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
     let rewarders = (0..a.envs)
         .map(|_| load(&mut weights))
         .collect::<Result<Vec<_>>>()?;
+    let per_episode = if expert_goals {
+        let vae = crate::score::vae_dir(&a.models.vae);
+        let mut picker = GoalFramePicker::new(&vae)?;
+        if let Some(dir) = &a.models.clip {
+            picker = picker.with_clip(dir, task.goal_text())?;
+        }
+        Some(PerEpisode {
+            picker,
+            view: reward_view,
+        })
+    } else {
+        None
+    };
+    if a.fb_online && fb_state == FbState::Obs39 && fb.as_ref().is_some_and(|f| f.start.is_none()) {
+        bail!("--fb-online: no FB checkpoint to go on training (see --fb)");
+    }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let out = run_on(
@@ -601,7 +930,10 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
             a,
             task,
             view,
+            reward_view,
             rewarders,
+            fb,
+            per_episode,
         },
     )?;
     println!("{out}");

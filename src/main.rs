@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod dataset;
 mod dreamer_cli;
+mod dreamer_fb;
 mod eval;
 mod eval_fb;
 mod fb_cli;

@@ -126,6 +126,29 @@ pub fn load_recorded(info: &GoalInfo, task: TaskKind, device: DeviceKind) -> Res
 /// Loads r_video and r_fb toward `goal` with the settings in `a` (prints a warning line when the
 /// default r_fb does not fit the given VAE).
 pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Loaded> {
+    terms_from(a, task, goal.display().to_string(), |spec| {
+        load_genreward(goal, spec)
+    })
+}
+
+/// [`load_terms`] toward a goal video made on the spot (`label` names it in the manifest).
+pub fn load_terms_video(
+    goal: genreward_reward::GoalVideo,
+    label: &str,
+    a: &GenRewardArgs,
+    task: TaskKind,
+) -> Result<Loaded> {
+    terms_from(a, task, label.to_string(), |spec| {
+        genreward_reward::load_genreward_video(goal, spec)
+    })
+}
+
+fn terms_from(
+    a: &GenRewardArgs,
+    task: TaskKind,
+    path: String,
+    load: impl FnOnce(&GenRewardSpec) -> Result<GenRewardTerms, genreward_reward::RewardError>,
+) -> Result<Loaded> {
     for (name, v) in [("--alpha", a.alpha), ("--beta", a.beta)] {
         if !v.is_finite() {
             bail!("{name} must be a finite number (got {v})");
@@ -146,12 +169,12 @@ pub fn load_terms(goal: &Path, a: &GenRewardArgs, task: TaskKind) -> Result<Load
         dino: a.dino.clone(),
         device,
     };
-    let terms = load_genreward(goal, &spec)?;
+    let terms = load(&spec)?;
     if let Some(note) = &terms.fb_note {
         eprintln!("warning: {note}");
     }
     let info = GoalInfo {
-        path: goal.display().to_string(),
+        path,
         frames: terms.goal.video.len(),
         sampled: terms.goal.indices.clone(),
         vae: spec.vae.display().to_string(),

@@ -28,7 +28,7 @@ fn train(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
         "--checkpoint-every",
         "48",
         "--train-ratio",
-        "4",
+        "8",
     ];
     args.extend_from_slice(extra);
     genreward(&args)
@@ -42,8 +42,9 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     ok(&o);
     let j = last_json(&o);
     assert_eq!(j["env_steps"], 48, "{j}");
-    // 4 replayed steps per env step, 2 x 8 per update: one update per 4 env steps, counted from
-    // the start once the replay holds 2 x 8 steps.
+    // The agent acts every 2 env steps (24 decisions); 8 replayed steps per decision, 2 x 8 per
+    // update: one update per 2 decisions, counted from the start once the replay holds 2 x 8
+    // steps.
     let updates = j["updates"].as_u64().unwrap();
     assert_eq!(updates, 12, "{j}");
     for f in [
@@ -77,15 +78,16 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     let rate = eval["success_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&rate));
 
-    // --resume continues the counts from the checkpoint.
-    let o = train(&out, &["--steps", "64", "--resume"]);
+    // --resume continues the counts from the checkpoint (the replay refills first).
+    let o = train(&out, &["--steps", "96", "--resume"]);
     ok(&o);
     let j = last_json(&o);
-    assert_eq!(j["env_steps"], 64, "{j}");
+    assert_eq!(j["env_steps"], 96, "{j}");
     assert!(j["updates"].as_u64().unwrap() > updates, "{j}");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
-    assert_eq!(meta["env_steps"], 64);
+    assert_eq!(meta["env_steps"], 96);
+    assert_eq!(meta["action_repeat"], 2);
     assert_eq!(meta["state"], true, "the resumed run keeps its settings");
 
     // The saved agent drives `rollout` as the run's own evaluation saw it: the same held-out
@@ -119,9 +121,98 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(runs.join("manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["agent"]["camera"], "corner2", "{manifest}");
+    assert_eq!(manifest["agent"]["camera"], "front", "{manifest}");
+    assert_eq!(manifest["agent"]["action_repeat"], 2, "{manifest}");
     assert_eq!(manifest["observations"]["width"], 64, "{manifest}");
     assert!(runs.join("obs_000.npy").is_file());
+}
+
+/// GenReward with an FB representation reading the agent's model state, trained online on the
+/// agent's replay and frozen after a number of environment steps, as in the paper.
+#[test]
+fn an_online_fb_on_the_model_state_trains_then_freezes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let goal = dir.path().join("goal.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--seed",
+        "3",
+        "--length",
+        "24",
+        "--out",
+        &s(&goal),
+    ]));
+    let out = dir.path().join("run");
+    let genreward_args = |steps: &str| -> Vec<String> {
+        [
+            "--steps",
+            steps,
+            "--reward",
+            "genreward",
+            "--goal",
+            &s(&goal),
+            "--every",
+            "8",
+            "--sparse-every",
+            "8",
+            "--fb-state",
+            "dreamer",
+            "--fb-freeze-after",
+            "64",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let run = |extra: &[String]| {
+        let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        train(&out, &refs)
+    };
+    let o = run(&genreward_args("96"));
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["fb"]["state"], "dreamer", "{j}");
+    assert_eq!(j["fb"]["frozen"], true, "{j}");
+    let fb_updates = j["fb"]["updates"].as_u64().unwrap();
+    assert!(fb_updates > 0, "{j}");
+    // F reads the model state [h, z] (size1m: 512 + 32 x 4), B the VAE's per-frame latent.
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fb/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["state_dim"], 640, "{cfg}");
+    assert_eq!(cfg["goal_dim"], 256, "{cfg}");
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let frozen: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["kind"] == "fb_frozen").collect();
+    assert_eq!(frozen.len(), 1, "{text}");
+    let at = frozen[0]["env_steps"].as_u64().unwrap();
+    assert!((64..64 + 8).contains(&at), "frozen at {at}");
+    // Every episode pays the mix, r_fb from the online representation.
+    let episodes: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["kind"] == "episode").collect();
+    assert!(!episodes.is_empty());
+    for e in episodes {
+        let f = |k: &str| e[k].as_f64().unwrap();
+        assert!(f("r_fb").is_finite() && f("r_fb") != 0.0, "{e}");
+        assert!(f("r_video") != 0.0, "{e}");
+        let mix = f("r_env") + 10.0 * f("r_video") + 0.005 * f("r_fb");
+        assert!((f("return") - mix).abs() < 1e-6 * mix.abs().max(1.0), "{e}");
+    }
+    // Frozen stays frozen: resuming trains the agent on, not the representation.
+    let mut more = genreward_args("128");
+    more.push("--resume".into());
+    let o = run(&more);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["fb"]["updates"].as_u64().unwrap(), fb_updates, "{j}");
+    assert_eq!(j["env_steps"], 128, "{j}");
 }
 
 #[test]
@@ -165,6 +256,13 @@ fn bad_dreamer_settings_are_refused_in_one_line() {
             "--sparse-every must be at least 1",
         ),
         (vec!["--resume"], "no run in"),
+        (
+            vec!["--action-repeat", "0"],
+            "--action-repeat must be at least 1",
+        ),
+        (vec!["--fb-state", "pixels"], "unknown --fb-state"),
+        (vec!["--fb-state", "dreamer"], "needs --reward genreward"),
+        (vec!["--reward-camera", "corner9"], "unknown camera"),
     ] {
         let o = train(&out, &extra);
         assert!(!o.status.success(), "{extra:?}");

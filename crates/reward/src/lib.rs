@@ -30,7 +30,7 @@ pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
 pub use mix::{mix, paid_env, MixWeights};
 pub use sample::{uniform_indices, WINDOW};
-pub use terms::{load_genreward, FbChoice, GenRewardSpec, GenRewardTerms};
+pub use terms::{load_genreward, load_genreward_video, FbChoice, GenRewardSpec, GenRewardTerms};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 
 /// Errors of the reward layer; one line each.

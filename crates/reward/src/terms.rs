@@ -61,7 +61,18 @@ pub fn load_genreward(goal: &Path, spec: &GenRewardSpec) -> Result<GenRewardTerm
         return Err(RewardError::Invalid("--every must be at least 1".into()));
     }
     let size = vae_frame_size(&spec.vae)?;
-    let goal = GoalVideo::load(goal, size)?;
+    load_genreward_video(GoalVideo::load(goal, size)?, spec)
+}
+
+/// [`load_genreward`] toward a goal video already read and sampled at the VAE's size (one made
+/// on the spot: the expert's from an episode's own first scene).
+pub fn load_genreward_video(
+    goal: GoalVideo,
+    spec: &GenRewardSpec,
+) -> Result<GenRewardTerms, RewardError> {
+    if spec.every == 0 {
+        return Err(RewardError::Invalid("--every must be at least 1".into()));
+    }
     // The goal frame is chosen (and --goal-frame checked) even without r_fb: it is part of what
     // the run records about its goal.
     let mut picker = GoalFramePicker::new(&spec.vae)?;

@@ -140,6 +140,11 @@ impl<B: Backend> VideoReward<B> {
         self.history.clear();
     }
 
+    /// Aims at another goal video (its 16 sampled frames encoded once).
+    pub fn set_goal(&mut self, goal: &GoalVideo) {
+        self.goal_latent = self.encoder.encode_goal(goal);
+    }
+
     pub fn every(&self) -> usize {
         self.every
     }
@@ -193,6 +198,8 @@ pub trait FrameTerm: Send {
     fn name(&self) -> &'static str;
     /// A new episode begins.
     fn reset(&mut self);
+    /// Aims at another goal video (sampled for this term's model, as loaded).
+    fn set_goal(&mut self, goal: &GoalVideo);
     /// The frame the policy saw at the next step; `Some(value)` when the term is paid.
     fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Option<f64>;
     /// Milliseconds of the last computation (encode + cosine).
@@ -208,6 +215,9 @@ where
     }
     fn reset(&mut self) {
         VideoReward::reset(self)
+    }
+    fn set_goal(&mut self, goal: &GoalVideo) {
+        VideoReward::set_goal(self, goal)
     }
     fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Option<f64> {
         VideoReward::push(self, rgb, w, h)
