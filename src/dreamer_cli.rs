@@ -103,7 +103,8 @@ pub struct TrainDreamerArgs {
     /// Warm-up updates of the learning rate.
     #[arg(long, default_value_t = 1000)]
     warmup: usize,
-    /// Evaluate (greedy, held-out seeds) every N environment steps, and at the end.
+    /// Evaluate (greedy, held-out seeds from 1,000,000) every N environment steps, and at the
+    /// end; the best evaluation so far (success rate, then return) keeps its agent in DIR/best.
     #[arg(long, default_value_t = 10_000)]
     eval_every: usize,
     #[arg(long, default_value_t = 8)]
@@ -478,16 +479,28 @@ impl BackendJob for Job {
         let steps0 = env_steps;
         let per_update = (a.batch * a.length) as f64 / a.train_ratio.max(1e-9);
         let mut last = serde_json::Value::Null;
+        // The best held-out evaluation so far (of this run, resumed ones included).
+        let best_meta = genreward_models::checkpoint::read_meta(&a.out.join("best"));
+        let mut best = a
+            .resume
+            .then(|| {
+                let e = &best_meta["eval"];
+                Some((e["success_rate"].as_f64()?, e["mean_return_env"].as_f64()?))
+            })
+            .flatten();
         let (mut update_seconds, updates0) = (0.0f64, learner.updates);
         let mut next_eval = (env_steps / a.eval_every.max(1) + 1) * a.eval_every.max(1);
         let mut next_ckpt = (env_steps / a.checkpoint_every.max(1) + 1) * a.checkpoint_every.max(1);
         let save = |learner: &Learner<B>,
+                    dir: &Path,
                     (env_steps, agent_steps): (usize, usize),
                     episodes: u32,
-                    lp: &TrainLoop| {
+                    lp: &TrainLoop,
+                    eval: &serde_json::Value| {
             learner.save(
-                &a.out,
+                dir,
                 serde_json::json!({
+                    "eval": eval,
                     "kind": "dreamer",
                     "task": self.task.name(),
                     "reward": a.reward,
@@ -766,17 +779,45 @@ impl BackendJob for Job {
                     "seconds": lp.elapsed(),
                 });
                 lp.log(&last)?;
+                // The best evaluation so far (success, then return) keeps its agent in `best/`.
+                let score = (rate, ret);
+                if best.is_none_or(|b: (f64, f64)| score > b) {
+                    best = Some(score);
+                    let dir = a.out.join("best");
+                    save(
+                        &learner,
+                        &dir,
+                        (env_steps, agent_steps),
+                        episodes,
+                        &lp,
+                        &last,
+                    )?;
+                }
             }
             if env_steps >= next_ckpt || finishing {
                 next_ckpt += a.checkpoint_every.max(1);
-                save(&learner, (env_steps, agent_steps), episodes, &lp)?;
+                save(
+                    &learner,
+                    &a.out,
+                    (env_steps, agent_steps),
+                    episodes,
+                    &lp,
+                    &last,
+                )?;
                 if let Some(fb) = online.as_ref() {
                     fb.save(env_steps)?;
                 }
             }
         }
         lp.finish();
-        save(&learner, (env_steps, agent_steps), episodes, &lp)?;
+        save(
+            &learner,
+            &a.out,
+            (env_steps, agent_steps),
+            episodes,
+            &lp,
+            &last,
+        )?;
         if let Some(fb) = online.as_ref() {
             fb.save(env_steps)?;
         }
@@ -787,6 +828,11 @@ impl BackendJob for Job {
             "seconds": lp.elapsed(),
             "seconds_per_update": update_seconds / updates_timed(learner.updates, updates0),
             "last_eval": last,
+            "best_eval": best.map(|(rate, ret)| serde_json::json!({
+                "success_rate": rate,
+                "mean_return_env": ret,
+                "dir": a.out.join("best"),
+            })),
             "fb": online.as_ref().map(OnlineFb::describe),
         }))
     }
