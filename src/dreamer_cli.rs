@@ -519,6 +519,20 @@ impl BackendJob for Job {
                 }),
             )
         };
+        // The run's checkpoint: the agent, and the online FB representation beside it.
+        let save_all = |learner: &Learner<B>,
+                        online: Option<&OnlineFb<B>>,
+                        steps: (usize, usize),
+                        episodes: u32,
+                        lp: &TrainLoop,
+                        eval: &serde_json::Value|
+         -> Result<()> {
+            save(learner, &a.out, steps, episodes, lp, eval)?;
+            if let Some(fb) = online {
+                fb.save(steps.0)?;
+            }
+            Ok(())
+        };
         // With `--goal expert` every episode aims at the expert's goal video from its own scene.
         let picker = self.per_episode.as_ref();
         if let Some(p) = picker {
@@ -794,33 +808,28 @@ impl BackendJob for Job {
                     )?;
                 }
             }
-            if env_steps >= next_ckpt || finishing {
+            // (The end of the run is saved after the loop.)
+            if env_steps >= next_ckpt && !finishing {
                 next_ckpt += a.checkpoint_every.max(1);
-                save(
+                save_all(
                     &learner,
-                    &a.out,
+                    online.as_ref(),
                     (env_steps, agent_steps),
                     episodes,
                     &lp,
                     &last,
                 )?;
-                if let Some(fb) = online.as_ref() {
-                    fb.save(env_steps)?;
-                }
             }
         }
         lp.finish();
-        save(
+        save_all(
             &learner,
-            &a.out,
+            online.as_ref(),
             (env_steps, agent_steps),
             episodes,
             &lp,
             &last,
         )?;
-        if let Some(fb) = online.as_ref() {
-            fb.save(env_steps)?;
-        }
         Ok(serde_json::json!({
             "out": a.out,
             "env_steps": env_steps,

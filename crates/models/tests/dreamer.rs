@@ -657,6 +657,15 @@ fn square_step(k: usize, first: bool) -> Step {
     }
 }
 
+/// Two 20-step episodes of the square moving across the frame.
+fn square_replay() -> Replay {
+    let mut replay = Replay::new(1, 1000);
+    for k in 0..40 {
+        replay.push(0, square_step(k, k % 20 == 0));
+    }
+    replay
+}
+
 #[test]
 fn replay_samples_consecutive_steps_and_keeps_its_capacity() {
     use rand::SeedableRng;
@@ -710,10 +719,7 @@ fn the_agent_trains_on_replay_and_acts() {
     cfg.lr = 2e-3;
     cfg.warmup = 0;
     let mut learner = Learner::<AB>::new(cfg, &d);
-    let mut replay = Replay::new(1, 1000);
-    for k in 0..40 {
-        replay.push(0, square_step(k, k % 20 == 0));
-    }
+    let replay = square_replay();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let seqs = replay.sample(&mut rng, 3, 8).unwrap();
     let batch = replay::to_batch::<AB>(&seqs, true, &d);
@@ -791,10 +797,7 @@ fn an_update_moves_every_trained_parameter() {
     // parameter has one.
     cfg.world.free_nats = 0.0;
     let mut learner = Learner::<AB>::new(cfg, &d);
-    let mut replay = Replay::new(1, 1000);
-    for k in 0..40 {
-        replay.push(0, square_step(k, k % 20 == 0));
-    }
+    let replay = square_replay();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let seqs = replay.sample(&mut rng, 3, 8).unwrap();
     let batch = replay::to_batch::<AB>(&seqs, true, &d);
