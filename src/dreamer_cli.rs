@@ -120,6 +120,12 @@ pub struct TrainDreamerArgs {
     /// Continue the run in --out (its replay is not saved: it refills).
     #[arg(long)]
     resume: bool,
+    /// With --resume: the replay steps (all environments together, at most --replay) the
+    /// refilled replay holds before training goes on. Updates on a few hundred fresh steps
+    /// overfit them and undo what the agent knew; the updates owed while it refills are not
+    /// made up afterwards.
+    #[arg(long, default_value_t = 5000)]
+    resume_fill: usize,
     /// The camera whose frames GenReward scores (r_video, and the goal features of an online
     /// FB): the goal video's and the VAE's. The agent sees --camera.
     #[arg(long, default_value = "corner2")]
@@ -478,6 +484,15 @@ impl BackendJob for Job {
         let started = std::time::Instant::now();
         let steps0 = env_steps;
         let per_update = (a.batch * a.length) as f64 / a.train_ratio.max(1e-9);
+        // Training starts once the replay holds a batch (a resumed run: once it has refilled),
+        // and from then on keeps `train_ratio` counted from `anchor` (updates, agent steps): a
+        // fresh run counts from its first step; a resumed one from where its refill ended.
+        let fill = if a.resume {
+            a.resume_fill.min(a.replay).max(a.batch * a.length)
+        } else {
+            a.batch * a.length
+        };
+        let mut anchor: Option<(usize, usize)> = (!a.resume).then_some((0, 0));
         let mut last = serde_json::Value::Null;
         // The best held-out evaluation so far (of this run, resumed ones included).
         let best_meta = genreward_models::checkpoint::read_meta(&a.out.join("best"));
@@ -697,8 +712,9 @@ impl BackendJob for Job {
             }
             // Train as the ratio asks, once the replay holds a batch worth of steps.
             let mut trained = false;
-            if replay.len() >= a.batch * a.length {
-                let due = (agent_steps as f64 / per_update) as usize;
+            if replay.len() >= fill {
+                let (u0, s0) = *anchor.get_or_insert((learner.updates, agent_steps));
+                let due = u0 + ((agent_steps - s0) as f64 / per_update) as usize;
                 while learner.updates < due {
                     let Some(seqs) = replay.sample(&mut rng, a.batch, a.length) else {
                         break;

@@ -84,12 +84,14 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     let rate = eval["success_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&rate));
 
-    // --resume continues the counts from the checkpoint (the replay refills first).
-    let o = train(&out, &["--steps", "96", "--resume"]);
+    // --resume continues the counts from the checkpoint. The replay refills to 16 steps first
+    // (8 of the 24 new decisions), and the ratio goes on from there without making up the
+    // updates owed meanwhile: 8 decisions, 4 updates.
+    let o = train(&out, &["--steps", "96", "--resume", "--resume-fill", "16"]);
     ok(&o);
     let j = last_json(&o);
     assert_eq!(j["env_steps"], 96, "{j}");
-    assert!(j["updates"].as_u64().unwrap() > updates, "{j}");
+    assert_eq!(j["updates"].as_u64().unwrap(), updates + 4, "{j}");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["env_steps"], 96);
@@ -213,7 +215,7 @@ fn an_online_fb_on_the_model_state_trains_then_freezes() {
     }
     // Frozen stays frozen: resuming trains the agent on, not the representation.
     let mut more = genreward_args("128");
-    more.push("--resume".into());
+    more.extend(["--resume".into(), "--resume-fill".into(), "8".into()]);
     let o = run(&more);
     ok(&o);
     let j = last_json(&o);
