@@ -474,3 +474,39 @@ fn the_models_run_on_the_apps_own_wgpu_device() {
         }
     }
 }
+
+/// The shipped reach agent drives the window from its own camera: the agent view switches to
+/// its `front` camera at 64x64 and follows the arm as the agent moves it.
+#[test]
+#[ignore = "slow: starts the Bevy app (CI runs it)"]
+fn the_shipped_reach_agent_drives_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent_view = dir.path().join("agent.npy");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
+    let policy = format!("agent:{}", shipped.display());
+    view(&[
+        "--task",
+        "reach",
+        "--seed",
+        "1000003",
+        "--policy",
+        &policy,
+        "--frames",
+        "40",
+        "--save-agent-view",
+        agent_view.to_str().unwrap(),
+    ]);
+    let (shape, px) = read_npy_u8(&agent_view).unwrap();
+    assert_eq!(&shape[1..], &[64, 64, 3], "{shape:?}");
+    assert!(shape[0] >= 30, "{shape:?}");
+    let frame = |k: usize| &px[k * 64 * 64 * 3..(k + 1) * 64 * 64 * 3];
+    let moved = frame(0)
+        .iter()
+        .zip(frame(shape[0] - 1))
+        .filter(|(a, b)| a.abs_diff(**b) > 30)
+        .count();
+    assert!(
+        moved > 20,
+        "the arm did not move in the agent view ({moved} pixels changed)"
+    );
+}
