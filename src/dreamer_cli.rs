@@ -420,7 +420,8 @@ impl BackendJob for Job {
         lp.step = env_steps;
         let mut renderer = Renderer::new()?;
         let mut rng = ChaCha8Rng::seed_from_u64(a.seed as u64 ^ 0x5eed);
-        let mut replay = Replay::new(a.envs, (a.replay / a.envs).max(a.length));
+        let per_env = (a.replay / a.envs).max(a.length);
+        let mut replay = Replay::new(a.envs, per_env);
         let rewarders = std::mem::take(&mut self.rewarders);
         let next_seed = |episodes: &mut u32| {
             let s = a.seed.wrapping_add(*episodes);
@@ -488,7 +489,7 @@ impl BackendJob for Job {
         // and from then on keeps `train_ratio` counted from `anchor` (updates, agent steps): a
         // fresh run counts from its first step; a resumed one from where its refill ended.
         let fill = if a.resume {
-            a.resume_fill.min(a.replay).max(a.batch * a.length)
+            a.resume_fill.min(a.envs * per_env).max(a.batch * a.length)
         } else {
             a.batch * a.length
         };
