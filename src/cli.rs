@@ -87,7 +87,8 @@ struct RolloutArgs {
     #[arg(long)]
     task: String,
     /// expert | random | zero | agent:DIR (a trained DreamerV3 agent, a `train dreamer --out`
-    /// folder: it sees its own camera at 64x64, saved as obs_NNN.npy, and acts greedily).
+    /// folder: it sees its own camera at 64x64, saved as obs_NNN.npy unless --camera or --goal
+    /// asks for another observation camera, and acts greedily).
     #[arg(long, default_value = "expert")]
     policy: String,
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
@@ -130,7 +131,8 @@ struct RolloutArgs {
     /// Score the run live against this goal video (.mp4, .gif, .npy, a folder of .png):
     /// r_env, r_video and r_fb go into steps.jsonl and reward becomes
     /// r_env + alpha * r_video + beta * r_fb. Renders the observation camera (--camera,
-    /// default corner2 at the VAE's size) and saves it.
+    /// default corner2 at the VAE's size) and saves it; an agent:DIR still acts on its own
+    /// camera's frames.
     #[arg(long)]
     goal: Option<PathBuf>,
     #[command(flatten)]
@@ -320,17 +322,12 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         (None, Some(_)) => Some(parse_view("corner2", &a.size, "size")?),
         (None, None) => None,
     };
-    if let Some(p) = &agent {
-        // The agent acts on the frames it was trained on, and those are what the run saves.
-        let want = p.view();
-        if obs.is_some_and(|v| v != want) {
-            bail!(
-                "the agent in {} sees {} at 64x64; drop --camera/--size or match them",
-                p.dir.display(),
-                want.camera
-            );
-        }
-        obs = Some(want);
+    // The agent acts on the frames it was trained on. Those are what the run saves unless
+    // --camera (or --goal, which scores corner2 by default) asks for others: then the agent's
+    // are rendered besides, for it alone.
+    let actor_view = agent.as_ref().map(|p| p.view());
+    if obs.is_none() {
+        obs = actor_view;
     }
     let loaded = match &a.goal {
         Some(goal) => Some(crate::score::load_terms(goal, &a.reward, task)?),
@@ -371,6 +368,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     bar.set_message(format!("{} {}", task, a.policy));
     let stop = crate::interrupt_flag();
     let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
+    if let Some(view) = actor_view {
+        rec = rec.with_actor_view(view)?;
+    }
     let mut goal_info = None;
     if let Some(l) = loaded {
         let goal_frame = l

@@ -120,7 +120,14 @@ pub struct TrainDreamerArgs {
     /// Continue the run in --out (its replay is not saved: it refills).
     #[arg(long)]
     resume: bool,
-    /// With --resume: the replay steps (all environments together, at most --replay) the
+    /// Start from the agent saved in DIR (a run's checkpoint, its `best`, or a shipped agent
+    /// such as assets/models/dreamer-reach): its weights and return normaliser, with a fresh
+    /// optimiser under this run's --lr and --warmup, its camera, state input and action repeat.
+    /// Counts start from 0 in --out; the replay fills --resume-fill steps from the loaded
+    /// policy before training, as a resumed run's does.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    init: Option<PathBuf>,
+    /// With --resume or --init: the replay steps (all environments together, at most --replay) the
     /// refilled replay holds before training goes on. Updates on a few hundred fresh steps
     /// overfit them and undo what the agent knew; the updates owed while it refills are not
     /// made up afterwards.
@@ -380,6 +387,9 @@ impl BackendJob for Job {
         let mut learner = if a.resume {
             Learner::<B>::resume(&a.out, &device)
                 .with_context(|| format!("cannot resume from {}", a.out.display()))?
+        } else if let Some(dir) = &a.init {
+            Learner::<B>::warm_start(dir, a.lr, a.warmup, &device)
+                .with_context(|| format!("--init: cannot load an agent from {}", dir.display()))?
         } else {
             let preset: Preset = a.size.parse().map_err(anyhow::Error::msg)?;
             let mut cfg = AgentConfig::preset(preset, ACT_DIM, if a.state { OBS_DIM } else { 0 });
@@ -394,6 +404,20 @@ impl BackendJob for Job {
         a.state = learner.cfg.world.vector_dim > 0;
         self.a.state = a.state;
         let meta0 = genreward_models::checkpoint::read_meta(&a.out);
+        // Where the run's weights first came from (--init), kept by its resumptions.
+        let init_from = if a.resume {
+            meta0["init"].clone()
+        } else {
+            serde_json::json!(a.init)
+        };
+        if let Some(dir) = &a.init {
+            let m = genreward_models::checkpoint::read_meta(dir);
+            a.action_repeat = m["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
+            self.a.action_repeat = a.action_repeat;
+            if let Some(size) = m["size"].as_str() {
+                a.size = size.to_string();
+            }
+        }
         if a.resume {
             // ... and acts at the rate it was trained at (runs from before the flag: every step).
             a.action_repeat = meta0["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
@@ -488,12 +512,12 @@ impl BackendJob for Job {
         // Training starts once the replay holds a batch (a resumed run: once it has refilled),
         // and from then on keeps `train_ratio` counted from `anchor` (updates, agent steps): a
         // fresh run counts from its first step; a resumed one from where its refill ended.
-        let fill = if a.resume {
+        let fill = if a.resume || a.init.is_some() {
             a.resume_fill.min(a.envs * per_env).max(a.batch * a.length)
         } else {
             a.batch * a.length
         };
-        let mut anchor: Option<(usize, usize)> = (!a.resume).then_some((0, 0));
+        let mut anchor: Option<(usize, usize)> = (!a.resume && a.init.is_none()).then_some((0, 0));
         let mut last = serde_json::Value::Null;
         // The best held-out evaluation so far (of this run, resumed ones included).
         let best_meta = genreward_models::checkpoint::read_meta(&a.out.join("best"));
@@ -525,6 +549,7 @@ impl BackendJob for Job {
                     "state": a.state,
                     "camera": a.camera,
                     "size": a.size,
+                    "init": init_from,
                     "cnn": if learner.cfg.world.strided { "strided" } else { "pool" },
                     "env_steps": env_steps,
                     "agent_steps": agent_steps,
@@ -864,7 +889,7 @@ impl BackendJob for Job {
     }
 }
 
-pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
+pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
     let task: TaskKind = a.task.parse()?;
     let device = parse_device(&a.models.device)?;
     for (name, v) in [
@@ -888,7 +913,25 @@ pub fn train_dreamer(a: TrainDreamerArgs) -> Result<()> {
     if !matches!(a.cnn.as_str(), "strided" | "pool") {
         bail!("unknown --cnn '{}' (known: strided, pool)", a.cnn);
     }
-    if !a.resume {
+    if let Some(dir) = &a.init {
+        if !dir.join("config.json").is_file() {
+            bail!("--init: no agent in {} (no config.json)", dir.display());
+        }
+        let m = genreward_models::checkpoint::read_meta(dir);
+        if m["kind"].as_str() != Some("dreamer") {
+            bail!("--init: {} is not a DreamerV3 agent", dir.display());
+        }
+        // The loaded agent sees what it was trained on.
+        if let Some(camera) = m["camera"].as_str() {
+            if camera != a.camera {
+                eprintln!(
+                    "--init: the agent in {} sees the {camera} camera: using it",
+                    dir.display()
+                );
+                a.camera = camera.to_string();
+            }
+        }
+    } else if !a.resume {
         a.size.parse::<Preset>().map_err(anyhow::Error::msg)?;
     } else if !a.out.join("config.json").is_file() {
         bail!("--resume: no run in {}", a.out.display());

@@ -25,6 +25,10 @@ pub struct Recorder {
     out_dir: PathBuf,
     renderer: Option<Renderer>,
     obs: Option<ViewSpec>,
+    /// What the actor sees when that is not the observation camera (an agent trained on
+    /// another camera than the one GenReward scores): rendered last, given to the actor, not
+    /// saved.
+    actor_view: Option<ViewSpec>,
     npy: Option<NpyWriter>,
     video: Option<(ViewSpec, VideoWriter, bool)>,
     pending: Vec<Frame>,
@@ -73,6 +77,7 @@ impl Recorder {
             out_dir: out_dir.to_path_buf(),
             renderer,
             obs,
+            actor_view: None,
             npy: None,
             video,
             pending: Vec::new(),
@@ -109,6 +114,18 @@ impl Recorder {
             goal_frame,
         });
         self
+    }
+
+    /// Gives the actor frames of `view` (an agent's own camera) instead of the observation
+    /// frames, which stay what is saved and scored; a no-op when they are the same.
+    pub fn with_actor_view(mut self, view: ViewSpec) -> Result<Recorder> {
+        if self.obs != Some(view) {
+            if self.renderer.is_none() {
+                self.renderer = Some(Renderer::new()?);
+            }
+            self.actor_view = Some(view);
+        }
+        Ok(self)
     }
 
     /// Starts episode `index`: opens its observation file.
@@ -154,6 +171,7 @@ impl Recorder {
             .iter()
             .copied()
             .chain(self.video.as_ref().map(|(s, _, _)| *s))
+            .chain(self.actor_view)
             .collect()
     }
 
@@ -281,8 +299,14 @@ impl StepObserver for Recorder {
                 Err(e) => self.error = Some(e.into()),
             }
         }
-        // The observation frame (when rendered) is what the actor sees.
-        self.obs.and(self.pending.first()).map(|f| Pixels {
+        // The observation frame (when rendered) is what the actor sees, unless it has a view
+        // of its own (rendered last).
+        let seen = if self.actor_view.is_some() {
+            self.pending.last()
+        } else {
+            self.obs.and(self.pending.first())
+        };
+        seen.map(|f| Pixels {
             width: f.width,
             height: f.height,
             rgb: f.rgb.clone(),

@@ -257,6 +257,128 @@ fn bad_agents_are_refused_in_one_line() {
     }
 }
 
+/// The shipped agent sees the `front` camera; a run scored by GenReward observes `corner2` (the
+/// goal video's camera). The agent is given its own frames and the run saves and scores the
+/// scoring camera's: the saved first frame is the one any policy's corner2 run starts from.
+#[test]
+fn an_agent_run_is_scored_from_another_camera_than_it_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let goal = dir.path().join("goal.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--seed",
+        "3",
+        "--length",
+        "24",
+        "--out",
+        &s(&goal),
+    ]));
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
+    let agent = format!("agent:{}", shipped.display());
+    let rollout = |policy: &str, out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "rollout",
+            "--task",
+            "reach",
+            "--policy",
+            policy,
+            "--seed",
+            "7",
+            "--max-steps",
+            "24",
+            "--out",
+        ];
+        let out = s(out);
+        args.push(&out);
+        args.extend_from_slice(extra);
+        let o = genreward(&args);
+        ok(&o);
+        last_json(&o)
+    };
+    let scored = dir.path().join("scored");
+    rollout(&agent, &scored, &["--goal", &s(&goal)]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scored.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["observations"]["camera"], "corner2", "{manifest}");
+    assert_eq!(manifest["agent"]["camera"], "front", "{manifest}");
+    let steps = std::fs::read_to_string(scored.join("steps.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(steps.lines().next().unwrap()).unwrap();
+    assert!(first["terms"]["r_video"].is_number(), "{first}");
+    assert!(first["terms"]["r_fb"].is_number(), "{first}");
+
+    let zero = dir.path().join("zero");
+    rollout("zero", &zero, &["--camera", "corner2"]);
+    let (shape, a) = genreward_record::read_npy_u8(&scored.join("obs_000.npy")).unwrap();
+    let (_, b) = genreward_record::read_npy_u8(&zero.join("obs_000.npy")).unwrap();
+    assert_eq!(shape, vec![24, 64, 64, 3]);
+    let frame = 64 * 64 * 3;
+    assert!(
+        a[..frame] == b[..frame],
+        "the saved frames are not corner2's"
+    );
+}
+
+/// `--init` starts a new run from a saved agent: the shipped one here. Before its replay has
+/// refilled, nothing trains, so the run saves the loaded agent unchanged, with the camera and
+/// action repeat it was trained with, counts from 0, and where it came from.
+#[test]
+fn an_init_run_starts_from_the_saved_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
+    let init = shipped.to_str().unwrap();
+    let o = train(
+        &out,
+        &[
+            "--init",
+            init,
+            "--camera",
+            "corner2",
+            "--steps",
+            "24",
+            "--resume-fill",
+            "64",
+        ],
+    );
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["updates"], 0, "{j}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["env_steps"], 24, "{meta}");
+    assert_eq!(meta["camera"], "front", "the agent's own camera: {meta}");
+    assert_eq!(meta["action_repeat"], 2, "{meta}");
+    assert_eq!(meta["init"], init, "{meta}");
+    let shipped_meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shipped.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["moments"], shipped_meta["moments"],
+        "the return normaliser is loaded"
+    );
+    let weights = |d: &std::path::Path| std::fs::read(d.join("model.mpk")).unwrap();
+    assert!(
+        weights(&out) == weights(&shipped),
+        "an untrained --init run saves other weights than it loaded"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("sees the front camera"), "{err}");
+
+    let o = train(
+        &dir.path().join("y"),
+        &["--init", dir.path().to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--init: no agent in"), "{err}");
+}
+
 #[test]
 fn bad_dreamer_settings_are_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

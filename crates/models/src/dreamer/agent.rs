@@ -322,6 +322,32 @@ impl<B: AutodiffBackend> Learner<B> {
     }
 }
 
+impl<B: AutodiffBackend> Learner<B> {
+    /// Starts a new run from the agent saved in `dir` (`train dreamer --init`): its weights and
+    /// return normaliser, a fresh optimiser (so a learning rate and warm-up of the new run's
+    /// own), and the update count from 0. `lr` and `warmup`, when given, replace the saved ones.
+    pub fn warm_start(
+        dir: &std::path::Path,
+        lr: Option<f64>,
+        warmup: usize,
+        device: &B::Device,
+    ) -> Result<Self, crate::CheckpointError> {
+        let mut cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+        if let Some(lr) = lr {
+            cfg.lr = lr;
+        }
+        cfg.warmup = warmup;
+        let mut learner = Learner::new(cfg, device);
+        let agent = learner.agent.take().expect("new learner");
+        learner.agent = Some(crate::checkpoint::load_weights(dir, agent, device)?);
+        let meta = crate::checkpoint::read_meta(dir);
+        if let Ok(m) = serde_json::from_value(meta["moments"].clone()) {
+            learner.moments = m;
+        }
+        Ok(learner)
+    }
+}
+
 /// Loads a saved agent for acting (`rollout --policy agent:DIR`, the app).
 pub fn load_agent<B: Backend>(
     dir: &std::path::Path,
