@@ -148,7 +148,8 @@ struct ViewArgs {
     policy: String,
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u32,
-    /// Camera of the agent's observation.
+    /// Camera of the agent's observation (with --policy agent:DIR: the agent's own, unless
+    /// --goal asks for this one to be scored; the agent still acts on its own frames).
     #[arg(long, default_value = "corner2")]
     camera: String,
     /// Observation size, WxH.
@@ -581,8 +582,9 @@ fn view(a: ViewArgs) -> Result<()> {
         None => a.policy.parse()?,
     };
     let mut obs = parse_view(&a.camera, &a.size, "size")?;
-    if let Some(p) = &agent {
-        // The agent acts on its own camera's 64x64 frames: the agent view shows those.
+    if let Some(p) = agent.as_ref().filter(|_| a.goal.is_none()) {
+        // The agent acts on its own camera's 64x64 frames: the agent view shows those. With a
+        // goal it shows (and GenReward scores) --camera, and the agent still sees its own.
         obs = p.view();
     }
     if a.frames == Some(0) {

@@ -95,6 +95,9 @@ pub struct Sim {
     pub agent_frame: Option<Frame>,
     /// Bumped whenever `agent_frame` changes.
     pub agent_frame_serial: u64,
+    /// A trained agent's own camera frame (64x64), when the observation camera is another
+    /// (the one GenReward scores): what the agent acts on.
+    actor_frame: Option<Frame>,
     agent_dump: Option<NpyWriter>,
     /// The last problem to show in the panel.
     pub message: Option<String>,
@@ -160,6 +163,7 @@ impl Sim {
             renderer,
             agent_frame: None,
             agent_frame_serial: 0,
+            actor_frame: None,
             agent_dump,
             message,
             episode_serial: 0,
@@ -421,11 +425,15 @@ impl Sim {
         let obs = *self.env.last_obs();
         let action = match self.driver {
             Driver::Policy(_) => {
-                let pixels = self.agent_frame.as_ref().map(|f| Pixels {
-                    width: f.width,
-                    height: f.height,
-                    rgb: f.rgb.clone(),
-                });
+                let pixels = self
+                    .actor_frame
+                    .as_ref()
+                    .or(self.agent_frame.as_ref())
+                    .map(|f| Pixels {
+                        width: f.width,
+                        height: f.height,
+                        rgb: f.rgb.clone(),
+                    });
                 let seen = Observation {
                     state: &obs,
                     pixels: pixels.as_ref(),
@@ -481,14 +489,9 @@ impl Sim {
         }
     }
 
-    /// Changes the observation camera and renders it again.
+    /// Changes the observation camera and renders it again (a trained agent goes on acting on
+    /// its own camera's frames).
     pub fn set_obs_camera(&mut self, camera: CameraName) {
-        if let (Some(p), true) = (&self.agent, self.agent_actor.is_some()) {
-            if camera != p.camera {
-                self.message = Some(format!("the agent acts on {} frames", p.camera));
-                return;
-            }
-        }
         if camera != self.obs_camera && self.replay.is_none() {
             self.obs_camera = camera;
             self.render_agent_view();
@@ -515,6 +518,21 @@ impl Sim {
                 self.agent_frame_serial += 1;
             }
             Err(e) => self.message = Some(format!("agent view failed: {e}")),
+        }
+        // A trained agent acts on its own camera's frames, rendered besides when the
+        // observation camera is another.
+        self.actor_frame = None;
+        let own = self
+            .agent
+            .as_ref()
+            .filter(|_| self.agent_actor.is_some())
+            .map(|p| p.view())
+            .filter(|v| *v != spec);
+        if let Some(view) = own {
+            match render_envs(r, &[self.env.world()], view) {
+                Ok(mut f) => self.actor_frame = Some(f.remove(0)),
+                Err(e) => self.message = Some(format!("the agent's view failed: {e}")),
+            }
         }
     }
 
@@ -684,8 +702,8 @@ pub(crate) mod tests {
 
     /// A trained agent (here a tiny untrained one, saved as `train dreamer` saves one) drives
     /// the app from its own camera's 64x64 frames; every step keeps what it imagined (its
-    /// model state decoded and the frame it expects 8 steps on); the agent view keeps its
-    /// camera while the agent drives.
+    /// model state decoded and the frame it expects 8 steps on); it acts on its own camera's
+    /// frames when the agent view shows another.
     #[test]
     fn an_agent_drives_and_its_imagination_follows_each_step() {
         use genreward_models::dreamer::{AgentConfig, Learner};
@@ -723,9 +741,19 @@ pub(crate) mod tests {
         for r in &sim.history {
             assert!(r.action.iter().all(|a| a.abs() <= 1.0) && r.action != [1.0; 4]);
         }
+        // Another observation camera (the one a goal is scored on): the agent goes on acting
+        // on its own camera's frames, rendered besides: those of corner2 at 64x64.
         sim.set_obs_camera(CameraName::Corner3);
-        assert_eq!(sim.obs_camera, CameraName::Corner2);
-        assert!(sim.message.as_deref().unwrap_or("").contains("corner2"));
+        assert_eq!(sim.obs_camera, CameraName::Corner3);
+        sim.step([0.0; 4]);
+        assert_eq!(sim.history.len(), 6);
+        let own = sim.actor_frame.clone().expect("the agent's own frame");
+        let shown = sim.agent_frame.clone().expect("the observation frame");
+        assert_eq!((own.width, own.height), (64, 64));
+        assert_ne!(own.rgb, shown.rgb, "corner3's frame is corner2's");
+        sim.set_obs_camera(CameraName::Corner2);
+        assert!(sim.actor_frame.is_none(), "one camera, one frame");
+        assert_eq!(sim.agent_frame.as_ref().unwrap().rgb, own.rgb);
         // Without an agent loaded, picking the agent policy says so instead of acting.
         let mut opts = options(Driver::Policy(PolicyKind::Agent));
         opts.obs_size = (64, 64);
