@@ -210,6 +210,15 @@ impl Actor for AgentActor {
         self.held = 1;
         self.last
     }
+
+    /// The posterior model state `[h, z]` of its last decision (held with its action), what
+    /// an FB representation trained by `train dreamer --fb-state dreamer` reads.
+    fn model_state(&self) -> Option<Vec<f32>> {
+        if self.first {
+            return None;
+        }
+        self.acting.state.feat().into_data().to_vec::<f32>().ok()
+    }
 }
 
 impl std::fmt::Debug for AgentPolicy {

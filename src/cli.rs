@@ -295,7 +295,7 @@ fn parse_view(camera: &str, size: &str, flag: &str) -> Result<ViewSpec> {
     })
 }
 
-fn rollout(a: RolloutArgs) -> Result<()> {
+fn rollout(mut a: RolloutArgs) -> Result<()> {
     let task = parse_task(&a.task)?;
     let agent = match crate::agent_policy::agent_dir(&a.policy)? {
         Some(dir) => Some(crate::agent_policy::AgentPolicy::load(&dir)?),
@@ -330,6 +330,8 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     if obs.is_none() {
         obs = actor_view;
     }
+    // A live agent gives its model state to an FB trained on it.
+    a.reward.live_agent = agent.is_some();
     let loaded = match &a.goal {
         Some(goal) => Some(crate::score::load_terms(goal, &a.reward, task)?),
         None => None,

@@ -201,6 +201,7 @@ fn featurize<B: burn::tensor::backend::Backend>(
         state_dim: match state {
             StateKind::Obs39 => OBS_DIM,
             StateKind::Frame => goal_dim,
+            StateKind::Model => unreachable!("train fb refuses --state dreamer"),
         },
         actions: Vec::new(),
         features: Vec::new(),
@@ -213,6 +214,7 @@ fn featurize<B: burn::tensor::backend::Backend>(
         data.states.push(match state {
             StateKind::Obs39 => ep.states.iter().flatten().copied().collect(),
             StateKind::Frame => feats.clone(),
+            StateKind::Model => unreachable!("train fb refuses --state dreamer"),
         });
         data.features.push(feats);
         data.actions.push(ep.actions);
@@ -256,6 +258,7 @@ fn cached_featurize<B: burn::tensor::backend::Backend>(
                     state_dim: match state {
                         StateKind::Obs39 => OBS_DIM,
                         StateKind::Frame => dim,
+                        StateKind::Model => unreachable!("train fb refuses --state dreamer"),
                     },
                     actions: Vec::new(),
                     features: Vec::new(),
@@ -269,6 +272,7 @@ fn cached_featurize<B: burn::tensor::backend::Backend>(
                     data.states.push(match state {
                         StateKind::Obs39 => ep.states.iter().flatten().copied().collect(),
                         StateKind::Frame => feats.clone(),
+                        StateKind::Model => unreachable!("train fb refuses --state dreamer"),
                     });
                     data.features.push(feats);
                     data.actions.push(ep.actions);
@@ -592,7 +596,9 @@ fn validate_logged<B: AutodiffBackend>(
 
 pub fn train_fb(mut a: TrainFbArgs) -> Result<()> {
     let device = parse_device(&a.device)?;
-    a.state.parse::<StateKind>()?;
+    if a.state.parse::<StateKind>()? == StateKind::Model {
+        bail!("train fb learns from dataset episodes, which hold no agent's model state; an FB on DreamerV3's model state trains in train dreamer --fb-state dreamer");
+    }
     for (name, v) in [
         ("--lr", a.lr),
         ("--gamma", a.gamma),

@@ -171,6 +171,8 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
     let t_render = std::time::Instant::now();
     let field = match fb.state_kind() {
         StateKind::Obs39 => reward_field(fb.as_mut(), &obs, &action, subject, &grid)?,
+        // `load_terms` refuses such a model outside a live agent's run.
+        StateKind::Model => bail!("the reward field needs an FB on the 39-d state or frames"),
         StateKind::Frame => {
             // Re-rendered per cell from the FB model's camera, at the VAE's frame size.
             let world = env.world();

@@ -8,6 +8,7 @@
 use anyhow::{Context, Result};
 use genreward_record::{overlay, NpyWriter, VideoWriter};
 use genreward_render::{render_specs, Frame, Renderer, ViewSpec};
+use genreward_reward::features::StateKind;
 use genreward_reward::{FrameTerm, StepTerm};
 use genreward_sim::rollout::{StepObserver, StepRecord};
 use genreward_sim::{Env, Pixels};
@@ -29,6 +30,8 @@ pub struct Recorder {
     /// another camera than the one GenReward scores): rendered last, given to the actor, not
     /// saved.
     actor_view: Option<ViewSpec>,
+    /// The model state the actor chose this step's action from, for an FB reading it.
+    model_state: Option<Vec<f32>>,
     npy: Option<NpyWriter>,
     video: Option<(ViewSpec, VideoWriter, bool)>,
     pending: Vec<Frame>,
@@ -78,6 +81,7 @@ impl Recorder {
             renderer,
             obs,
             actor_view: None,
+            model_state: None,
             npy: None,
             video,
             pending: Vec::new(),
@@ -189,8 +193,16 @@ impl Recorder {
             if let Some(fb) = &mut t.fb {
                 let t0 = std::time::Instant::now();
                 let (mut s, a) = crate::score::fb_inputs(rec);
-                if fb.state_kind() == genreward_reward::features::StateKind::Frame {
-                    s = fb.frame_states(&[&f.rgb], f.width, f.height);
+                match fb.state_kind() {
+                    StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height),
+                    StateKind::Model => match &self.model_state {
+                        Some(m) => s = m.clone(),
+                        None => anyhow::bail!(
+                            "step {}: this FB reads a DreamerV3 agent's model state, and the actor has none (use --policy agent:DIR with the agent it was trained with)",
+                            rec.step
+                        ),
+                    },
+                    StateKind::Obs39 => {}
                 }
                 let r = fb
                     .score(&s, &a)
@@ -311,6 +323,10 @@ impl StepObserver for Recorder {
             height: f.height,
             rgb: f.rgb.clone(),
         })
+    }
+
+    fn after_act(&mut self, model_state: Option<Vec<f32>>) {
+        self.model_state = model_state;
     }
 
     fn after_step(&mut self, rec: &mut StepRecord, _env: &Env) -> bool {

@@ -83,6 +83,10 @@ pub struct GenRewardArgs {
     /// Backend of the models: cpu (burn-flex) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Whether a DreamerV3 agent acts live in this run (`rollout --policy agent:DIR`), so an FB
+    /// reading its model state (`train dreamer --fb-state dreamer`'s `DIR/fb`) can be scored.
+    #[arg(skip)]
+    pub live_agent: bool,
 }
 
 /// GenReward's terms toward one goal, ready to score, and what the manifest says about them.
@@ -113,6 +117,7 @@ pub fn load_recorded(info: &GoalInfo, task: TaskKind, device: DeviceKind) -> Res
         clip: None,
         dino,
         device: device.to_string(),
+        live_agent: false,
     };
     let mut loaded = load_terms(Path::new(&info.path), &args, task)?;
     if let Some(g) = &info.goal_frame {
@@ -170,6 +175,14 @@ fn terms_from(
         device,
     };
     let terms = load(&spec)?;
+    if let (Some(fb), false) = (&terms.fb, a.live_agent) {
+        if fb.state_kind() == StateKind::Model {
+            bail!(
+                "the FB in {} reads a DreamerV3 agent's model state: only a live run of that agent scores it (rollout --policy agent:DIR --goal FILE --fb DIR/fb)",
+                terms.fb_dir.as_ref().map_or("?".into(), |p| p.display().to_string())
+            );
+        }
+    }
     if let Some(note) = &terms.fb_note {
         eprintln!("warning: {note}");
     }

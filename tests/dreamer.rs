@@ -227,6 +227,71 @@ fn an_online_fb_on_the_model_state_trains_then_freezes() {
     let j = last_json(&o);
     assert_eq!(j["fb"]["updates"].as_u64().unwrap(), fb_updates, "{j}");
     assert_eq!(j["env_steps"], 128, "{j}");
+
+    // The agent's rollout scores r_fb with that representation from the model state each
+    // decision was made from: one value per decision, held with its action over the 2 steps
+    // of the action repeat, and changing between decisions.
+    let fb = s(&out.join("fb"));
+    let agent = format!("agent:{}", out.display());
+    let scored = dir.path().join("scored");
+    let rollout = |policy: &str, out: &std::path::Path| {
+        genreward(&[
+            "rollout",
+            "--task",
+            "reach",
+            "--policy",
+            policy,
+            "--seed",
+            "5",
+            "--max-steps",
+            "16",
+            "--goal",
+            &s(&goal),
+            "--fb",
+            &fb,
+            "--out",
+            &s(out),
+        ])
+    };
+    ok(&rollout(&agent, &scored));
+    let steps = std::fs::read_to_string(scored.join("steps.jsonl")).unwrap();
+    let r_fb: Vec<f64> = steps
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["terms"]["r_fb"].as_f64().unwrap()
+        })
+        .collect();
+    assert_eq!(r_fb.len(), 16);
+    assert!(r_fb.iter().all(|v| v.is_finite()), "{r_fb:?}");
+    for pair in r_fb.chunks(2) {
+        assert_eq!(pair[0], pair[1], "a held decision pays one r_fb: {r_fb:?}");
+    }
+    assert!(r_fb.chunks(2).any(|p| p[0] != r_fb[0]), "{r_fb:?}");
+    // Without the agent there is no model state to read: refused in one line, as is the
+    // offline scoring of a recorded run.
+    for o in [
+        rollout("zero", &dir.path().join("zero")),
+        genreward(&[
+            "score",
+            "--run",
+            &s(&scored),
+            "--goal",
+            &s(&goal),
+            "--fb",
+            &fb,
+            "--out",
+            &s(&dir.path().join("rescored.jsonl")),
+        ]),
+    ] {
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("reads a DreamerV3 agent's model state"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

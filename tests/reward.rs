@@ -314,6 +314,19 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown FB state 'joints'"));
+    // An FB on DreamerV3's model state trains inside train dreamer, not on dataset episodes.
+    let o = genreward(&[
+        "train",
+        "fb",
+        "--data",
+        s(&train_dir),
+        "--out",
+        s(&d.join("x")),
+        "--state",
+        "dreamer",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("train dreamer --fb-state dreamer"));
 
     let goal = d.join("goal.npy");
     ok(&genreward(&[

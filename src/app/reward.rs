@@ -782,6 +782,7 @@ mod tests {
             clip: None,
             dino: None,
             device: "cpu".into(),
+            live_agent: false,
         };
         let load = || crate::score::load_terms(&goal, &args, TaskKind::Push).unwrap();
         let mut panel = RewardPanel::new(Some(GoalSetup {

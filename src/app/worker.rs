@@ -328,6 +328,8 @@ impl State {
                 Some(f) => fb.frame_states(&[&f.rgb], f.width, f.height),
                 None => Vec::new(),
             },
+            // The app's terms do not load such a model (`load_terms` refuses it).
+            StateKind::Model => Vec::new(),
         };
         let action: Vec<f32> = action.iter().map(|&v| v as f32).collect();
         let mut error = None;

@@ -54,6 +54,8 @@ impl<B: Backend> FbReward<B> {
         let state_ok = match state {
             StateKind::Obs39 => config.state_dim == genreward_sim::OBS_DIM,
             StateKind::Frame => config.state_dim == dim,
+            // The agent's model state: its size is checked against the agent's when scored.
+            StateKind::Model => true,
         };
         if dim != config.goal_dim || !state_ok {
             return Err(RewardError::Invalid(format!(

@@ -29,6 +29,11 @@ pub enum StateKind {
     Obs39,
     /// The goal features of the current camera frame (the same encoder as B's goals).
     Frame,
+    /// A DreamerV3 agent's model state `[h, z]` at the step (`train dreamer --fb-state
+    /// dreamer` trains such a representation online): only a live run of that agent
+    /// (`rollout --policy agent:DIR`) can give it.
+    #[serde(rename = "dreamer")]
+    Model,
 }
 
 impl StateKind {
@@ -37,6 +42,7 @@ impl StateKind {
         match self {
             StateKind::Obs39 => "obs39",
             StateKind::Frame => "frame",
+            StateKind::Model => "dreamer",
         }
     }
 }
@@ -47,8 +53,9 @@ impl std::str::FromStr for StateKind {
         match s.to_ascii_lowercase().as_str() {
             "obs39" | "obs" => Ok(StateKind::Obs39),
             "frame" | "image" => Ok(StateKind::Frame),
+            "dreamer" | "model" => Ok(StateKind::Model),
             other => Err(RewardError::Invalid(format!(
-                "unknown FB state '{other}' (known: obs39, frame)"
+                "unknown FB state '{other}' (known: obs39, frame, dreamer)"
             ))),
         }
     }

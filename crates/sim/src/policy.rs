@@ -37,6 +37,11 @@ pub trait Actor {
     fn reset(&mut self, task: TaskKind, seed: u32, index: usize);
     /// The action for this step (the env clips xyz to [-1, 1]).
     fn act(&mut self, obs: &Observation<'_>) -> [f64; 4];
+    /// The learned state the last action was chosen from (a DreamerV3 agent's `[h, z]`), for
+    /// rewards that read it; `None` for policies without one.
+    fn model_state(&self) -> Option<Vec<f32>> {
+        None
+    }
 }
 
 /// Which policy acts.

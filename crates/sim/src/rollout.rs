@@ -101,6 +101,9 @@ pub trait StepObserver {
     /// `reward`) and the new state. Returning `false` ends the episode early (for example on
     /// Ctrl-C).
     fn after_step(&mut self, rec: &mut StepRecord, env: &Env) -> bool;
+    /// Called after the actor chose the step's action, with the model state it acted from
+    /// ([`Actor::model_state`]), before the step is taken.
+    fn after_act(&mut self, _model_state: Option<Vec<f32>>) {}
 }
 
 /// Runs episode `index` of `cfg` with `actor` acting, telling `observer` about every step.
@@ -127,6 +130,7 @@ pub fn run_episode(
             state: &obs,
             pixels: pixels.as_ref(),
         });
+        observer.after_act(actor.model_state());
         let r = env.step(action)?;
         let paid = sparse_reward(r.reward, step, cfg.sparse_every);
         let success = r.info.is_success();
