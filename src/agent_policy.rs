@@ -109,6 +109,7 @@ impl AgentPolicy {
             first: true,
             repeat: self.action_repeat,
             held: 0,
+            decided: false,
             last: [0.0; ACT_DIM],
             device,
         }
@@ -136,11 +137,29 @@ pub struct AgentActor {
     /// Steps per decision, steps the current action has been held, and that action.
     repeat: usize,
     held: usize,
+    /// Whether the last step was a decision.
+    decided: bool,
     last: [f64; ACT_DIM],
     device: burn::tensor::Device<B>,
 }
 
 impl AgentActor {
+    /// The model state `[h, z]` and the encoder's embedding of the frame of the last step, when
+    /// that step was a decision (not a held action).
+    pub fn decision(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        if self.first || !self.decided {
+            return None;
+        }
+        let embed = self
+            .acting
+            .embed
+            .clone()?
+            .into_data()
+            .to_vec::<f32>()
+            .ok()?;
+        Some((self.model_state()?, embed))
+    }
+
     /// The agent's view of the present (its model state decoded) and of `horizon` steps ahead
     /// in imagination (the world model alone, acting with the policy's mean), as 64x64 RGB
     /// bytes; `None` before its first step.
@@ -175,11 +194,13 @@ impl Actor for AgentActor {
         self.acting = self.agent.start_acting(1, ACT_DIM, &self.device);
         self.first = true;
         self.held = 0;
+        self.decided = false;
     }
 
     /// Callers render the agent's view (camera, 64x64) every step; without it the arm holds
     /// still.
     fn act(&mut self, obs: &Observation<'_>) -> [f64; 4] {
+        self.decided = false;
         if !self.first && self.held < self.repeat {
             self.held += 1;
             return self.last;
@@ -208,6 +229,7 @@ impl Actor for AgentActor {
             .unwrap_or_default();
         self.last = std::array::from_fn(|i| a.get(i).copied().unwrap_or(0.0) as f64);
         self.held = 1;
+        self.decided = true;
         self.last
     }
 

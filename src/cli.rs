@@ -62,6 +62,10 @@ enum Command {
     /// How well r_fb rises toward success and ranks expert over random episodes on unseen
     /// seeds (every task).
     EvalFb(crate::eval_fb::EvalFbArgs),
+    /// How a policy (a trained agent, or expert / random / zero) does on unseen seeds:
+    /// success with its 95 % interval, return, closest approach; with --probe, how precisely
+    /// the agent's model state places the hand, the object and the goal (a linear read-out).
+    EvalAgent(crate::eval_agent::EvalAgentArgs),
     /// Replay Meta-World fixtures (*.jsonl) through our rewards, info terms,
     /// success checks and experts; fail if any differs.
     Parity {
@@ -265,6 +269,7 @@ pub fn run() -> Result<()> {
         Command::Heatmap(a) => crate::heatmap::heatmap(a),
         Command::EvalReward(a) => crate::eval::eval_reward(a),
         Command::EvalFb(a) => crate::eval_fb::eval_fb(a),
+        Command::EvalAgent(a) => crate::eval_agent::eval_agent(a),
         Command::Parity { dir } => parity(&dir),
     }
 }

@@ -8,6 +8,7 @@ mod dataset;
 mod dreamer_cli;
 mod dreamer_fb;
 mod eval;
+mod eval_agent;
 mod eval_fb;
 mod fb_cli;
 mod goal;

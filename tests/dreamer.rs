@@ -139,6 +139,106 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     assert_eq!(manifest["agent"]["action_repeat"], 2, "{manifest}");
     assert_eq!(manifest["observations"]["width"], 64, "{manifest}");
     assert!(runs.join("obs_000.npy").is_file());
+
+    // `eval-agent` runs the agent as `rollout` does (same seed, same return to sampling
+    // noise), and its probe reads one sample per decision: 5 fitting episodes of 12.
+    let o = genreward(&[
+        "eval-agent",
+        "--policy",
+        &agent,
+        "--episodes",
+        "1",
+        "--seed",
+        "1000000",
+        "--max-steps",
+        "24",
+    ]);
+    ok(&o);
+    let e = last_json(&o);
+    let eret = e["mean_return"].as_f64().unwrap();
+    assert!(
+        (eret - ret).abs() < 0.01 * ret.abs().max(1.0),
+        "eval-agent {eret} vs rollout {ret}"
+    );
+    assert_eq!(e["task"], "reach", "the agent's own task by default: {e}");
+    let o = genreward(&[
+        "eval-agent",
+        "--policy",
+        &agent,
+        "--episodes",
+        "10",
+        "--max-steps",
+        "24",
+        "--probe",
+    ]);
+    ok(&o);
+    let p = &last_json(&o)["probe"];
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let rssm = &cfg["world"]["rssm"];
+    let feat = rssm["deter"].as_u64().unwrap()
+        + rssm["stoch"].as_u64().unwrap() * rssm["classes"].as_u64().unwrap();
+    assert_eq!(p["model_state"]["dim"], feat, "{p}");
+    assert_eq!(p["embedding"]["dim"], rssm["embed_dim"], "{p}");
+    assert_eq!(p["model_state"]["fit_samples"], 60, "{p}");
+    assert_eq!(p["model_state"]["test_samples"], 60, "{p}");
+    for what in ["hand", "object", "goal"] {
+        let r = p["model_state"][format!("{what}_cm")]["readout"]
+            .as_f64()
+            .unwrap();
+        assert!(r.is_finite() && r >= 0.0, "{p}");
+    }
+}
+
+/// `eval-agent` with the built-in policies: the expert solves every episode (its 95 % Wilson
+/// interval for 4 of 4 is [4 / (4 + 1.96^2), 1] = [0.510, 1]) and comes within 5 cm; the zero
+/// policy solves none ([0, 0.490]).
+#[test]
+fn eval_agent_reports_success_with_its_interval() {
+    let o = genreward(&["eval-agent", "--policy", "expert", "--episodes", "4"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["success_rate"], 1.0, "{j}");
+    let lo = j["success_95"][0].as_f64().unwrap();
+    assert!(
+        (lo - 0.5101).abs() < 1e-3 && j["success_95"][1] == 1.0,
+        "{j}"
+    );
+    assert_eq!(j["closest_cm"]["within_5"], 1.0, "{j}");
+    assert!(j["median_steps_to_success"].as_f64().unwrap() > 0.0, "{j}");
+    let o = genreward(&["eval-agent", "--policy", "zero", "--episodes", "4"]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["success_rate"], 0.0, "{j}");
+    let hi = j["success_95"][1].as_f64().unwrap();
+    assert!(
+        j["success_95"][0] == 0.0 && (hi - 0.4899).abs() < 1e-3,
+        "{j}"
+    );
+    assert!(j["median_steps_to_success"].is_null(), "{j}");
+    for (args, want) in [
+        (
+            vec!["--policy", "expert", "--probe"],
+            "--probe reads a trained agent",
+        ),
+        (
+            vec!["--policy", "agent:/no/such/agent"],
+            "no agent at /no/such/agent",
+        ),
+        (
+            vec!["--policy", "expert", "--episodes", "0"],
+            "--episodes must be at least 1",
+        ),
+        (vec!["--policy", "expert", "--task", "fly"], "unknown task"),
+    ] {
+        let mut all = vec!["eval-agent"];
+        all.extend(args.iter().copied());
+        let o = genreward(&all);
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
 }
 
 /// GenReward with an FB representation reading the agent's model state, trained online on the
@@ -508,4 +608,36 @@ fn the_shipped_reach_agent_solves_held_out_seeds() {
     assert!(rate >= SHIPPED_MIN_SUCCESS, "{j}");
     let ret = j["mean_return"].as_f64().unwrap();
     assert!(ret >= SHIPPED_MIN_RETURN, "{j}");
+}
+
+/// What the shipped agent's model state knows (README, "What its model state knows"): a linear
+/// read-out places the hand to about 0.75 cm (guessing the mean: 9.5 cm), but the goal no
+/// better than guessing its mean (9.5 vs 9.4 cm on 200 episodes). On 40 episodes the hand must
+/// come out at least 4 times better than the guess; the goal is not asked to: the day it comes
+/// out clearly better, this agent has been replaced and the README's figures with it.
+#[test]
+#[ignore = "slow: 40 episodes of the agent (CI runs it)"]
+fn the_shipped_agents_state_places_the_hand() {
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
+    let policy = format!("agent:{}", shipped.display());
+    let o = genreward(&[
+        "eval-agent",
+        "--policy",
+        &policy,
+        "--episodes",
+        "40",
+        "--max-steps",
+        "128",
+        "--probe",
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    let hand = &j["probe"]["model_state"]["hand_cm"];
+    let (read, guess) = (
+        hand["readout"].as_f64().unwrap(),
+        hand["mean_guess"].as_f64().unwrap(),
+    );
+    assert!(read < 0.25 * guess, "{j}");
+    assert_eq!(j["probe"]["model_state"]["dim"], 640, "{j}");
 }

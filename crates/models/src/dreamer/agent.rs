@@ -207,6 +207,8 @@ impl<B: AutodiffBackend> Learner<B> {
 pub struct Acting<B: Backend> {
     pub state: State<B>,
     pub prev_action: Tensor<B, 2>,
+    /// The encoder's embedding of the last observation `[N, E]` (`None` before the first).
+    pub embed: Option<Tensor<B, 2>>,
 }
 
 impl<B: Backend> Agent<B> {
@@ -229,6 +231,7 @@ impl<B: Backend> Agent<B> {
                 stoch: Tensor::zeros([1, 1], &embed.device()),
             },
         );
+        acting.embed = Some(embed.clone());
         let (state, _) =
             self.world
                 .rssm
@@ -265,6 +268,7 @@ impl<B: Backend> Agent<B> {
         Acting {
             state: self.world.rssm.initial(n, device),
             prev_action: Tensor::zeros([n, action_dim], device),
+            embed: None,
         }
     }
 }
