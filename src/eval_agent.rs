@@ -46,7 +46,8 @@ pub struct EvalAgentArgs {
     /// 100 or more episodes: the goal is one sample per episode).
     #[arg(long)]
     probe: bool,
-    /// Also write the report (with every episode) to this JSON file.
+    /// Also write the report to this JSON file, with every episode (seed, success, steps to
+    /// success, return, closest approach, the object's and the goal's first positions).
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -94,12 +95,15 @@ impl Actor for Probed {
 struct Watch {
     renderer: Option<Renderer>,
     view: Option<ViewSpec>,
+    /// The episode's first observation (where its object and goal are).
+    first: Option<[f64; genreward_sim::OBS_DIM]>,
     closest: f64,
     error: Option<anyhow::Error>,
 }
 
 impl StepObserver for Watch {
     fn before_step(&mut self, _step: usize, env: &Env) -> Option<Pixels> {
+        self.first.get_or_insert(*env.last_obs());
         let (r, view) = (self.renderer.as_mut()?, self.view?);
         match render_specs(r, env.world(), &[view]) {
             Ok(mut f) => f.pop().map(|f| Pixels {
@@ -400,6 +404,7 @@ pub fn eval_agent(a: EvalAgentArgs) -> Result<()> {
             None => None,
         },
         view: agent.as_ref().map(|p| p.view()),
+        first: None,
         closest: f64::INFINITY,
         error: None,
     };
@@ -408,6 +413,7 @@ pub fn eval_agent(a: EvalAgentArgs) -> Result<()> {
     let (mut episodes, mut per_episode, mut samples) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..a.episodes {
         watch.closest = f64::INFINITY;
+        watch.first = None;
         let actor: &mut dyn Actor = match &mut probed {
             Some(p) => p,
             None => &mut policy_actor,
@@ -423,6 +429,8 @@ pub fn eval_agent(a: EvalAgentArgs) -> Result<()> {
             "steps_to_success": s.steps_to_success,
             "return": s.episode_return,
             "closest": watch.closest,
+            "object": watch.first.map(|o| o[4..7].to_vec()),
+            "goal": watch.first.map(|o| o[36..39].to_vec()),
         }));
         per_episode.push((s, watch.closest));
         if let Some(p) = &mut probed {
