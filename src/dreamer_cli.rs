@@ -100,12 +100,6 @@ pub struct TrainDreamerArgs {
     /// Learning rate after warm-up (default: the reference's 4e-5).
     #[arg(long)]
     lr: Option<f64>,
-    /// Weight of what differs between frames in the image loss: each pixel's squared error is
-    /// scaled by 1 + K x (its distance to the batch's mean frame, summed over RGB in [0, 1]), so
-    /// a small goal the table does not share counts more (0: the reference's loss). A resumed
-    /// run keeps its own.
-    #[arg(long, default_value_t = 0.0)]
-    focus: f64,
     /// Warm-up updates of the learning rate.
     #[arg(long, default_value_t = 1000)]
     warmup: usize,
@@ -394,20 +388,12 @@ impl BackendJob for Job {
             Learner::<B>::resume(&a.out, &device)
                 .with_context(|| format!("cannot resume from {}", a.out.display()))?
         } else if let Some(dir) = &a.init {
-            let focus = a.focus;
-            Learner::<B>::warm_start(
-                dir,
-                a.lr,
-                a.warmup,
-                |c| c.world.focus = (focus > 0.0).then_some(focus),
-                &device,
-            )
-            .with_context(|| format!("--init: cannot load an agent from {}", dir.display()))?
+            Learner::<B>::warm_start(dir, a.lr, a.warmup, &device)
+                .with_context(|| format!("--init: cannot load an agent from {}", dir.display()))?
         } else {
             let preset: Preset = a.size.parse().map_err(anyhow::Error::msg)?;
             let mut cfg = AgentConfig::preset(preset, ACT_DIM, if a.state { OBS_DIM } else { 0 });
             cfg.world.strided = a.cnn == "strided";
-            cfg.world.focus = (a.focus > 0.0).then_some(a.focus);
             cfg.warmup = a.warmup;
             if let Some(lr) = a.lr {
                 cfg.lr = lr;
@@ -920,12 +906,6 @@ pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
     }
     if !(a.train_ratio > 0.0 && a.train_ratio.is_finite()) {
         bail!("--train-ratio must be a positive number");
-    }
-    if !(a.focus >= 0.0 && a.focus.is_finite()) {
-        bail!("--focus must be a finite number >= 0 (got {})", a.focus);
-    }
-    if a.resume && a.focus != 0.0 {
-        bail!("--focus belongs to the run: a resumed run keeps the one it started with");
     }
     if a.sparse_every == Some(0) {
         bail!("--sparse-every must be at least 1");

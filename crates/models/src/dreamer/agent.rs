@@ -329,14 +329,11 @@ impl<B: AutodiffBackend> Learner<B> {
 impl<B: AutodiffBackend> Learner<B> {
     /// Starts a new run from the agent saved in `dir` (`train dreamer --init`): its weights and
     /// return normaliser, a fresh optimiser (so a learning rate and warm-up of the new run's
-    /// own), and the update count from 0. `lr` and `warmup`, when given, replace the saved ones;
-    /// `adjust` may change more of the saved config (the loss's settings, not the shapes, which
-    /// the weights fix).
+    /// own), and the update count from 0. `lr` and `warmup`, when given, replace the saved ones.
     pub fn warm_start(
         dir: &std::path::Path,
         lr: Option<f64>,
         warmup: usize,
-        adjust: impl FnOnce(&mut AgentConfig),
         device: &B::Device,
     ) -> Result<Self, crate::CheckpointError> {
         let mut cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
@@ -344,7 +341,6 @@ impl<B: AutodiffBackend> Learner<B> {
             cfg.lr = lr;
         }
         cfg.warmup = warmup;
-        adjust(&mut cfg);
         let mut learner = Learner::new(cfg, device);
         let agent = learner.agent.take().expect("new learner");
         learner.agent = Some(crate::checkpoint::load_weights(dir, agent, device)?);

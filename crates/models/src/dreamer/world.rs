@@ -57,13 +57,6 @@ pub struct WorldModelConfig {
     /// about a quarter of the pixels convolved: the CPU recipe's choice.
     #[config(default = false)]
     pub strided: bool,
-    /// Weight of the pixels that differ from the batch's mean frame in the image loss: each
-    /// pixel's squared error is scaled by `1 + focus * sum_c |x_c - mean_c|` (`x` in [0, 1],
-    /// the mean over every frame of the batch). What every frame shares (the table, the walls)
-    /// keeps weight 1; what moves or differs between episodes (the arm, a small goal or object)
-    /// weighs more. 0 or `None` (the reference's loss, and the default): every pixel alike.
-    /// (An `Option` so that configs saved before it existed still load.)
-    pub focus: Option<f64>,
 }
 
 impl WorldModelConfig {
@@ -160,7 +153,6 @@ impl WorldModelConfig {
             free_nats: self.free_nats,
             dyn_scale: self.dyn_scale,
             rep_scale: self.rep_scale,
-            focus: self.focus.unwrap_or(0.0),
         }
     }
 }
@@ -191,10 +183,6 @@ pub struct WorldModel<B: Backend> {
     free_nats: f64,
     dyn_scale: f64,
     rep_scale: f64,
-    /// From the config, not in the saved weights (so weights saved before it existed, and
-    /// after, are the same bytes).
-    #[module(skip)]
-    focus: f64,
 }
 
 /// RMSNorm over the channels of `[N, C, H, W]`: `x / sqrt(mean_c(x^2) + eps) * gamma_c`, as
@@ -405,13 +393,12 @@ impl<B: Backend> WorldModel<B> {
         let prior = self.rssm.prior(obs.deter.clone());
         let (dynamics, representation) = kl_losses(obs.post.clone(), prior, self.free_nats);
         let target = batch.image.clone().reshape([n, 3, h, w]).detach();
-        let err = (self.decode_image(obs.feat.clone()) - target.clone()).powi_scalar(2);
-        let err = if self.focus > 0.0 {
-            err * self.focus_weight(target)
-        } else {
-            err
-        };
-        let image = err.sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]);
+        let image = (self.decode_image(obs.feat.clone()) - target)
+            .powi_scalar(2)
+            .sum_dim(3)
+            .sum_dim(2)
+            .sum_dim(1)
+            .reshape([n]);
         let vector = match (self.decode_vector(obs.feat.clone()), &batch.vector) {
             (Some(pred), Some(v)) => {
                 let [_, _, d] = v.dims();
@@ -450,17 +437,6 @@ impl<B: Backend> WorldModel<B> {
 }
 
 impl<B: Backend> WorldModel<B> {
-    /// The image loss's per-pixel weight `1 + focus * sum_c |x_c - mean_c|` for target frames
-    /// `[N, 3, H, W]`, repeated over the channels (see [`WorldModelConfig::focus`]).
-    pub fn focus_weight(&self, target: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [n, c, h, w] = target.dims();
-        let mean = target.clone().mean_dim(0).repeat_dim(0, n);
-        ((target - mean).abs().sum_dim(1) * self.focus + 1.0)
-            .repeat_dim(1, c)
-            .reshape([n, c, h, w])
-            .detach()
-    }
-
     /// Open-loop prediction, as the reference reports it: the posterior follows the first
     /// `context` frames of each sequence, then the prior alone imagines the rest with the
     /// recorded actions. Returns the decoded frames `[B, T, 3, 64, 64]` in [0, 1] (the context
@@ -560,29 +536,5 @@ mod tests {
             .permute([0, 3, 1, 2]);
         let diff = (norm_channels(&norm, x) - want).abs().max().into_scalar();
         assert!(diff < 1e-5, "{diff}");
-    }
-
-    /// The focus weight by hand: two one-pixel frames, red (1, 0, 0) and black; their mean is
-    /// (0.5, 0, 0), each is 0.5 away from it, so with focus 4 both weigh 1 + 4 x 0.5 = 3 on
-    /// every channel. Identical frames weigh 1 everywhere, whatever the focus.
-    #[test]
-    fn the_focus_weight_counts_what_differs_from_the_mean_frame() {
-        let d = Default::default();
-        let rssm = RssmConfig::new(8, 8, 2, 4, WorldModelConfig::embed_dim(2, 8, 0))
-            .with_stoch(2)
-            .with_blocks(2);
-        let mut cfg = WorldModelConfig::new(rssm, 2, 8);
-        cfg.focus = Some(4.0);
-        let wm = cfg.init::<Flex>(&d);
-        let frames = Tensor::<Flex, 4>::from_floats(
-            [[[[1.0]], [[0.0]], [[0.0]]], [[[0.0]], [[0.0]], [[0.0]]]],
-            &d,
-        );
-        let w = wm.focus_weight(frames).into_data().to_vec::<f32>().unwrap();
-        assert_eq!(w, vec![3.0; 6]);
-        let same = Tensor::<Flex, 4>::random([3, 3, 4, 4], Distribution::Default, &d);
-        let same = Tensor::cat(vec![same.clone().slice([0..1]); 3], 0);
-        let w = wm.focus_weight(same).into_data().to_vec::<f32>().unwrap();
-        assert!(w.iter().all(|&v| (v - 1.0).abs() < 1e-6));
     }
 }
