@@ -79,7 +79,7 @@ impl AgentPolicy {
             dir: dir.to_path_buf(),
             agent,
             camera,
-            reads_state: vector > 0,
+            reads_state: cfg.world.reads_vector(),
             action_repeat,
             meta,
         })

@@ -62,6 +62,14 @@ pub struct TrainDreamerArgs {
     /// Also read (and reconstruct) the 39-d state besides the frames.
     #[arg(long)]
     state: bool,
+    /// The 39-d state as a decoder target only, its squared error weighted SCALE times (10
+    /// when the flag has no value): the agent reads and acts from frames alone, but training
+    /// makes its model state carry what the state holds, such as reach's goal. Privileged
+    /// information at training time (the true state), none when acting. New agents only: with
+    /// --resume or --init the loaded agent's config decides.
+    #[arg(long, value_name = "SCALE", num_args = 0..=1, default_missing_value = "10",
+          conflicts_with = "state")]
+    state_target: Option<f64>,
     /// The CNNs: strided (stride-2 convolutions down and transposed convolutions up: about
     /// half the update time on the CPU) or pool (the reference's default: stride-1
     /// convolutions with max-pooling, nearest upsampling before each decoder convolution).
@@ -392,7 +400,15 @@ impl BackendJob for Job {
                 .with_context(|| format!("--init: cannot load an agent from {}", dir.display()))?
         } else {
             let preset: Preset = a.size.parse().map_err(anyhow::Error::msg)?;
-            let mut cfg = AgentConfig::preset(preset, ACT_DIM, if a.state { OBS_DIM } else { 0 });
+            let with_state = a.state || a.state_target.is_some();
+            let mut cfg =
+                AgentConfig::preset(preset, ACT_DIM, if with_state { OBS_DIM } else { 0 });
+            if let Some(scale) = a.state_target {
+                if !(scale.is_finite() && scale > 0.0) {
+                    bail!("--state-target {scale}: the weight must be a positive number");
+                }
+                cfg = cfg.with_state_target(scale);
+            }
             cfg.world.strided = a.cnn == "strided";
             cfg.warmup = a.warmup;
             if let Some(lr) = a.lr {
@@ -400,9 +416,18 @@ impl BackendJob for Job {
             }
             Learner::new(cfg, &device)
         };
-        // A resumed run reads what its model was built for (frames only, or with the state).
-        a.state = learner.cfg.world.vector_dim > 0;
+        // A resumed run reads what its model was built for (frames only, or with the state),
+        // and its replay batches carry the state when the model reads or reconstructs it.
+        a.state = learner.cfg.world.reads_vector();
         self.a.state = a.state;
+        a.state_target = match learner.cfg.world.reads_vector() {
+            false if learner.cfg.world.vector_dim > 0 => {
+                Some(learner.cfg.vector_scale.unwrap_or(1.0))
+            }
+            _ => None,
+        };
+        self.a.state_target = a.state_target;
+        let batch_state = learner.cfg.world.vector_dim > 0;
         let meta0 = genreward_models::checkpoint::read_meta(&a.out);
         // Where the run's weights first came from (--init), kept by its resumptions.
         let init_from = if a.resume {
@@ -547,6 +572,7 @@ impl BackendJob for Job {
                     "goal": a.goal,
                     "sparse_every": a.sparse_every,
                     "state": a.state,
+                    "state_target": a.state_target,
                     "camera": a.camera,
                     "size": a.size,
                     "init": init_from,
@@ -745,7 +771,7 @@ impl BackendJob for Job {
                     let Some(seqs) = replay.sample(&mut rng, a.batch, a.length) else {
                         break;
                     };
-                    let batch = to_batch::<B>(&seqs, a.state, &device);
+                    let batch = to_batch::<B>(&seqs, batch_state, &device);
                     let t0 = std::time::Instant::now();
                     let (m, states) = learner.train_with_states(&batch);
                     update_seconds += t0.elapsed().as_secs_f64();
@@ -814,7 +840,7 @@ impl BackendJob for Job {
                 // half of shorter episodes; the replay holds one frame per decision).
                 let len = 32.min(a.episode_steps.div_ceil(a.action_repeat));
                 if let Some(seqs) = replay.sample(&mut rng, 4, len) {
-                    let batch = to_batch::<B::InnerBackend>(&seqs, a.state, &device);
+                    let batch = to_batch::<B::InnerBackend>(&seqs, batch_state, &device);
                     let model = agent.world.open_loop(&batch, len / 2);
                     let rows = open_loop_rows(batch.image, model);
                     write_video(

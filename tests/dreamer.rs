@@ -422,6 +422,54 @@ fn bad_agents_are_refused_in_one_line() {
     }
 }
 
+/// `--state-target`: the 39-d state is reconstructed but not read. The saved config says so
+/// (and weighs it), the run logs the state's reconstruction error, and the saved agent acts
+/// from frames alone.
+#[test]
+fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = train(&out, &["--steps", "48", "--state-target", "20"]);
+    ok(&o);
+    let read = |p: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let cfg = read(out.join("config.json"));
+    assert_eq!(cfg["world"]["vector_dim"], 39, "{cfg}");
+    assert_eq!(cfg["world"]["vector_input"], false, "{cfg}");
+    assert_eq!(cfg["vector_scale"], 20.0, "{cfg}");
+    let meta = read(out.join("meta.json"));
+    assert_eq!(meta["state"], false, "{meta}");
+    assert_eq!(meta["state_target"], 20.0, "{meta}");
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let train_line = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["kind"] == "train")
+        .expect("a training line");
+    assert!(
+        train_line["vector"].as_f64().unwrap().is_finite(),
+        "{train_line}"
+    );
+
+    let runs = dir.path().join("rollout");
+    let agent = format!("agent:{}", out.display());
+    let o = genreward(&[
+        "rollout",
+        "--task",
+        "reach",
+        "--policy",
+        &agent,
+        "--max-steps",
+        "8",
+        "--out",
+        runs.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let manifest = read(runs.join("manifest.json"));
+    assert_eq!(manifest["agent"]["reads_state"], false, "{manifest}");
+}
+
 /// The shipped agent sees the `front` camera; a run scored by GenReward observes `corner2` (the
 /// goal video's camera). The agent is given its own frames and the run saves and scores the
 /// scoring camera's: the saved first frame is the one any policy's corner2 run starts from.
@@ -557,6 +605,7 @@ fn bad_dreamer_settings_are_refused_in_one_line() {
             "--sparse-every must be at least 1",
         ),
         (vec!["--resume"], "no run in"),
+        (vec!["--state-target", "0"], "must be a positive number"),
         (
             vec!["--action-repeat", "0"],
             "--action-repeat must be at least 1",

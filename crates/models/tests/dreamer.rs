@@ -488,6 +488,96 @@ fn the_encoder_reads_the_state_vector_when_asked() {
     assert!((e - e2).abs().max().into_scalar() > 1e-4);
 }
 
+/// With the state a decoder target only, the encoder has no state layers: its embedding is the
+/// frame's alone, whatever state is passed, and the model still reconstructs a 39-d state.
+#[test]
+fn a_state_target_model_reads_frames_alone_and_reconstructs_the_state() {
+    let d = dev();
+    let cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
+        .with_latents(4, 4)
+        .with_state_target(10.0);
+    assert!(!cfg.world.reads_vector() && cfg.world.vector_dim == 39);
+    assert_eq!(
+        cfg.world.rssm.embed_dim,
+        WorldModelConfig::embed_dim(2, 16, 0)
+    );
+    let m = cfg.world.init::<B>(&d);
+    let img = Tensor::<B, 4>::random(
+        [2, 3, 64, 64],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        &d,
+    );
+    let v = Tensor::<B, 2>::random([2, 39], burn::tensor::Distribution::Normal(0.0, 1.0), &d);
+    let alone = m.encode(img.clone(), None);
+    assert_eq!(alone.dims(), [2, WorldModelConfig::embed_dim(2, 16, 0)]);
+    assert_eq!(
+        m.encode(img.clone(), Some(v.clone())).to_data(),
+        alone.to_data()
+    );
+    assert_eq!(
+        m.encode(img, Some(v * 3.0 - 1.0)).to_data(),
+        alone.to_data()
+    );
+    let feat = Tensor::<B, 2>::zeros([3, cfg.world.rssm.feat_dim()], &d);
+    assert_eq!(m.decode_vector(feat).map(|x| x.dims()), Some([3, 39]));
+    // A reading model (the same sizes without the option) has the vector part.
+    let reading = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39);
+    assert!(reading.world.reads_vector() && reading.vector_scale.is_none());
+    assert_eq!(
+        reading.world.rssm.embed_dim,
+        WorldModelConfig::embed_dim(2, 16, 39)
+    );
+}
+
+/// The state target's weight multiplies the vector term of the world model's loss and nothing
+/// else: the weighted total is the plain one plus (scale - 1) x the vector term, by hand from
+/// the terms. Trained on a fixed batch with weight 10, the vector term falls.
+#[test]
+fn the_state_target_weight_scales_the_vector_term_which_falls() {
+    use rand::SeedableRng;
+    let d = dev();
+    let replay = square_replay();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let seqs = replay.sample(&mut rng, 3, 8).unwrap();
+    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let mut cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
+        .with_latents(4, 4)
+        .with_state_target(10.0);
+    cfg.actor_critic.horizon = 5;
+    cfg.lr = 2e-3;
+    cfg.warmup = 0;
+    let world = cfg.world.init::<AB>(&d);
+    let wl = world.loss(&batch, &TwoHot::dreamer(&d));
+    let f = |t: &Tensor<AB, 1>| t.clone().into_scalar() as f64;
+    let v = f(wl.vector.as_ref().expect("the state is reconstructed"));
+    assert!(v > 0.1, "{v}");
+    let terms =
+        f(&wl.image) + f(&wl.reward) + f(&wl.cont) + f(&wl.dynamics) + 0.1 * f(&wl.representation);
+    assert!(
+        (f(&wl.total) - (terms + v)).abs() < 1e-3 * f(&wl.total),
+        "the unweighted total"
+    );
+    let weighted = f(&cfg.world_total(&wl));
+    assert!(
+        (weighted - (terms + 10.0 * v)).abs() < 1e-3 * weighted,
+        "{weighted} vs {} + 10 x {v}",
+        terms
+    );
+    let plain = AgentConfig {
+        vector_scale: None,
+        ..cfg.clone()
+    };
+    assert_eq!(f(&plain.world_total(&wl)), f(&wl.total));
+
+    let mut learner = Learner::<AB>::new(cfg, &d);
+    let first = learner.train(&batch).vector.unwrap();
+    let mut last = first;
+    for _ in 0..25 {
+        last = learner.train(&batch).vector.unwrap();
+    }
+    assert!(last < 0.5 * first, "vector {first} -> {last}");
+}
+
 #[test]
 fn the_policy_is_a_normal_with_the_closed_form_log_prob_and_entropy() {
     use genreward_models::dreamer::actor_critic::Policy;

@@ -9,7 +9,7 @@ use super::dist::TwoHot;
 use super::moments::Moments;
 use super::optim::{warmup_lr, LaProp, LaPropConfig};
 use super::rssm::{RssmConfig, State};
-use super::world::{Batch, WorldModel, WorldModelConfig};
+use super::world::{Batch, WorldLoss, WorldModel, WorldModelConfig};
 use super::{scalar, Preset};
 use burn::config::Config;
 use burn::module::{AutodiffModule, Module};
@@ -34,6 +34,11 @@ pub struct AgentConfig {
     pub policy_scale: f64,
     #[config(default = 1.0)]
     pub value_scale: f64,
+    /// Weight of the state vector's reconstruction in the world model's loss (`None`: 1, the
+    /// reference's). With the state a decoder target only, the goal's few dimensions are a
+    /// small error beside the image's thousands of pixels, and a larger weight makes the model
+    /// state carry them. An `Option` so configs from before it load.
+    pub vector_scale: Option<f64>,
 }
 
 impl AgentConfig {
@@ -64,6 +69,28 @@ impl AgentConfig {
             WorldModelConfig::new(rssm, depth, units).with_vector_dim(vector_dim),
             ActorCriticConfig::new(feat, action_dim, units),
         )
+    }
+
+    /// The state vector as a decoder target only, weighted by `scale`: the model reads frames
+    /// alone (its embedding loses the vector part) and reconstructs the state from `[h, z]`.
+    /// Privileged information at training time only; the agent acts from pixels. Needs a
+    /// config built with `vector_dim > 0`.
+    pub fn with_state_target(mut self, scale: f64) -> Self {
+        let w = &mut self.world;
+        w.vector_input = Some(false);
+        w.rssm.embed_dim = WorldModelConfig::embed_dim(w.depth, w.units, 0);
+        self.vector_scale = Some(scale);
+        self
+    }
+
+    /// The world model's loss as this agent trains it: the vector term weighted by
+    /// `vector_scale`. `wl.total` is the mean over steps of sums that hold the vector error
+    /// once, so adding `(scale - 1)` times its mean is the same mean with it `scale` times.
+    pub fn world_total<B: Backend>(&self, wl: &WorldLoss<B>) -> Tensor<B, 1> {
+        match (&wl.vector, self.vector_scale) {
+            (Some(v), Some(scale)) if scale != 1.0 => wl.total.clone() + v.clone() * (scale - 1.0),
+            _ => wl.total.clone(),
+        }
     }
 
     /// Other latent sizes: `stoch` categoricals and `blocks` GRU blocks (the presets use 32
@@ -174,7 +201,7 @@ impl<B: AutodiffBackend> Learner<B> {
             &traj,
             &mut self.moments,
         );
-        let total = wl.total.clone()
+        let total = self.cfg.world_total(&wl)
             + acl.policy.clone() * self.cfg.policy_scale
             + acl.value.clone() * self.cfg.value_scale;
         let metrics = TrainMetrics {

@@ -3,7 +3,8 @@
 //! * Encoder: a 64x64 RGB frame as `x / 255 - 0.5` through 4 stages of conv 5x5 (stride 1) +
 //!   2x2 max-pool + RMSNorm over channels + SiLU (channels `depth x [2, 3, 4, 4]`, 64 -> 4
 //!   pixels), flattened; with `vector_dim > 0`, the state vector (the 39-d observation) as
-//!   `symlog(x)` through 3 dense layers, concatenated.
+//!   `symlog(x)` through 3 dense layers, concatenated (unless `vector_input` is `Some(false)`:
+//!   then the state is a decoder target only, and the model reads frames alone).
 //! * Decoder: the model state `[h, z]` -> a dense layer to 4x4x(4 depth) + RMSNorm + SiLU ->
 //!   3 stages of nearest 2x upsampling + conv 5x5 + RMSNorm + SiLU (`4, 3, 2 x depth` channels)
 //!   -> 2x upsampling + conv 5x5 to RGB + sigmoid; the loss is the squared error to `x / 255`
@@ -42,6 +43,12 @@ pub struct WorldModelConfig {
     /// Size of the state vector read and reconstructed besides the frame (0: frames only).
     #[config(default = 0)]
     pub vector_dim: usize,
+    /// Whether the encoder reads the state vector (`None`: yes, as every model before the
+    /// option). `Some(false)`: the state is reconstructed from the model state but not read, so
+    /// the model (and the agent acting from it) sees frames alone while training pushes what
+    /// the state holds, such as reach's goal, into `[h, z]`. An `Option` because burn's
+    /// `Config` fills a missing field with its default only through `new`, not when loading.
+    pub vector_input: Option<bool>,
     /// Discount folded into the continue target (`1 - 1/333`).
     #[config(default = 0.996996996996997)]
     pub discount: f64,
@@ -60,9 +67,15 @@ pub struct WorldModelConfig {
 }
 
 impl WorldModelConfig {
-    /// Size of the frame embedding (`4 x 4 x 4 depth`) plus the vector embedding.
+    /// Size of the frame embedding (`4 x 4 x 4 depth`) plus the vector embedding (when a
+    /// `vector_dim`-d state is read: 0 for none).
     pub fn embed_dim(depth: usize, units: usize, vector_dim: usize) -> usize {
         16 * 4 * depth + if vector_dim > 0 { units } else { 0 }
+    }
+
+    /// Whether the encoder reads a state vector (besides frames).
+    pub fn reads_vector(&self) -> bool {
+        self.vector_dim > 0 && self.vector_input != Some(false)
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> WorldModel<B> {
@@ -110,7 +123,7 @@ impl WorldModelConfig {
                 .map(|i| RmsNormConfig::new(chans[i + 1]).init(device))
                 .collect(),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            enc_vec: if self.vector_dim > 0 {
+            enc_vec: if self.reads_vector() {
                 vec_layers(self.vector_dim)
             } else {
                 Vec::new()
