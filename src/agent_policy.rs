@@ -60,8 +60,10 @@ impl AgentPolicy {
                 cfg.actor_critic.action_dim
             );
         }
+        // Only a state the agent reads matters when it acts (a decoder target of some entries
+        // never reaches the policy).
         let vector = cfg.world.vector_dim;
-        if vector != 0 && vector != OBS_DIM {
+        if cfg.world.reads_vector() && (vector != OBS_DIM || cfg.world.vector_dims.is_some()) {
             bail!(
                 "the agent in {} reads a {vector}-d state; the tasks give {OBS_DIM}",
                 dir.display()

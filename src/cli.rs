@@ -241,10 +241,16 @@ pub fn run() -> Result<()> {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 e.exit();
             }
-            // clap's messages span several lines; keep the first.
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("invalid arguments");
-            bail!("{}", first.trim_start_matches("error: "));
+            // clap's messages span several lines; keep the first, and the line it introduces
+            // when it ends with a colon (the arguments that are missing).
+            let text = e.to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
+            let first = first.trim_start_matches("error: ");
+            match (first.ends_with(':'), lines.next()) {
+                (true, Some(next)) => bail!("{first} {next}"),
+                _ => bail!("{first}"),
+            }
         }
     };
     match cli.command {

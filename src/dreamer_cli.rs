@@ -70,6 +70,12 @@ pub struct TrainDreamerArgs {
     #[arg(long, value_name = "SCALE", num_args = 0..=1, default_missing_value = "10",
           conflicts_with = "state")]
     state_target: Option<f64>,
+    /// Which entries of the 39-d state --state-target reconstructs (default: all of them):
+    /// comma-separated `goal` (36:39), `hand` (0:3), `object` (4:7), ranges `A:B` (B not
+    /// included) or single indices, e.g. `goal` or `0:3,36:39`. With the goal alone its error
+    /// is not drowned by the entries the frames show plainly.
+    #[arg(long, value_name = "LIST", requires = "state_target")]
+    state_dims: Option<String>,
     /// The CNNs: strided (stride-2 convolutions down and transposed convolutions up: about
     /// half the update time on the CPU) or pool (the reference's default: stride-1
     /// convolutions with max-pooling, nearest upsampling before each decoder convolution).
@@ -409,6 +415,9 @@ impl BackendJob for Job {
                 }
                 cfg = cfg.with_state_target(scale);
             }
+            if let Some(list) = &a.state_dims {
+                cfg = cfg.with_vector_dims(parse_state_dims(list)?);
+            }
             cfg.world.strided = a.cnn == "strided";
             cfg.warmup = a.warmup;
             if let Some(lr) = a.lr {
@@ -428,6 +437,8 @@ impl BackendJob for Job {
         };
         self.a.state_target = a.state_target;
         let batch_state = learner.cfg.world.vector_dim > 0;
+        let state_dims = learner.cfg.world.vector_dims.clone();
+        let batch_dims = state_dims.as_deref();
         let meta0 = genreward_models::checkpoint::read_meta(&a.out);
         // Where the run's weights first came from (--init), kept by its resumptions.
         let init_from = if a.resume {
@@ -573,6 +584,7 @@ impl BackendJob for Job {
                     "sparse_every": a.sparse_every,
                     "state": a.state,
                     "state_target": a.state_target,
+                    "state_dims": state_dims,
                     "camera": a.camera,
                     "size": a.size,
                     "init": init_from,
@@ -771,7 +783,7 @@ impl BackendJob for Job {
                     let Some(seqs) = replay.sample(&mut rng, a.batch, a.length) else {
                         break;
                     };
-                    let batch = to_batch::<B>(&seqs, batch_state, &device);
+                    let batch = to_batch::<B>(&seqs, batch_state, batch_dims, &device);
                     let t0 = std::time::Instant::now();
                     let (m, states) = learner.train_with_states(&batch);
                     update_seconds += t0.elapsed().as_secs_f64();
@@ -840,7 +852,8 @@ impl BackendJob for Job {
                 // half of shorter episodes; the replay holds one frame per decision).
                 let len = 32.min(a.episode_steps.div_ceil(a.action_repeat));
                 if let Some(seqs) = replay.sample(&mut rng, 4, len) {
-                    let batch = to_batch::<B::InnerBackend>(&seqs, batch_state, &device);
+                    let batch =
+                        to_batch::<B::InnerBackend>(&seqs, batch_state, batch_dims, &device);
                     let model = agent.world.open_loop(&batch, len / 2);
                     let rows = open_loop_rows(batch.image, model);
                     write_video(
@@ -1079,4 +1092,43 @@ pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
     )?;
     println!("{out}");
     Ok(())
+}
+
+/// `--state-dims`: comma-separated names (`goal`, `hand`, `object`), ranges `A:B` (B not
+/// included) and indices into the 39-d state, in the order given, each entry once.
+fn parse_state_dims(list: &str) -> Result<Vec<usize>> {
+    let mut dims = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        let range = match item {
+            "goal" => 36..39,
+            "hand" => 0..3,
+            "object" => 4..7,
+            _ => {
+                let num = |t: &str| {
+                    t.trim().parse::<usize>().map_err(|_| {
+                        anyhow::anyhow!(
+                            "--state-dims {list}: `{item}` is not goal, hand, object, A:B or an index"
+                        )
+                    })
+                };
+                match item.split_once(':') {
+                    Some((lo, hi)) => num(lo)?..num(hi)?,
+                    None => {
+                        let i = num(item)?;
+                        i..i + 1
+                    }
+                }
+            }
+        };
+        if range.is_empty() || range.end > OBS_DIM {
+            bail!("--state-dims {list}: `{item}` is empty or outside the state's 0..{OBS_DIM}");
+        }
+        for i in range {
+            if dims.contains(&i) {
+                bail!("--state-dims {list}: entry {i} is named twice");
+            }
+            dims.push(i);
+        }
+    }
+    Ok(dims)
 }

@@ -422,25 +422,41 @@ fn bad_agents_are_refused_in_one_line() {
     }
 }
 
-/// `--state-target`: the 39-d state is reconstructed but not read. The saved config says so
-/// (and weighs it), the run logs the state's reconstruction error, and the saved agent acts
-/// from frames alone.
+/// `--state-target` with `--state-dims`: some entries of the state (here the hand and the goal)
+/// are reconstructed but not read. The saved config says so (and weighs them), the run logs
+/// their reconstruction error, and the saved agent acts from frames alone.
 #[test]
 fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = train(&out, &["--steps", "48", "--state-target", "20"]);
+    let o = train(
+        &out,
+        &[
+            "--steps",
+            "48",
+            "--state-target",
+            "20",
+            "--state-dims",
+            "0:3,goal",
+        ],
+    );
     ok(&o);
     let read = |p: std::path::PathBuf| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
     let cfg = read(out.join("config.json"));
-    assert_eq!(cfg["world"]["vector_dim"], 39, "{cfg}");
+    assert_eq!(cfg["world"]["vector_dim"], 6, "{cfg}");
+    assert_eq!(
+        cfg["world"]["vector_dims"],
+        serde_json::json!([0, 1, 2, 36, 37, 38]),
+        "{cfg}"
+    );
     assert_eq!(cfg["world"]["vector_input"], false, "{cfg}");
     assert_eq!(cfg["vector_scale"], 20.0, "{cfg}");
     let meta = read(out.join("meta.json"));
     assert_eq!(meta["state"], false, "{meta}");
     assert_eq!(meta["state_target"], 20.0, "{meta}");
+    assert_eq!(meta["state_dims"], cfg["world"]["vector_dims"], "{meta}");
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let train_line = text
         .lines()
@@ -606,6 +622,19 @@ fn bad_dreamer_settings_are_refused_in_one_line() {
         ),
         (vec!["--resume"], "no run in"),
         (vec!["--state-target", "0"], "must be a positive number"),
+        (
+            vec!["--state-target", "--state-dims", "goal,nose"],
+            "`nose` is not goal",
+        ),
+        (
+            vec!["--state-target", "--state-dims", "30:40"],
+            "outside the state's 0..39",
+        ),
+        (vec!["--state-dims", "goal"], "not provided: --state-target"),
+        (
+            vec!["--state-target", "--state-dims", "goal,37"],
+            "entry 37 is named twice",
+        ),
         (
             vec!["--action-repeat", "0"],
             "--action-repeat must be at least 1",

@@ -539,7 +539,7 @@ fn the_state_target_weight_scales_the_vector_term_which_falls() {
     let replay = square_replay();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let seqs = replay.sample(&mut rng, 3, 8).unwrap();
-    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let batch = replay::to_batch::<AB>(&seqs, true, None, &d);
     let mut cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
         .with_latents(4, 4)
         .with_state_target(10.0);
@@ -576,6 +576,54 @@ fn the_state_target_weight_scales_the_vector_term_which_falls() {
         last = learner.train(&batch).vector.unwrap();
     }
     assert!(last < 0.5 * first, "vector {first} -> {last}");
+}
+
+/// `--state-dims`: a batch picks the listed entries of each step's state, in the listed order,
+/// and a model built for them reconstructs that many; its config (saved and loaded) keeps the
+/// list, and a config from before the option loads without one.
+#[test]
+fn a_state_target_of_some_entries_picks_them_in_order() {
+    let d = dev();
+    let mut replay = Replay::new(1, 100);
+    for k in 0..6 {
+        let mut s = square_step(k, k == 0);
+        s.vector = (0..39).map(|i| k as f32 + i as f32 / 100.0).collect();
+        replay.push(0, s);
+    }
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let seqs = vec![replay.sample(&mut rng, 1, 6).unwrap().remove(0)];
+    let picked = replay::to_batch::<B>(&seqs, true, Some(&[38, 2]), &d);
+    let v = picked.vector.expect("the picked state");
+    assert_eq!(v.dims(), [1, 6, 2]);
+    let v = v.into_data();
+    let want: Vec<f32> = seqs[0]
+        .iter()
+        .flat_map(|s| [s.vector[38], s.vector[2]])
+        .collect();
+    assert_eq!(v.to_vec::<f32>().unwrap(), want);
+    let all = replay::to_batch::<B>(&seqs, true, None, &d).vector.unwrap();
+    assert_eq!(all.dims(), [1, 6, 39]);
+
+    let cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
+        .with_latents(4, 4)
+        .with_state_target(100.0)
+        .with_vector_dims(vec![38, 2]);
+    assert_eq!(cfg.world.vector_dim, 2);
+    let m = cfg.world.init::<B>(&d);
+    let feat = Tensor::<B, 2>::zeros([3, cfg.world.rssm.feat_dim()], &d);
+    assert_eq!(m.decode_vector(feat).map(|x| x.dims()), Some([3, 2]));
+    let batch = replay::to_batch::<B>(&seqs, true, cfg.world.vector_dims.as_deref(), &d);
+    let wl = m.loss(&batch, &TwoHot::dreamer(&d));
+    assert!(wl.vector.unwrap().into_scalar().is_finite());
+
+    let json = serde_json::to_string(&cfg.world).unwrap();
+    let back: WorldModelConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.vector_dims, Some(vec![38, 2]));
+    let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+    old.as_object_mut().unwrap().remove("vector_dims");
+    let old: WorldModelConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(old.vector_dims, None);
 }
 
 #[test]
@@ -781,7 +829,7 @@ fn replay_samples_consecutive_steps_and_keeps_its_capacity() {
     }
     // The batch's layout: [B, T, C, H, W] in [0, 1].
     let seqs = r.sample(&mut rng, 2, 4).unwrap();
-    let b = replay::to_batch::<B>(&seqs, true, &dev());
+    let b = replay::to_batch::<B>(&seqs, true, None, &dev());
     assert_eq!(b.image.dims(), [2, 4, 3, 64, 64]);
     assert_eq!(b.vector.as_ref().unwrap().dims(), [2, 4, 39]);
     let px = |seq: usize, t: usize, c: usize, y: usize, x: usize| {
@@ -812,7 +860,7 @@ fn the_agent_trains_on_replay_and_acts() {
     let replay = square_replay();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let seqs = replay.sample(&mut rng, 3, 8).unwrap();
-    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let batch = replay::to_batch::<AB>(&seqs, true, None, &d);
     let first = learner.train(&batch);
     let mut last = first.clone();
     for _ in 0..25 {
@@ -890,7 +938,7 @@ fn an_update_moves_every_trained_parameter() {
     let replay = square_replay();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let seqs = replay.sample(&mut rng, 3, 8).unwrap();
-    let batch = replay::to_batch::<AB>(&seqs, true, &d);
+    let batch = replay::to_batch::<AB>(&seqs, true, None, &d);
     let parts = |l: &Learner<AB>| {
         let a = l.acting_agent();
         [

@@ -83,6 +83,15 @@ impl AgentConfig {
         self
     }
 
+    /// The state vector as the entries `dims` of each step's state, in that order (its size
+    /// becomes their number): with [`Self::with_state_target`], a target of those entries
+    /// alone, such as reach's goal (`obs[36:39]`).
+    pub fn with_vector_dims(mut self, dims: Vec<usize>) -> Self {
+        self.world.vector_dim = dims.len();
+        self.world.vector_dims = Some(dims);
+        self
+    }
+
     /// The world model's loss as this agent trains it: the vector term weighted by
     /// `vector_scale`. `wl.total` is the mean over steps of sums that hold the vector error
     /// once, so adding `(scale - 1)` times its mean is the same mean with it `scale` times.

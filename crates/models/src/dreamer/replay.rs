@@ -110,10 +110,11 @@ pub fn frames_to_tensor<B: Backend>(frames: &[&[u8]], device: &B::Device) -> Ten
 }
 
 /// The world model's batch `[B, T, ..]` from sampled sequences (the state vectors only when
-/// `with_vector`).
+/// `with_vector`: their entries `dims`, in that order, or all of them for `None`).
 pub fn to_batch<B: Backend>(
     seqs: &[Vec<&Step>],
     with_vector: bool,
+    dims: Option<&[usize]>,
     device: &B::Device,
 ) -> Batch<B> {
     let (b, t) = (seqs.len(), seqs[0].len());
@@ -130,11 +131,17 @@ pub fn to_batch<B: Backend>(
         .flat_map(|s| s.action.iter().copied())
         .collect();
     let vector = with_vector.then(|| {
-        let d = steps[0].vector.len();
-        let v: Vec<f32> = steps
-            .iter()
-            .flat_map(|s| s.vector.iter().copied())
-            .collect();
+        let v: Vec<f32> = match dims {
+            Some(dims) => steps
+                .iter()
+                .flat_map(|s| dims.iter().map(|&i| s.vector[i]))
+                .collect(),
+            None => steps
+                .iter()
+                .flat_map(|s| s.vector.iter().copied())
+                .collect(),
+        };
+        let d = v.len() / (b * t).max(1);
         Tensor::from_data(TensorData::new(v, [b, t, d]), device)
     });
     Batch {

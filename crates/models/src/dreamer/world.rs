@@ -49,6 +49,11 @@ pub struct WorldModelConfig {
     /// the state holds, such as reach's goal, into `[h, z]`. An `Option` because burn's
     /// `Config` fills a missing field with its default only through `new`, not when loading.
     pub vector_input: Option<bool>,
+    /// Which entries of each step's state the vector holds, in this order (`None`: all of them,
+    /// `vector_dim` of them). With the state a decoder target only, `Some(vec![36, 37, 38])`
+    /// makes reach's goal the whole target, so the hand's easy entries do not fill its error.
+    /// `vector_dim` is then the list's length. An `Option` so configs from before it load.
+    pub vector_dims: Option<Vec<usize>>,
     /// Discount folded into the continue target (`1 - 1/333`).
     #[config(default = 0.996996996996997)]
     pub discount: f64,
