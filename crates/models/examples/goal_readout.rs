@@ -13,6 +13,15 @@
 //!
 //! `cargo run --release -p genreward-models --example goal_readout -- DIR [size1m] [updates
 //! 600] [batch 64] [lr 3e-4] [pool]`
+//!
+//! `... -- DIR world [updates 200] [state-target weight 1000] [embedding-head weight 0]
+//! [batch 8] [length 32]`: the same question of the world model itself, trained alone on the
+//! same episodes (no actor-critic) with the goal as its state target (`--state-target W
+//! --state-dims goal`): every 25 updates, how well its vector head places the goal from the
+//! posterior model state `[h, z]` on the held-out episodes (steps 8 on, after the model has
+//! seen some frames). With an embedding-head weight, a linear head on the encoder's embedding
+//! is also taught the goal (what this example's first mode shows the encoder can learn), to
+//! see whether the model state then carries it.
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
@@ -20,9 +29,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use genreward_models::dreamer::dist::{symexp, symlog};
 use genreward_models::dreamer::optim::LaPropConfig;
+use genreward_models::dreamer::replay::to_batch;
 use genreward_models::dreamer::world::WorldModel;
-use genreward_models::dreamer::{AgentConfig, Preset};
+use genreward_models::dreamer::{AgentConfig, Preset, Replay, Step, TwoHot};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
@@ -60,25 +71,43 @@ struct Episode {
     frames: Vec<u8>,
     len: usize,
     goal: [f32; 3],
+    /// Each step's action and the reward for arriving at it (0 at the first).
+    actions: Vec<Vec<f32>>,
+    rewards: Vec<f32>,
 }
 
 fn load(dir: &Path) -> Vec<Episode> {
     let steps = std::fs::read_to_string(dir.join("steps.jsonl")).expect("steps.jsonl");
     let mut goals = Vec::new();
+    let mut actions: Vec<Vec<Vec<f32>>> = Vec::new();
+    let mut rewards: Vec<Vec<f32>> = Vec::new();
     for line in steps.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         if v["step"] == 0 {
             let obs = v["obs"].as_array().expect("obs");
             let g = |i: usize| obs[i].as_f64().unwrap() as f32;
             goals.push([g(36), g(37), g(38)]);
+            actions.push(Vec::new());
+            rewards.push(vec![0.0]);
         }
+        let f = |x: &serde_json::Value| x.as_f64().unwrap_or(0.0) as f32;
+        let a = v["action"].as_array().expect("action");
+        actions.last_mut().unwrap().push(a.iter().map(f).collect());
+        rewards.last_mut().unwrap().push(f(&v["reward"]));
     }
     goals
         .into_iter()
+        .zip(actions.into_iter().zip(rewards))
         .enumerate()
-        .map(|(i, goal)| {
+        .map(|(i, (goal, (actions, rewards)))| {
             let (frames, len) = read_npy(&dir.join(format!("obs_{i:03}.npy")));
-            Episode { frames, len, goal }
+            Episode {
+                frames,
+                len,
+                goal,
+                actions,
+                rewards,
+            }
         })
         .collect()
 }
@@ -110,6 +139,13 @@ fn batch(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = Path::new(args.first().expect("a rollout folder"));
+    let d = Default::default();
+    let eps = load(dir);
+    let split = eps.len() * 4 / 5;
+    let (train, test) = eps.split_at(split);
+    if args.get(1).map(String::as_str) == Some("world") {
+        return world_mode(&args, train, test, &d);
+    }
     let preset: Preset = args
         .get(1)
         .map_or("size1m", String::as_str)
@@ -117,10 +153,6 @@ fn main() {
         .expect("a preset");
     let num = |i: usize, default: f64| args.get(i).map_or(default, |s| s.parse().unwrap());
     let (updates, bsize, lr) = (num(2, 600.0) as usize, num(3, 64.0) as usize, num(4, 3e-4));
-    let d = Default::default();
-    let eps = load(dir);
-    let split = eps.len() * 4 / 5;
-    let (train, test) = eps.split_at(split);
     let mut mean = [0f32; 3];
     for e in train {
         for k in 0..3 {
@@ -189,6 +221,136 @@ fn main() {
                 "{}",
                 serde_json::json!({"updates": u, "train_loss": train_loss,
                     "test_goal_cm": rms_cm(&pred, &test_picks, test),
+                    "seconds": t0.elapsed().as_secs_f64()})
+            );
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+struct WorldProbe<B: Backend> {
+    world: WorldModel<B>,
+    /// Goal from the encoder's embedding (trained only with a weight > 0).
+    embed_head: Linear<B>,
+}
+
+fn steps_of(e: &Episode) -> Vec<Step> {
+    (0..e.len)
+        .map(|t| {
+            let mut vector = vec![0f32; 39];
+            vector[36..39].copy_from_slice(&e.goal);
+            Step {
+                frame: e.frames[t * 64 * 64 * 3..(t + 1) * 64 * 64 * 3].to_vec(),
+                vector,
+                action: e.actions[t].clone(),
+                reward: e.rewards[t],
+                is_first: t == 0,
+                is_terminal: false,
+                goal: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::tensor::Device<AB>) {
+    let num = |i: usize, default: f64| args.get(i).map_or(default, |s| s.parse().unwrap());
+    let updates = num(2, 200.0) as usize;
+    let (scale, aux) = (num(3, 1000.0), num(4, 0.0));
+    let (bsize, length) = (num(5, 8.0) as usize, num(6, 32.0) as usize);
+    let goal_dims = [36, 37, 38];
+    let mut cfg = AgentConfig::preset(Preset::Size1m, 4, 39)
+        .with_state_target(scale)
+        .with_vector_dims(goal_dims.to_vec());
+    cfg.world.strided = true;
+    // The agents' CPU recipe (`train dreamer --lr 3e-4 --warmup 100`).
+    cfg.lr = 3e-4;
+    cfg.warmup = 100;
+    let embed = genreward_models::dreamer::world::WorldModelConfig::embed_dim(
+        cfg.world.depth,
+        cfg.world.units,
+        0,
+    );
+    let mut model = WorldProbe {
+        world: cfg.world.init::<AB>(d),
+        embed_head: LinearConfig::new(embed, 3).init(d),
+    };
+    let mut optim = LaPropConfig::new().init::<AB, WorldProbe<AB>>();
+    let mut replay = Replay::new(1, 1_000_000);
+    for e in train {
+        for s in steps_of(e) {
+            replay.push(0, s);
+        }
+    }
+    let test_steps: Vec<Vec<Step>> = test.iter().map(steps_of).collect();
+    let twohot = TwoHot::dreamer(d);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    println!(
+        "{}",
+        serde_json::json!({"mode": "world", "train_episodes": train.len(),
+            "test_episodes": test.len(), "state_target": scale, "embedding_head": aux,
+            "batch": bsize, "length": length, "lr": cfg.lr})
+    );
+    let t0 = std::time::Instant::now();
+    for u in 1..=updates {
+        let seqs = replay
+            .sample(&mut rng, bsize, length)
+            .expect("enough steps");
+        let batch = to_batch::<AB>(&seqs, true, Some(&goal_dims), d);
+        let wl = model.world.loss(&batch, &twohot);
+        let mut loss = cfg.world_total(&wl);
+        let [b, t, _, h, w] = batch.image.dims();
+        let target = symlog(batch.vector.clone().unwrap().reshape([b * t, 3])).detach();
+        let emb = model
+            .world
+            .encode(batch.image.clone().reshape([b * t, 3, h, w]), None);
+        let aux_loss = (model.embed_head.forward(emb) - target)
+            .powi_scalar(2)
+            .sum_dim(1)
+            .mean();
+        let aux_value = aux_loss.clone().into_scalar() as f64;
+        if aux > 0.0 {
+            loss = loss + aux_loss * aux;
+        }
+        let vector = wl.vector.clone().unwrap().into_scalar() as f64;
+        let image = wl.image.clone().into_scalar() as f64;
+        let grads = GradientsParams::from_grads::<AB, _>(loss.backward(), &model);
+        let lr = cfg.lr * (u as f64 / cfg.warmup.max(1) as f64).min(1.0);
+        model = optim.step(lr, model, grads);
+        if u % 25 == 0 || u == updates {
+            // Held-out: whole episodes through the posterior; the goal from the vector head at
+            // steps 8 on, and from the embedding head at every step.
+            let (mut se_state, mut n_state, mut se_embed, mut n_embed) = (0.0, 0, 0.0, 0);
+            for (e, steps) in test.iter().zip(&test_steps) {
+                let seq: Vec<&Step> = steps.iter().collect();
+                let batch = to_batch::<AB>(&[seq], true, Some(&goal_dims), d);
+                let obs = model.world.observe(&batch, None);
+                let pred = symexp(model.world.decode_vector(obs.feat).unwrap());
+                let pred = pred.into_data().to_vec::<f32>().unwrap();
+                let emb = model
+                    .world
+                    .encode(batch.image.clone().reshape([e.len, 3, 64, 64]), None);
+                let pe = symexp(model.embed_head.forward(emb))
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap();
+                for t in 0..e.len {
+                    for k in 0..3 {
+                        let g = e.goal[k] as f64;
+                        if t >= 8 {
+                            se_state += (pred[t * 3 + k] as f64 - g).powi(2);
+                        }
+                        se_embed += (pe[t * 3 + k] as f64 - g).powi(2);
+                    }
+                    n_state += (t >= 8) as usize;
+                    n_embed += 1;
+                }
+            }
+            println!(
+                "{}",
+                serde_json::json!({"updates": u, "image": image, "vector": vector,
+                    "embedding_head_loss": aux_value,
+                    "test_goal_cm_from_state": 100.0 * (se_state / n_state as f64).sqrt(),
+                    "test_goal_cm_from_embedding": 100.0 * (se_embed / n_embed as f64).sqrt(),
                     "seconds": t0.elapsed().as_secs_f64()})
             );
         }
