@@ -114,7 +114,7 @@ struct RolloutArgs {
     out: PathBuf,
     /// Save each episode's camera observations as <out>/obs_NNN.npy (uint8 [T, H, W, 3]).
     /// Cameras: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV (Meta-World's),
-    /// and front (ours: see the README).
+    /// and front, frontClose (ours: see the README).
     #[arg(long)]
     camera: Option<String>,
     /// Observation size, WxH.
