@@ -9,7 +9,7 @@
 //! Data: `genreward rollout --task reach --policy random --episodes 300 --seed 5000000
 //! --max-steps 32 --camera front --size 64x64 --out DIR` (episodes' frames `obs_NNN.npy`,
 //! their goals `obs[36:39]` in `steps.jsonl`). The last fifth of the episodes (other seeds,
-//! so other goals) is held out.
+//! so other goals), at most 60, is held out.
 //!
 //! `cargo run --release -p genreward-models --example goal_readout -- DIR [size1m] [updates
 //! 600] [batch 64] [lr 3e-4] [pool]`
@@ -141,7 +141,9 @@ fn main() {
     let dir = Path::new(args.first().expect("a rollout folder"));
     let d = Default::default();
     let eps = load(dir);
-    let split = eps.len() * 4 / 5;
+    // The last fifth is held out, at most 60 episodes (so a large folder tests whether more
+    // training episodes help, on as many held-out goals as the 300-episode one).
+    let split = eps.len() - (eps.len() / 5).min(60);
     let (train, test) = eps.split_at(split);
     if args.get(1).map(String::as_str) == Some("world") {
         return world_mode(&args, train, test, &d);
