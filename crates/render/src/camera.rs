@@ -31,6 +31,8 @@ pub enum CameraName {
     /// Ours: `front` moved in toward reach's goal box, which it frames (x +-10 cm, z 5-30 cm)
     /// with the hand's way to it, so a goal marker covers about three times the pixels it does
     /// in `front` at 64x64; the arm's base and the table's near half fall outside the picture.
+    /// As a pixel agent's camera it trained worse than `front` (the arm, brought forward, covers
+    /// the near half of the picture; README, "A closer camera"), so `front` stays the default.
     FrontClose,
 }
 
