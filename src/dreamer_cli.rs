@@ -81,6 +81,18 @@ pub struct TrainDreamerArgs {
     /// convolutions with max-pooling, nearest upsampling before each decoder convolution).
     #[arg(long, default_value = "strided")]
     cnn: String,
+    /// Spatial soft-argmax points the encoder adds to its embedding (0: none, the reference's
+    /// encoder): each a learned map over the first CNN stage's 32x32 pixels whose softmax gives
+    /// an expected image position, so small objects such as reach's goal reach the model state
+    /// as coordinates. New agents only: with --resume or --init the loaded agent's config decides.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    keypoints: i64,
+    /// Weight F on the pixels that differ from the batch's mean frame in the decoder's loss
+    /// (0: the reference's plain sum of squared errors): each pixel weighs 1 + F x its largest
+    /// channel difference, normalised to average 1 per frame, so small things that change
+    /// between episodes, such as reach's goal marker, count. New agents only.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    image_focus: f64,
     /// Environment steps in all (with --resume: counting those already taken).
     #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
     steps: usize,
@@ -419,6 +431,8 @@ impl BackendJob for Job {
                 cfg = cfg.with_vector_dims(parse_state_dims(list)?);
             }
             cfg.world.strided = a.cnn == "strided";
+            cfg = cfg.with_keypoints(a.keypoints as usize);
+            cfg.world.image_focus = (a.image_focus > 0.0).then_some(a.image_focus);
             cfg.warmup = a.warmup;
             if let Some(lr) = a.lr {
                 cfg.lr = lr;
@@ -589,6 +603,8 @@ impl BackendJob for Job {
                     "size": a.size,
                     "init": init_from,
                     "cnn": if learner.cfg.world.strided { "strided" } else { "pool" },
+                    "keypoints": learner.cfg.world.keypoint_count(),
+                    "image_focus": learner.cfg.world.image_focus,
                     "env_steps": env_steps,
                     "agent_steps": agent_steps,
                     "action_repeat": a.action_repeat,
@@ -948,6 +964,12 @@ pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
     }
     if a.sparse_every == Some(0) {
         bail!("--sparse-every must be at least 1");
+    }
+    if !(a.image_focus >= 0.0 && a.image_focus.is_finite()) {
+        bail!("--image-focus {}: must be a number >= 0", a.image_focus);
+    }
+    if !(0..=64).contains(&a.keypoints) {
+        bail!("--keypoints {}: must be between 0 and 64", a.keypoints);
     }
     if !matches!(a.cnn.as_str(), "strided" | "pool") {
         bail!("unknown --cnn '{}' (known: strided, pool)", a.cnn);

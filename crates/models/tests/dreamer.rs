@@ -417,16 +417,69 @@ fn fixed_batch<Bk: burn::tensor::backend::Backend>(d: &Bk::Device) -> world::Bat
 #[test]
 fn a_world_model_step_lowers_its_loss_on_a_fixed_batch() {
     for strided in [false, true] {
-        world_model_steps_lower_the_loss(strided);
+        world_model_steps_lower_the_loss(strided, 0);
     }
 }
 
-fn world_model_steps_lower_the_loss(strided: bool) {
+/// The soft-argmax of a sharp peak is its pixel centre, of a flat map the image centre, and of
+/// two equal peaks their midpoint.
+#[test]
+fn spatial_soft_argmax_gives_the_hand_positions() {
+    let d = dev();
+    let mut logits = vec![0f32; 3 * 8 * 8];
+    logits[2 * 8 + 5] = 40.0; // map 0: row 2, column 5
+    logits[2 * 64 + 3 * 8 + 1] = 40.0; // map 2: row 3, columns 1 and 7
+    logits[2 * 64 + 3 * 8 + 7] = 40.0;
+    let t = Tensor::<B, 1>::from_floats(logits.as_slice(), &d).reshape([1, 3, 8, 8]);
+    let p = vec1(world::spatial_soft_argmax(t).reshape([6]));
+    // Column j's centre is (2 j + 1) / 8 - 1, row i's (2 i + 1) / 8 - 1.
+    let want = [0.375, -0.375, 0.0, 0.0, 0.125, -0.125];
+    for (got, want) in p.iter().zip(want) {
+        assert!((*got as f64 - want).abs() < 1e-5, "{p:?} vs {want:?}");
+    }
+}
+
+/// With keypoints the embedding gains `2 K` coordinates in [-1, 1], the loss still falls on a
+/// fixed batch, and the gradient reaches the keypoint head (the points move as it trains).
+#[test]
+fn keypoints_widen_the_embedding_and_learn() {
+    let cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
+        .with_keypoints(3)
+        .with_state_target(10.0);
+    let other = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
+        .with_state_target(10.0)
+        .with_keypoints(3);
+    assert_eq!(
+        cfg.world.rssm.embed_dim,
+        WorldModelConfig::embed_dim(2, 16, 0) + 6
+    );
+    assert_eq!(other.world.rssm.embed_dim, cfg.world.rssm.embed_dim);
+    assert_eq!(cfg.clone().with_keypoints(0).world.keypoints, None);
+    world_model_steps_lower_the_loss(true, 3);
+}
+
+fn world_model_steps_lower_the_loss(strided: bool, keypoints: usize) {
     use burn::module::AutodiffModule;
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
     let d = dev();
     <AB as burn::tensor::backend::Backend>::seed(&d, 11);
-    let mut model = tiny_world(0).with_strided(strided).init::<AB>(&d);
+    let mut cfg = tiny_world(0).with_strided(strided);
+    if keypoints > 0 {
+        cfg.keypoints = Some(keypoints);
+        cfg.rssm.embed_dim += 2 * keypoints;
+    }
+    let embed_dim = cfg.rssm.embed_dim;
+    let points = |m: &world::WorldModel<B>| {
+        let e = m.encode(fixed_batch::<B>(&d).image.reshape([12, 3, 64, 64]), None);
+        assert_eq!(e.dims(), [12, embed_dim]);
+        e.slice([0..12, embed_dim - 2 * keypoints..embed_dim])
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let mut model = cfg.init::<AB>(&d);
+    let points0 = points(&model.valid());
+    assert!(points0.iter().all(|p| p.abs() <= 1.0));
     let frames = model
         .valid()
         .decode_image(Tensor::zeros([3, tiny_world(0).rssm.feat_dim()], &d));
@@ -465,6 +518,12 @@ fn world_model_steps_lower_the_loss(strided: bool) {
         reward < 0.8 * reward0,
         "strided {strided}: reward {reward0} -> {reward}"
     );
+    let moved = points(&model.valid())
+        .iter()
+        .zip(&points0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(keypoints == 0 || moved > 1e-3, "keypoints moved {moved}");
 }
 
 #[test]

@@ -78,8 +78,18 @@ impl AgentConfig {
     pub fn with_state_target(mut self, scale: f64) -> Self {
         let w = &mut self.world;
         w.vector_input = Some(false);
-        w.rssm.embed_dim = WorldModelConfig::embed_dim(w.depth, w.units, 0);
+        w.rssm.embed_dim =
+            WorldModelConfig::embed_dim(w.depth, w.units, 0) + 2 * w.keypoint_count();
         self.vector_scale = Some(scale);
+        self
+    }
+
+    /// `count` spatial soft-argmax points from the encoder's first stage besides its flattened
+    /// map (see [`WorldModelConfig::keypoints`]): the embedding grows by `2 count`.
+    pub fn with_keypoints(mut self, count: usize) -> Self {
+        let w = &mut self.world;
+        w.rssm.embed_dim = w.rssm.embed_dim - 2 * w.keypoint_count() + 2 * count;
+        w.keypoints = (count > 0).then_some(count);
         self
     }
 
