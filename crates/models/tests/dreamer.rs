@@ -417,7 +417,39 @@ fn fixed_batch<Bk: burn::tensor::backend::Backend>(d: &Bk::Device) -> world::Bat
 #[test]
 fn a_world_model_step_lowers_its_loss_on_a_fixed_batch() {
     for strided in [false, true] {
-        world_model_steps_lower_the_loss(strided, 0);
+        world_model_steps_lower_the_loss(strided, 0, None);
+    }
+}
+
+/// The image loss's pixel weights: all 1 for identical frames; with one pixel that differs
+/// between two frames, the hand values `1 + focus d` over their frame mean.
+#[test]
+fn focus_weights_are_one_for_a_static_scene_and_favour_what_changes() {
+    let d = dev();
+    let same =
+        Tensor::<B, 1>::from_floats([0.3f32; 2 * 3 * 16].as_slice(), &d).reshape([2, 3, 4, 4]);
+    let w = world::focus_weights(same, 5.0);
+    assert_eq!(w.dims(), [2, 1, 4, 4]);
+    assert!(vec1(w.reshape([32])).iter().all(|x| (x - 1.0).abs() < 1e-6));
+    // Frame 1 has channel 1 of pixel (0, 0) at 1, everything else 0: the mean there is 0.5, so
+    // d = 0.5 at that pixel in both frames and 0 elsewhere; with focus 2 the raw weights are 2
+    // and 1 (x15), their mean 17/16.
+    let mut v = vec![0f32; 2 * 3 * 16];
+    v[3 * 16 + 16] = 1.0;
+    let w = vec1(
+        world::focus_weights(
+            Tensor::<B, 1>::from_floats(v.as_slice(), &d).reshape([2, 3, 4, 4]),
+            2.0,
+        )
+        .reshape([32]),
+    );
+    for (i, x) in w.iter().enumerate() {
+        let want = if i % 16 == 0 {
+            32.0 / 17.0
+        } else {
+            16.0 / 17.0
+        };
+        assert!((*x as f64 - want).abs() < 1e-5, "{i}: {x} vs {want}");
     }
 }
 
@@ -439,8 +471,9 @@ fn spatial_soft_argmax_gives_the_hand_positions() {
     }
 }
 
-/// With keypoints the embedding gains `2 K` coordinates in [-1, 1], the loss still falls on a
-/// fixed batch, and the gradient reaches the keypoint head (the points move as it trains).
+/// With keypoints the embedding gains `2 K` coordinates in [-1, 1], the loss (here with the
+/// image focus too) still falls on a fixed batch, and the gradient reaches the keypoint head
+/// (the points move as it trains).
 #[test]
 fn keypoints_widen_the_embedding_and_learn() {
     let cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39)
@@ -455,15 +488,16 @@ fn keypoints_widen_the_embedding_and_learn() {
     );
     assert_eq!(other.world.rssm.embed_dim, cfg.world.rssm.embed_dim);
     assert_eq!(cfg.clone().with_keypoints(0).world.keypoints, None);
-    world_model_steps_lower_the_loss(true, 3);
+    world_model_steps_lower_the_loss(true, 3, Some(10.0));
 }
 
-fn world_model_steps_lower_the_loss(strided: bool, keypoints: usize) {
+fn world_model_steps_lower_the_loss(strided: bool, keypoints: usize, focus: Option<f64>) {
     use burn::module::AutodiffModule;
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
     let d = dev();
     <AB as burn::tensor::backend::Backend>::seed(&d, 11);
     let mut cfg = tiny_world(0).with_strided(strided);
+    cfg.image_focus = focus;
     if keypoints > 0 {
         cfg.keypoints = Some(keypoints);
         cfg.rssm.embed_dim += 2 * keypoints;
