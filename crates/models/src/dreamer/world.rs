@@ -487,8 +487,9 @@ impl<B: Backend> WorldModel<B> {
         let target = batch.image.clone().reshape([n, 3, h, w]).detach();
         let sq = (self.decode_image(obs.feat.clone()) - target.clone()).powi_scalar(2);
         let sq = match self.image_focus {
-            Some(focus) if focus > 0.0 => sq * focus_weights(target, focus).repeat_dim(1, 3),
-            _ => sq,
+            // `init` keeps only a positive focus.
+            Some(focus) => sq * focus_weights(target, focus).repeat_dim(1, 3),
+            None => sq,
         };
         let image = sq.sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]);
         let vector = match (self.decode_vector(obs.feat.clone()), &batch.vector) {
