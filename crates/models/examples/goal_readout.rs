@@ -15,13 +15,14 @@
 //! 600] [batch 64] [lr 3e-4] [pool]`
 //!
 //! `... -- DIR world [updates 200] [state-target weight 1000] [embedding-head weight 0]
-//! [batch 8] [length 32]`: the same question of the world model itself, trained alone on the
+//! [batch 8] [length 32] [depth 4] [keypoints 0]`: the same question of the world model itself, trained alone on the
 //! same episodes (no actor-critic) with the goal as its state target (`--state-target W
 //! --state-dims goal`): every 25 updates, how well its vector head places the goal from the
 //! posterior model state `[h, z]` on the held-out episodes (steps 8 on, after the model has
 //! seen some frames). With an embedding-head weight, a linear head on the encoder's embedding
 //! is also taught the goal (what this example's first mode shows the encoder can learn), to
-//! see whether the model state then carries it.
+//! see whether the model state then carries it. `[depth]` widens the CNN; `[keypoints K]` adds
+//! the encoder's soft-argmax points and makes the embedding head read those alone.
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
@@ -264,6 +265,21 @@ fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::te
         .with_state_target(scale)
         .with_vector_dims(goal_dims.to_vec());
     cfg.world.strided = true;
+    // A wider CNN than the preset's (`[depth]`, 8th argument): the embedding grows with it.
+    if let Some(depth) = args.get(7).map(|s| s.parse::<usize>().unwrap()) {
+        cfg.world.depth = depth;
+        cfg.world.rssm.embed_dim = genreward_models::dreamer::world::WorldModelConfig::embed_dim(
+            depth,
+            cfg.world.units,
+            0,
+        );
+    }
+    // Keypoints (`[keypoints]`, 9th argument, `train dreamer --keypoints K`): the embedding head
+    // then reads the 2K point coordinates alone, so it cannot place the goal from other cues.
+    let keypoints = args.get(8).map_or(0, |s| s.parse::<usize>().unwrap());
+    if keypoints > 0 {
+        cfg = cfg.with_keypoints(keypoints);
+    }
     // The agents' CPU recipe (`train dreamer --lr 3e-4 --warmup 100`).
     cfg.lr = 3e-4;
     cfg.warmup = 100;
@@ -272,9 +288,15 @@ fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::te
         cfg.world.units,
         0,
     );
+    // The columns the embedding head reads: the whole frame embedding, or the points alone.
+    let head_cols = if keypoints > 0 {
+        embed..embed + 2 * keypoints
+    } else {
+        0..embed
+    };
     let mut model = WorldProbe {
         world: cfg.world.init::<AB>(d),
-        embed_head: LinearConfig::new(embed, 3).init(d),
+        embed_head: LinearConfig::new(head_cols.len(), 3).init(d),
     };
     let mut optim = LaPropConfig::new().init::<AB, WorldProbe<AB>>();
     let mut replay = Replay::new(1, 1_000_000);
@@ -290,7 +312,7 @@ fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::te
         "{}",
         serde_json::json!({"mode": "world", "train_episodes": train.len(),
             "test_episodes": test.len(), "state_target": scale, "embedding_head": aux,
-            "batch": bsize, "length": length, "lr": cfg.lr})
+            "batch": bsize, "length": length, "lr": cfg.lr, "depth": cfg.world.depth, "keypoints": keypoints})
     );
     let t0 = std::time::Instant::now();
     for u in 1..=updates {
@@ -305,7 +327,10 @@ fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::te
         let emb = model
             .world
             .encode(batch.image.clone().reshape([b * t, 3, h, w]), None);
-        let aux_loss = (model.embed_head.forward(emb) - target)
+        let aux_loss = (model
+            .embed_head
+            .forward(emb.slice([0..b * t, head_cols.clone()]))
+            - target)
             .powi_scalar(2)
             .sum_dim(1)
             .mean();
@@ -331,10 +356,14 @@ fn world_mode(args: &[String], train: &[Episode], test: &[Episode], d: &burn::te
                 let emb = model
                     .world
                     .encode(batch.image.clone().reshape([e.len, 3, 64, 64]), None);
-                let pe = symexp(model.embed_head.forward(emb))
-                    .into_data()
-                    .to_vec::<f32>()
-                    .unwrap();
+                let pe = symexp(
+                    model
+                        .embed_head
+                        .forward(emb.slice([0..e.len, head_cols.clone()])),
+                )
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
                 for t in 0..e.len {
                     for k in 0..3 {
                         let g = e.goal[k] as f64;
