@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::agent::Acting;
+use genreward_models::dreamer::dist::symexp;
 use genreward_models::dreamer::replay::frames_to_tensor;
 use genreward_models::dreamer::world::IMAGE;
 use genreward_models::dreamer::{load_agent, Agent};
@@ -39,6 +40,9 @@ pub struct AgentPolicy {
     pub camera: CameraName,
     /// Whether its model reads the 39-d state besides the frames.
     pub reads_state: bool,
+    /// The entries of the 39-d state its model reconstructs from its state without reading
+    /// them (`train dreamer --state-target [--state-dims]`), if any.
+    pub target_dims: Option<Vec<usize>>,
     /// It acts every `action_repeat` steps and holds its action in between, as it was trained.
     pub action_repeat: usize,
     /// `meta.json` of the folder (task, reward, env steps, ...).
@@ -82,6 +86,12 @@ impl AgentPolicy {
             agent,
             camera,
             reads_state: cfg.world.reads_vector(),
+            target_dims: (!cfg.world.reads_vector() && vector > 0).then(|| {
+                cfg.world
+                    .vector_dims
+                    .clone()
+                    .unwrap_or_else(|| (0..vector).collect())
+            }),
             action_repeat,
             meta,
         })
@@ -108,6 +118,7 @@ impl AgentPolicy {
             acting: self.agent.start_acting(1, ACT_DIM, &device),
             agent: self.agent.clone(),
             reads_state: self.reads_state,
+            targets: self.target_dims.is_some(),
             first: true,
             repeat: self.action_repeat,
             held: 0,
@@ -135,6 +146,8 @@ pub struct AgentActor {
     agent: Agent<B>,
     acting: Acting<B>,
     reads_state: bool,
+    /// Whether its model reconstructs state entries it does not read ([`Self::state_target`]).
+    targets: bool,
     first: bool,
     /// Steps per decision, steps the current action has been held, and that action.
     repeat: usize,
@@ -160,6 +173,17 @@ impl AgentActor {
             .to_vec::<f32>()
             .ok()?;
         Some((self.model_state()?, embed))
+    }
+
+    /// What its model reconstructs of the state entries `AgentPolicy::target_dims` from its
+    /// model state at the last decision (the state target's head, in the state's units), for
+    /// an agent trained with `--state-target`; `None` otherwise and before its first step.
+    pub fn state_target(&self) -> Option<Vec<f32>> {
+        if self.first || !self.targets {
+            return None;
+        }
+        let pred = self.agent.world.decode_vector(self.acting.state.feat())?;
+        symexp(pred).into_data().to_vec::<f32>().ok()
     }
 
     /// The agent's view of the present (its model state decoded) and of `horizon` steps ahead

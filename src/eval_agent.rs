@@ -15,7 +15,9 @@
 //! (root mean squared 3-d distance, in cm) beside the error of guessing the fitting episodes'
 //! mean position says how precisely the state a policy acts from places each thing: a policy
 //! cannot stop at a goal its state places only to within 6 cm. The embedding's read-out tells
-//! whether the encoder sees what the state lacks.
+//! whether the encoder sees what the state lacks. For an agent trained with `--state-target`,
+//! its own state-target head (nothing fitted) is scored on the same test half: what its model
+//! reconstructs of the hand, the object or the goal, whichever of them it was taught.
 
 use crate::agent_policy::{agent_dir, AgentActor, AgentPolicy};
 use anyhow::{bail, Context, Result};
@@ -57,9 +59,12 @@ const TARGETS: [(&str, usize); 3] = [("hand", 0), ("object", 4), ("goal", 36)];
 
 /// One decision of an agent: its model state, its encoder's embedding of the frame, and the 9
 /// coordinates of the hand, the object and the goal then.
+#[derive(Clone)]
 struct Sample {
     state: Vec<f32>,
     embed: Vec<f32>,
+    /// The state target's head's reconstruction (`--state-target` agents).
+    head: Option<Vec<f32>>,
     at: [f64; 9],
 }
 
@@ -81,7 +86,13 @@ impl Actor for Probed {
             for (k, (_, from)) in TARGETS.iter().enumerate() {
                 at[3 * k..3 * k + 3].copy_from_slice(&obs.state[*from..*from + 3]);
             }
-            self.samples.push(Sample { state, embed, at });
+            let head = self.inner.state_target();
+            self.samples.push(Sample {
+                state,
+                embed,
+                head,
+                at,
+            });
         }
         action
     }
@@ -360,6 +371,47 @@ fn probe(
     Ok(out.into())
 }
 
+/// The state target's own head, with nothing fitted: its error on the probe's test half (the
+/// second half of the episodes) beside guessing the first half's mean, for each of `TARGETS`
+/// whose three entries are among the reconstructed `dims`.
+fn head_readout(per_episode: &[Vec<Sample>], dims: &[usize]) -> serde_json::Value {
+    let (fit, test) = per_episode.split_at(per_episode.len() / 2);
+    let mut out = serde_json::Map::new();
+    for (k, (name, from)) in TARGETS.iter().enumerate() {
+        let Some(cols) = (0..3)
+            .map(|d| dims.iter().position(|&x| x == from + d))
+            .collect::<Option<Vec<usize>>>()
+        else {
+            continue;
+        };
+        let fitted: Vec<&Sample> = fit.iter().flatten().collect();
+        let mean: Vec<f64> = (0..3)
+            .map(|d| {
+                fitted.iter().map(|s| s.at[3 * k + d]).sum::<f64>() / fitted.len().max(1) as f64
+            })
+            .collect();
+        let (mut se, mut se_guess, mut n) = (0.0, 0.0, 0usize);
+        for s in test.iter().flatten() {
+            let Some(head) = &s.head else { continue };
+            for d in 0..3 {
+                let truth = s.at[3 * k + d];
+                se += (head[cols[d]] as f64 - truth).powi(2);
+                se_guess += (mean[d] - truth).powi(2);
+            }
+            n += 1;
+        }
+        let n = n.max(1) as f64;
+        out.insert(
+            format!("{name}_cm"),
+            serde_json::json!({
+                "readout": 100.0 * (se / n).sqrt(),
+                "mean_guess": 100.0 * (se_guess / n).sqrt(),
+            }),
+        );
+    }
+    out.into()
+}
+
 pub fn eval_agent(a: EvalAgentArgs) -> Result<()> {
     if a.episodes == 0 {
         bail!("--episodes must be at least 1");
@@ -474,6 +526,9 @@ pub fn eval_agent(a: EvalAgentArgs) -> Result<()> {
             "model_state": probe(&samples, |s| &s.state)?,
             "embedding": probe(&samples, |s| &s.embed)?,
         });
+        if let Some(dims) = agent.as_ref().and_then(|p| p.target_dims.as_ref()) {
+            report["probe"]["state_target_head"] = head_readout(&samples, dims);
+        }
     }
     if let Some(path) = &a.json {
         let mut full = report.clone();
@@ -590,6 +645,7 @@ mod tests {
                             Sample {
                                 embed: state.clone(),
                                 state,
+                                head: None,
                                 at,
                             }
                         })
@@ -620,5 +676,49 @@ mod tests {
         );
         assert_eq!(blind["fit_samples"], 120);
         assert!(probe(&episodes(true, &mut uniform)[..9], |s| &s.state).is_err());
+    }
+
+    /// The state target's head is scored as it is, against hand-computed errors: on the test
+    /// half it is off by (3, 4, 0) cm at every decision (5 cm), and the fitting half's mean
+    /// goal, (0, 0.8, 0.1), is off the test goal (0, 0.9, 0.2) by 10 sqrt(2) cm. Only the
+    /// targets whose three entries the head reconstructs are reported.
+    #[test]
+    fn the_state_target_head_is_scored_without_fitting() {
+        let goal_at = |g: [f64; 3]| {
+            let mut at = [0.0; 9];
+            at[6..].copy_from_slice(&g);
+            at
+        };
+        let sample = |at: [f64; 9], head: Option<Vec<f32>>| Sample {
+            state: vec![0.0],
+            embed: vec![0.0],
+            head,
+            at,
+        };
+        // Reconstructed entries: the goal (36:39) and one hand entry, in an order of its own.
+        let dims = [38, 0, 36, 37];
+        let fit: Vec<Vec<Sample>> = [[0.0, 0.7, 0.0], [0.0, 0.9, 0.2]]
+            .iter()
+            .map(|&g| vec![sample(goal_at(g), None); 3])
+            .collect();
+        let test: Vec<Vec<Sample>> = (0..2)
+            .map(|_| vec![sample(goal_at([0.0, 0.9, 0.2]), Some(vec![0.2, 9.0, 0.03, 0.94])); 4])
+            .collect();
+        let all: Vec<Vec<Sample>> = fit.into_iter().chain(test).collect();
+        let r = head_readout(&all, &dims);
+        let goal = &r["goal_cm"];
+        assert!(
+            (goal["readout"].as_f64().unwrap() - 5.0).abs() < 1e-4,
+            "{r}"
+        );
+        let guess = 100.0 * 0.02f64.sqrt();
+        assert!(
+            (goal["mean_guess"].as_f64().unwrap() - guess).abs() < 1e-4,
+            "{r}"
+        );
+        assert!(
+            r.get("hand_cm").is_none() && r.get("object_cm").is_none(),
+            "{r}"
+        );
     }
 }

@@ -424,7 +424,8 @@ fn bad_agents_are_refused_in_one_line() {
 
 /// `--state-target` with `--state-dims`: some entries of the state (here the hand and the goal)
 /// are reconstructed but not read. The saved config says so (and weighs them), the run logs
-/// their reconstruction error, and the saved agent acts from frames alone.
+/// their reconstruction error, the saved agent acts from frames alone, and `eval-agent --probe`
+/// scores its head for the hand and the goal.
 #[test]
 fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
     let dir = tempfile::tempdir().unwrap();
@@ -484,6 +485,25 @@ fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
     ok(&o);
     let manifest = read(runs.join("manifest.json"));
     assert_eq!(manifest["agent"]["reads_state"], false, "{manifest}");
+
+    // The probe also scores the agent's own state-target head, for what it reconstructs.
+    let o = genreward(&[
+        "eval-agent",
+        "--policy",
+        &agent,
+        "--episodes",
+        "10",
+        "--max-steps",
+        "24",
+        "--probe",
+    ]);
+    ok(&o);
+    let head = &last_json(&o)["probe"]["state_target_head"];
+    for what in ["hand", "goal"] {
+        let r = head[format!("{what}_cm")]["readout"].as_f64().unwrap();
+        assert!(r.is_finite() && r >= 0.0, "{head}");
+    }
+    assert!(head.get("object_cm").is_none(), "{head}");
 }
 
 /// The shipped agent sees the `front` camera; a run scored by GenReward observes `corner2` (the
