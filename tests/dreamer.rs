@@ -161,18 +161,8 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
         "eval-agent {eret} vs rollout {ret}"
     );
     assert_eq!(e["task"], "reach", "the agent's own task by default: {e}");
-    let o = genreward(&[
-        "eval-agent",
-        "--policy",
-        &agent,
-        "--episodes",
-        "10",
-        "--max-steps",
-        "24",
-        "--probe",
-    ]);
-    ok(&o);
-    let p = &last_json(&o)["probe"];
+    let probed = probe(&agent);
+    let p = &probed["probe"];
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     let rssm = &cfg["world"]["rssm"];
@@ -188,6 +178,22 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
             .unwrap();
         assert!(r.is_finite() && r >= 0.0, "{p}");
     }
+}
+
+/// `eval-agent --probe` on 10 short episodes of an agent (`agent:DIR`): its report.
+fn probe(agent: &str) -> serde_json::Value {
+    let o = genreward(&[
+        "eval-agent",
+        "--policy",
+        agent,
+        "--episodes",
+        "10",
+        "--max-steps",
+        "24",
+        "--probe",
+    ]);
+    ok(&o);
+    last_json(&o)
 }
 
 /// `eval-agent` with the built-in policies: the expert solves every episode (its 95 % Wilson
@@ -487,18 +493,8 @@ fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
     assert_eq!(manifest["agent"]["reads_state"], false, "{manifest}");
 
     // The probe also scores the agent's own state-target head, for what it reconstructs.
-    let o = genreward(&[
-        "eval-agent",
-        "--policy",
-        &agent,
-        "--episodes",
-        "10",
-        "--max-steps",
-        "24",
-        "--probe",
-    ]);
-    ok(&o);
-    let head = &last_json(&o)["probe"]["state_target_head"];
+    let probed = probe(&agent);
+    let head = &probed["probe"]["state_target_head"];
     for what in ["hand", "goal"] {
         let r = head[format!("{what}_cm")]["readout"].as_f64().unwrap();
         assert!(r.is_finite() && r >= 0.0, "{head}");
