@@ -376,6 +376,7 @@ fn probe(
 /// whose three entries are among the reconstructed `dims`.
 fn head_readout(per_episode: &[Vec<Sample>], dims: &[usize]) -> serde_json::Value {
     let (fit, test) = per_episode.split_at(per_episode.len() / 2);
+    let fitted: Vec<&Sample> = fit.iter().flatten().collect();
     let mut out = serde_json::Map::new();
     for (k, (name, from)) in TARGETS.iter().enumerate() {
         let Some(cols) = (0..3)
@@ -384,7 +385,6 @@ fn head_readout(per_episode: &[Vec<Sample>], dims: &[usize]) -> serde_json::Valu
         else {
             continue;
         };
-        let fitted: Vec<&Sample> = fit.iter().flatten().collect();
         let mean: Vec<f64> = (0..3)
             .map(|d| {
                 fitted.iter().map(|s| s.at[3 * k + d]).sum::<f64>() / fitted.len().max(1) as f64

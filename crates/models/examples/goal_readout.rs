@@ -15,11 +15,11 @@
 //! 600] [batch 64] [lr 3e-4] [pool]`
 //!
 //! `... -- DIR world [updates 200] [state-target weight 1000] [embedding-head weight 0]
-//! [batch 8] [length 32] [depth 4] [keypoints 0]`: the same question of the world model itself, trained alone on the
-//! same episodes (no actor-critic) with the goal as its state target (`--state-target W
-//! --state-dims goal`): every 25 updates, how well its vector head places the goal from the
-//! posterior model state `[h, z]` on the held-out episodes (steps 8 on, after the model has
-//! seen some frames). With an embedding-head weight, a linear head on the encoder's embedding
+//! [batch 8] [length 32] [depth 4] [keypoints 0]`: the same question of the world model
+//! itself, trained alone on the same episodes (no actor-critic) with the goal as its state
+//! target (`--state-target W --state-dims goal`): every 25 updates, how well its vector head
+//! places the goal from the posterior model state `[h, z]` on the held-out episodes (steps 8
+//! on, after the model has seen some frames). With an embedding-head weight, a linear head on the encoder's embedding
 //! is also taught the goal (what this example's first mode shows the encoder can learn), to
 //! see whether the model state then carries it. `[depth]` widens the CNN; `[keypoints K]` adds
 //! the encoder's soft-argmax points and makes the embedding head read those alone.
