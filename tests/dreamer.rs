@@ -5,14 +5,13 @@
 mod common;
 use common::*;
 
-/// What the shipped reach agent must do on 50 held-out seeds. It solved 11, 11 and 13 of them
-/// in three measurements (its latents are sampled, so runs differ), came within 10 cm of the
-/// goal in 65 % of them, and averaged 1,492-1,504 of dense return; the random and zero policies
-/// solve none (returns 455 and 370) and the expert all (2,408). The floors sit 2 (success) and
-/// nearly 5 (return) standard errors of a 50-episode mean below those measurements. The issue
-/// asks for 0.8: this agent does not reach it (README, "The shipped reach agent").
-const SHIPPED_MIN_SUCCESS: f64 = 0.1;
-const SHIPPED_MIN_RETURN: f64 = 1200.0;
+/// What the shipped reach agent must do on 50 held-out seeds: the issue's 80 %. It solved 47 of
+/// them in each of three measurements (its latents are sampled, so runs could differ) and
+/// averaged 2,259-2,260 of dense return; the random and zero policies solve none (returns 455
+/// and 370) and the expert all (2,408). The success floor sits 4 standard errors of a 50-episode
+/// mean below 94 %, the return floor about 6 below 2,259 (README, "The shipped reach agent").
+const SHIPPED_MIN_SUCCESS: f64 = 0.8;
+const SHIPPED_MIN_RETURN: f64 = 2000.0;
 
 fn train(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -714,14 +713,16 @@ fn the_shipped_reach_agent_solves_held_out_seeds() {
     assert!(ret >= SHIPPED_MIN_RETURN, "{j}");
 }
 
-/// What the shipped agent's model state knows (README, "What its model state knows"): a linear
-/// read-out places the hand to about 0.75 cm (guessing the mean: 9.5 cm), but the goal no
-/// better than guessing its mean (9.5 vs 9.4 cm on 200 episodes). On 40 episodes the hand must
-/// come out at least 4 times better than the guess; the goal is not asked to: the day it comes
-/// out clearly better, this agent has been replaced and the README's figures with it.
+/// What the shipped agent's model state knows (README, "What its model state knows"): on 200
+/// held-out episodes a linear read-out places the hand to 1.4 cm and the goal to 3.3 cm, and the
+/// agent's own state-target head (nothing fitted) the goal to 3.7 cm, against 9.8 and 9.4 cm for
+/// guessing the mean. On 40 shorter episodes the hand must come out at least 4 times better than
+/// the guess from the state, and the goal at least 1.6 times better from the agent's head (the
+/// linear fit on 20 goals is too few to ask of). The agent before this one placed the goal no
+/// better than the guess, and reached 22-26 % success.
 #[test]
 #[ignore = "slow: 40 episodes of the agent (CI runs it)"]
-fn the_shipped_agents_state_places_the_hand() {
+fn the_shipped_agents_state_places_the_hand_and_the_goal() {
     let shipped =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
     let policy = format!("agent:{}", shipped.display());
@@ -744,4 +745,10 @@ fn the_shipped_agents_state_places_the_hand() {
     );
     assert!(read < 0.25 * guess, "{j}");
     assert_eq!(j["probe"]["model_state"]["dim"], 640, "{j}");
+    let goal = &j["probe"]["state_target_head"]["goal_cm"];
+    let (read, guess) = (
+        goal["readout"].as_f64().unwrap(),
+        goal["mean_guess"].as_f64().unwrap(),
+    );
+    assert!(read < guess / 1.6, "{j}");
 }
