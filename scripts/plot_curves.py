@@ -55,7 +55,7 @@ def main():
     p.add_argument("--keep", help="write each run's eval and episode lines to DIR/LABEL.jsonl")
     p.add_argument("runs", nargs="+", help="LABEL=RUN (a run folder or a metrics file)")
     a = p.parse_args()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2 + 0.3 * len(a.runs) / 3))
     for spec in a.runs:
         label, run = spec.split("=", 1)
         evals, episodes = read(run)
@@ -80,9 +80,13 @@ def main():
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
-        ax.legend()
+    # One legend for the three panels, below them, so that it hides no curve.
+    handles, labels = axes[0].get_legend_handles_labels()
+    ncol = min(3, len(labels))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
     fig.suptitle(a.title)
-    fig.tight_layout()
+    rows = (len(labels) + ncol - 1) // ncol
+    fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
     fig.savefig(a.out, dpi=110)
     print(a.out)
 
