@@ -160,7 +160,7 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
         "eval-agent {eret} vs rollout {ret}"
     );
     assert_eq!(e["task"], "reach", "the agent's own task by default: {e}");
-    let probed = probe(&agent);
+    let probed = probe(&agent, 10, 24);
     let p = &probed["probe"];
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
@@ -179,16 +179,17 @@ fn a_tiny_dreamer_run_trains_evaluates_saves_and_resumes() {
     }
 }
 
-/// `eval-agent --probe` on 10 short episodes of an agent (`agent:DIR`): its report.
-fn probe(agent: &str) -> serde_json::Value {
+/// `eval-agent --probe` on `episodes` episodes of `max_steps` steps of an agent (`agent:DIR`):
+/// its report.
+fn probe(agent: &str, episodes: usize, max_steps: usize) -> serde_json::Value {
     let o = genreward(&[
         "eval-agent",
         "--policy",
         agent,
         "--episodes",
-        "10",
+        &episodes.to_string(),
         "--max-steps",
-        "24",
+        &max_steps.to_string(),
         "--probe",
     ]);
     ok(&o);
@@ -492,7 +493,7 @@ fn a_state_target_run_reconstructs_the_state_and_acts_from_frames() {
     assert_eq!(manifest["agent"]["reads_state"], false, "{manifest}");
 
     // The probe also scores the agent's own state-target head, for what it reconstructs.
-    let probed = probe(&agent);
+    let probed = probe(&agent, 10, 24);
     let head = &probed["probe"]["state_target_head"];
     for what in ["hand", "goal"] {
         let r = head[format!("{what}_cm")]["readout"].as_f64().unwrap();
@@ -726,18 +727,7 @@ fn the_shipped_agents_state_places_the_hand_and_the_goal() {
     let shipped =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/dreamer-reach");
     let policy = format!("agent:{}", shipped.display());
-    let o = genreward(&[
-        "eval-agent",
-        "--policy",
-        &policy,
-        "--episodes",
-        "40",
-        "--max-steps",
-        "128",
-        "--probe",
-    ]);
-    ok(&o);
-    let j = last_json(&o);
+    let j = probe(&policy, 40, 128);
     let hand = &j["probe"]["model_state"]["hand_cm"];
     let (read, guess) = (
         hand["readout"].as_f64().unwrap(),

@@ -19,9 +19,9 @@
 //! itself, trained alone on the same episodes (no actor-critic) with the goal as its state
 //! target (`--state-target W --state-dims goal`): every 25 updates, how well its vector head
 //! places the goal from the posterior model state `[h, z]` on the held-out episodes (steps 8
-//! on, after the model has seen some frames). With an embedding-head weight, a linear head on the encoder's embedding
-//! is also taught the goal (what this example's first mode shows the encoder can learn), to
-//! see whether the model state then carries it. `[depth]` widens the CNN; `[keypoints K]` adds
+//! on, after the model has seen some frames). With an embedding-head weight, a linear head on
+//! the encoder's embedding is also taught the goal (what this example's first mode shows the
+//! encoder can learn), to see whether the model state then carries it. `[depth]` widens the CNN; `[keypoints K]` adds
 //! the encoder's soft-argmax points and makes the embedding head read those alone.
 
 use burn::backend::{Autodiff, Flex};
