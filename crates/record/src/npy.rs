@@ -2,7 +2,7 @@
 //! (states, actions, features).
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::RecordError;
@@ -13,16 +13,18 @@ const PREAMBLE: usize = 10;
 
 /// Streams `[H, W, 3]` uint8 frames into a `.npy` array of shape `[T, H, W, 3]`.
 ///
-/// T is only known at the end, so the header is written with room for a 20-digit T and
-/// rewritten in place (same length) by [`NpyWriter::finish`], or on drop if `finish` was not
-/// called (ignoring errors there).
+/// The header has room for a 20-digit T and is rewritten in place (same length) after every
+/// frame, so the file is a valid array of the frames written so far at all times: a process
+/// killed mid-recording (even by SIGKILL) leaves a file NumPy loads whole. Each frame goes to
+/// the OS as it is written (no buffering in the process), then the header. [`NpyWriter::finish`]
+/// (or dropping the writer) only flushes.
 pub struct NpyWriter {
     path: PathBuf,
     height: u32,
     width: u32,
     frames: u64,
     header_len: usize,
-    out: Option<BufWriter<File>>,
+    out: Option<File>,
 }
 
 /// The dict NumPy reads, e.g. `{'descr': '|u1', 'fortran_order': False, 'shape': (5, 4, 6, 3), }`.
@@ -50,17 +52,16 @@ fn padded_header(dict: &str, total: usize) -> Vec<u8> {
 }
 
 impl NpyWriter {
-    /// Creates `path` and writes a provisional header for frames of `height x width x 3`.
+    /// Creates `path` and writes the header of an array of 0 frames of `height x width x 3`.
     pub fn create(path: &Path, height: u32, width: u32) -> Result<NpyWriter, RecordError> {
         // Longest possible dict: T with 20 digits (u64::MAX); rounded up to 64 bytes in all.
         let longest = PREAMBLE + header_dict(u64::MAX, height, width).len() + 1;
         let header_len = longest.next_multiple_of(64);
-        let file = File::create(path).map_err(|source| RecordError::Create {
+        let mut out = File::create(path).map_err(|source| RecordError::Create {
             kind: "npy",
             path: path.to_path_buf(),
             source,
         })?;
-        let mut out = BufWriter::new(file);
         out.write_all(&header_bytes(0, height, width, header_len))
             .map_err(|e| RecordError::write(path, e))?;
         Ok(NpyWriter {
@@ -73,15 +74,29 @@ impl NpyWriter {
         })
     }
 
-    /// Appends one frame of `height * width * 3` bytes.
+    /// Appends one frame of `height * width * 3` bytes, then updates the header's frame count.
     pub fn write_frame(&mut self, rgb: &[u8]) -> Result<(), RecordError> {
         let (w, h) = (self.width, self.height);
         if rgb.len() != w as usize * h as usize * 3 {
             return Err(RecordError::frame_size(&self.path, w, h, rgb.len()));
         }
         let out = self.out.as_mut().expect("only finish takes the file");
-        out.write_all(rgb)
-            .map_err(|e| RecordError::write(&self.path, e))?;
+        let end = self.header_len as u64 + self.frames * rgb.len() as u64;
+        let header = header_bytes(self.frames + 1, h, w, self.header_len);
+        // Data first: a kill between the two writes leaves one frame more than the header
+        // says, which readers keep (they count whole frames in the data).
+        let result = out
+            .write_all(rgb)
+            .and_then(|_| out.seek(SeekFrom::Start(0)))
+            .and_then(|_| out.write_all(&header))
+            .and_then(|_| out.seek(SeekFrom::Start(end + rgb.len() as u64)));
+        if let Err(e) = result {
+            // Drop a partly written frame so the next one starts in the right place.
+            let _ = out
+                .set_len(end)
+                .and_then(|_| out.seek(SeekFrom::Start(end)));
+            return Err(RecordError::write(&self.path, e));
+        }
         self.frames += 1;
         Ok(())
     }
@@ -91,7 +106,7 @@ impl NpyWriter {
         self.frames
     }
 
-    /// Rewrites the header with the final frame count and flushes the file.
+    /// Flushes the file (the header already holds the final frame count).
     pub fn finish(mut self) -> Result<(), RecordError> {
         self.finish_inner()
     }
@@ -100,13 +115,7 @@ impl NpyWriter {
         let Some(mut out) = self.out.take() else {
             return Ok(());
         };
-        let header = header_bytes(self.frames, self.height, self.width, self.header_len);
-        let result = out
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| out.write_all(&header))
-            .and_then(|_| out.seek(SeekFrom::End(0)))
-            .and_then(|_| out.flush());
-        result.map_err(|e| RecordError::write(&self.path, e))
+        out.flush().map_err(|e| RecordError::write(&self.path, e))
     }
 }
 
@@ -118,16 +127,21 @@ impl Drop for NpyWriter {
 
 /// Reads a C-ordered uint8 `.npy` file (format 1.0, 2.0 or 3.0): returns `(shape, data)`.
 ///
-/// Rejects other dtypes, Fortran order, malformed headers and files whose data length does not
-/// match the shape.
+/// The first dimension (the frame count of a `[T, H, W, 3]` stack) is taken from the data, not
+/// the header: a file cut short or left by a killed writer gives its whole frames, a partial
+/// last frame dropped, and `shape[0]` says how many there are. Rejects other dtypes, Fortran
+/// order, malformed headers and data that does not fit the other dimensions.
 pub fn read_npy_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
-    let (shape, data) = read_npy(path, &["|u1", "<u1", ">u1", "u1"], 1, "uint8")?;
+    let (shape, data) = read_npy(path, &["|u1", "<u1", ">u1", "u1"], 1, "uint8", true)?;
     Ok((shape, data.to_vec()))
 }
 
 /// Reads a C-ordered little-endian float32 `.npy` file: returns `(shape, data)`.
+///
+/// These arrays are written whole ([`write_npy_f32`]), never streamed, so the data must match
+/// the header's shape exactly.
 pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), RecordError> {
-    let (shape, data) = read_npy(path, &["<f4", "f4"], 4, "float32")?;
+    let (shape, data) = read_npy(path, &["<f4", "f4"], 4, "float32", false)?;
     let values = data
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -164,11 +178,15 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), R
 }
 
 /// Reads a `.npy` file whose dtype is one of `descrs` (`item` bytes each): `(shape, raw data)`.
+///
+/// With `count_from_data`, the first dimension is the number of whole rows the data holds
+/// (trailing bytes of a partial row are dropped), whatever the header says.
 fn read_npy(
     path: &Path,
     descrs: &[&str],
     item: usize,
     dtype_name: &str,
+    count_from_data: bool,
 ) -> Result<(Vec<usize>, Vec<u8>), RecordError> {
     let bytes = std::fs::read(path).map_err(|source| RecordError::Read {
         path: path.to_path_buf(),
@@ -194,9 +212,23 @@ fn read_npy(
         .get(header_start..data_start)
         .ok_or_else(|| invalid("header is truncated"))?;
     let header = std::str::from_utf8(header).map_err(|_| invalid("header is not text"))?;
-    let (descr, shape) = parse_header(header).map_err(|m| invalid(&m))?;
+    let (descr, mut shape) = parse_header(header).map_err(|m| invalid(&m))?;
     if !descrs.contains(&descr.as_str()) {
         return Err(invalid(&format!("dtype '{descr}' is not {dtype_name}")));
+    }
+    if count_from_data && !shape.is_empty() {
+        let row = shape[1..]
+            .iter()
+            .try_fold(item, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| invalid("shape is too large"))?;
+        if row > 0 {
+            let rows = (bytes.len() - data_start) / row;
+            shape[0] = rows;
+            let mut data = bytes;
+            data.truncate(data_start + rows * row);
+            data.drain(..data_start);
+            return Ok((shape, data));
+        }
     }
     let count = shape
         .iter()

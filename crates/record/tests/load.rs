@@ -119,13 +119,46 @@ fn broken_files_give_one_line_errors() {
         let e = err_line(load_video(&p).expect_err(name));
         assert!(e.contains(want), "{name}: {e}");
     }
-    // A truncated MP4: the first half of a good one.
+    // A truncated MP4. Cut inside its header: an error.
     let good = d.join("good.mp4");
     save_frames(&good, 32, 32, 16, &clip(20, 32, 32)).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let cut = d.join("cut.mp4");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    err_line(load_video(&cut).expect_err("truncated mp4"));
+    std::fs::write(&cut, &bytes[..200]).unwrap();
+    let e = err_line(load_video(&cut).expect_err("truncated mp4"));
+    assert!(e.contains("MP4"), "{e}");
+    // Cut anywhere later (as a crash leaves it): the samples stored whole before the cut,
+    // decoded as they were written.
+    // Cut before the end of its first fragment's first sample: no frame, an error.
+    let first_fragment = bytes.windows(4).position(|w| w == b"moof").unwrap() - 4;
+    for keep in [first_fragment, first_fragment + 200] {
+        std::fs::write(&cut, &bytes[..keep]).unwrap();
+        let e = err_line(load_video(&cut).expect_err("mp4 cut before its first sample"));
+        assert!(e.contains("no complete video sample"), "cut at {keep}: {e}");
+    }
+    // Later cuts keep the samples stored whole: at 16 fps the first fragment holds frames
+    // 0..16 and the second 16..20.
+    let second_fragment = first_fragment
+        + 8
+        + bytes[first_fragment + 8..]
+            .windows(4)
+            .position(|w| w == b"moof")
+            .unwrap()
+        - 4;
+    let frames = clip(20, 32, 32);
+    for (keep, want) in [
+        (second_fragment - 1, 15),
+        (second_fragment, 16),
+        (bytes.len() - 1, 19),
+    ] {
+        std::fs::write(&cut, &bytes[..keep]).unwrap();
+        let v = load_video(&cut).unwrap_or_else(|e| panic!("cut at {keep}: {e}"));
+        assert_eq!(v.len(), want, "cut at {keep}");
+        for (a, b) in frames.iter().zip(&v.frames) {
+            let d = mean_abs_diff(a, b);
+            assert!(d <= 6.0, "cut at {keep}: mean difference {d}");
+        }
+    }
     // PNG frames of different sizes.
     let mixed = d.join("mixed");
     save_frames(&mixed, 8, 8, 1, &clip(2, 8, 8)).unwrap();

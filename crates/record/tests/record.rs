@@ -3,10 +3,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use genreward_record::overlay::{draw_text, inset, stamp_step, text_size};
-use genreward_record::{read_npy_u8, NpyWriter, RecordError, VideoFormat, VideoWriter};
+use genreward_record::{load_video, read_npy_u8, NpyWriter, RecordError, VideoFormat, VideoWriter};
 use image::AnimationDecoder;
 
 /// A frame with a gradient background and a coloured square that moves with `t`.
@@ -88,6 +88,8 @@ fn mp4_has_one_h264_frame_per_input_frame() {
         assert_eq!(boxes.first().map(String::as_str), Some("ftyp"), "{boxes:?}");
         assert!(boxes.iter().any(|b| b == "moov"), "no moov box: {boxes:?}");
         assert!(boxes.iter().any(|b| b == "mdat"), "no mdat box: {boxes:?}");
+        // Fragmented: one moof + mdat per second (80 frames), so 37 frames make one.
+        assert_eq!(&boxes[1..], ["moov", "moof", "mdat"], "{boxes:?}");
 
         let probe = ffprobe(&path, "stream=codec_name,nb_read_frames", true);
         assert_eq!(probe, "h264,37", "{name}");
@@ -154,19 +156,201 @@ fn mp4_is_finished_on_drop() {
     );
 }
 
+/// Whether ffprobe is on PATH: the crash tests check with it when it is (CI installs ffmpeg).
+fn have_ffprobe() -> bool {
+    let found = Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("note: ffprobe not found; skipped checking the MP4 with it");
+    }
+    found
+}
+
+/// Mean absolute difference, in levels, between two frames.
+fn mean_error(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let total: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+        .sum();
+    total as f64 / a.len() as f64
+}
+
+/// Checks that `path` reads back as exactly `frames` frames of `moving_square(w, h, t)`.
+fn assert_reads_back(path: &Path, w: u32, h: u32, frames: u32) {
+    let video = load_video(path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((video.width, video.height), (w, h));
+    assert_eq!(video.len(), frames as usize, "{}", path.display());
+    for (t, got) in video.frames.iter().enumerate() {
+        let mean = mean_error(got, &moving_square(w, h, t as u32));
+        assert!(mean < 6.0, "frame {t}: mean error {mean:.1} levels");
+    }
+}
+
+/// A finished MP4 is fragmented (a moof + mdat per second, each starting with a keyframe) and
+/// reads back whole: every frame, the right size, the right pixels.
 #[test]
-fn mp4_encode_speed_64x64() {
+fn finished_fragmented_mp4_reads_back_every_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("speed.mp4");
-    let frames: Vec<Vec<u8>> = (0..50).map(|t| moving_square(64, 64, t)).collect();
-    let mut video = VideoWriter::create(&path, 64, 64, 80).unwrap();
-    let start = Instant::now();
-    for i in 0..500 {
-        video.write_frame(&frames[i % frames.len()]).unwrap();
+    let path = dir.path().join("fragments.mp4");
+    // 10 fps: three full one-second fragments and a last one of 7 frames.
+    let mut video = VideoWriter::create(&path, 48, 32, 10).unwrap();
+    for t in 0..37 {
+        video.write_frame(&moving_square(48, 32, t)).unwrap();
     }
     video.finish().unwrap();
-    let fps = 500.0 / start.elapsed().as_secs_f64();
-    eprintln!("MP4 encode at 64x64: {fps:.0} frames/s (this build profile)");
+    let boxes = top_level_boxes(&std::fs::read(&path).unwrap());
+    let mut want = vec!["ftyp", "moov"];
+    for _ in 0..4 {
+        want.extend(["moof", "mdat"]);
+    }
+    assert_eq!(boxes, want);
+    assert_reads_back(&path, 48, 32, 37);
+    // No frames: a movie with no track, which readers refuse in one line.
+    let empty = dir.path().join("empty.mp4");
+    VideoWriter::create(&empty, 48, 32, 10)
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(
+        top_level_boxes(&std::fs::read(&empty).unwrap()),
+        ["ftyp", "moov"]
+    );
+    let err = load_video(&empty).unwrap_err().to_string();
+    assert!(err.contains("no H.264 video track"), "{err}");
+    if have_ffprobe() {
+        let probe = ffprobe(&path, "stream=codec_name,width,height,nb_read_frames", true);
+        assert_eq!(probe, "h264,48,32,37");
+        // The duration is filled in at the end: 37 frames at 10 fps.
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!((secs - 3.7).abs() < 0.05, "duration {secs}");
+        // Every fragment starts with a keyframe: ffprobe sees one at 0, 1, 2 and 3 s.
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-skip_frame",
+                "nokey",
+            ])
+            .args(["-show_entries", "frame=pts", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let keys = String::from_utf8_lossy(&out.stdout);
+        let keys: Vec<&str> = keys.split_whitespace().collect();
+        assert_eq!(keys, ["0", "10", "20", "30"]);
+    }
+}
+
+/// A writer that never finishes (its process died): every complete one-second fragment is on
+/// disk, and readers and players take the file.
+#[test]
+fn unfinished_mp4_keeps_every_complete_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unfinished.mp4");
+    let mut video = VideoWriter::create(&path, 48, 32, 10).unwrap();
+    for t in 0..25 {
+        video.write_frame(&moving_square(48, 32, t)).unwrap();
+    }
+    // No finish, no drop: as if the process were killed here.
+    std::mem::forget(video);
+    let boxes = top_level_boxes(&std::fs::read(&path).unwrap());
+    assert_eq!(boxes, ["ftyp", "moov", "moof", "mdat", "moof", "mdat"]);
+    assert_reads_back(&path, 48, 32, 20);
+    if have_ffprobe() {
+        let probe = ffprobe(&path, "stream=codec_name,nb_read_frames", true);
+        assert_eq!(probe, "h264,20");
+    }
+
+    // Before its first fragment a file holds no frame: an error, not a panic.
+    let early = dir.path().join("early.mp4");
+    let mut video = VideoWriter::create(&early, 48, 32, 10).unwrap();
+    for t in 0..5 {
+        video.write_frame(&moving_square(48, 32, t)).unwrap();
+    }
+    std::mem::forget(video);
+    let err = load_video(&early).unwrap_err().to_string();
+    assert!(err.contains("no complete video sample"), "{err}");
+}
+
+/// Set in the child process of `run_killed_by_sigkill_leaves_usable_files`: the folder to
+/// record into.
+const CHILD_DIR: &str = "GENREWARD_RECORD_TEST_CHILD_DIR";
+
+/// A recording process killed with SIGKILL mid-run (a run folder's video and observation
+/// stack): the MP4 plays up to its last complete second and the `.npy` header counts every
+/// frame written. The test runs itself again as the recording child, then kills it.
+#[test]
+fn run_killed_by_sigkill_leaves_usable_files() {
+    let (w, h) = (48u32, 32u32);
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        // The child: 25 frames at 10 fps into both files, say so, then wait to be killed.
+        let dir = Path::new(&dir);
+        let mut video = VideoWriter::create(&dir.join("video.mp4"), w, h, 10).unwrap();
+        let mut npy = NpyWriter::create(&dir.join("obs_000.npy"), h, w).unwrap();
+        for t in 0..25 {
+            let frame = moving_square(w, h, t);
+            video.write_frame(&frame).unwrap();
+            npy.write_frame(&frame).unwrap();
+        }
+        std::fs::write(dir.join("ready"), b"").unwrap();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "run_killed_by_sigkill_leaves_usable_files"])
+        .args(["--nocapture", "--test-threads", "1"])
+        .env(CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !dir.path().join("ready").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the recording child exited early: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the recording child never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+
+    let mp4 = dir.path().join("video.mp4");
+    assert_reads_back(&mp4, w, h, 20);
+    if have_ffprobe() {
+        let probe = ffprobe(&mp4, "stream=codec_name,nb_read_frames", true);
+        assert_eq!(probe, "h264,20");
+    }
+    let npy = dir.path().join("obs_000.npy");
+    let bytes = std::fs::read(&npy).unwrap();
+    let header = String::from_utf8_lossy(&bytes[..128]);
+    assert!(header.contains("'shape': (25, 32, 48, 3)"), "{header}");
+    let (shape, data) = read_npy_u8(&npy).unwrap();
+    assert_eq!(shape, vec![25, 32, 48, 3]);
+    let want: Vec<u8> = (0..25).flat_map(|t| moving_square(w, h, t)).collect();
+    assert_eq!(data, want);
 }
 
 /// Flat blocks of colour (what GIF keeps exactly up to quantisation): a grey background and a
@@ -312,6 +496,54 @@ fn npy_finished_on_drop_and_empty_is_valid() {
     assert_eq!(read_npy_u8(&empty).unwrap(), (vec![0, 3, 5, 3], vec![]));
 }
 
+/// A writer that never finishes (its process died) leaves a header that counts the frames
+/// written; readers take the whole frames of a file whose header and data disagree.
+#[test]
+fn unfinished_npy_header_counts_the_frames_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unfinished.npy");
+    let frame = |t: u8| -> Vec<u8> { (0..2 * 3 * 3).map(|i| i * 11 + t).collect() };
+    let mut npy = NpyWriter::create(&path, 2, 3).unwrap();
+    for t in 0..4 {
+        npy.write_frame(&frame(t)).unwrap();
+        // True after every frame, not only at the end.
+        let (shape, _) = read_npy_u8(&path).unwrap();
+        assert_eq!(shape, vec![usize::from(t) + 1, 2, 3, 3]);
+    }
+    std::mem::forget(npy); // no finish, no drop
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = String::from_utf8_lossy(&bytes[..header_len]).to_string();
+    assert!(header.contains("'shape': (4, 2, 3, 3)"), "{header}");
+    let want: Vec<u8> = (0..4).flat_map(frame).collect();
+    assert_eq!(
+        read_npy_u8(&path).unwrap(),
+        (vec![4, 2, 3, 3], want.clone())
+    );
+
+    // Part of a fifth frame (a kill mid-write): dropped.
+    let mut partial = bytes.clone();
+    partial.extend_from_slice(&frame(4)[..7]);
+    std::fs::write(&path, &partial).unwrap();
+    assert_eq!(
+        read_npy_u8(&path).unwrap(),
+        (vec![4, 2, 3, 3], want.clone())
+    );
+    // A whole fifth frame the header does not count yet: kept.
+    let mut extra = bytes.clone();
+    extra.extend_from_slice(&frame(4));
+    std::fs::write(&path, &extra).unwrap();
+    let (shape, data) = read_npy_u8(&path).unwrap();
+    assert_eq!(shape, vec![5, 2, 3, 3]);
+    assert_eq!(data, (0..5).flat_map(frame).collect::<Vec<u8>>());
+    // A header that counts more frames than the data holds (a cut copy): the whole ones.
+    std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
+    assert_eq!(
+        read_npy_u8(&path).unwrap(),
+        (vec![2, 2, 3, 3], want[..36].to_vec())
+    );
+}
+
 #[test]
 fn corrupt_npy_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,11 +556,11 @@ fn corrupt_npy_is_an_error_not_a_panic() {
     let bytes = std::fs::read(&good).unwrap();
 
     let bad = dir.path().join("bad.npy");
+    // Data that disagrees with the frame count is not an error: the whole frames are read
+    // (see `unfinished_npy_header_counts_the_frames_written`).
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
-        ("truncated data", bytes[..bytes.len() - 5].to_vec()),
         ("truncated header", bytes[..40].to_vec()),
-        ("extra data", [bytes.clone(), vec![0]].concat()),
         ("not npy", b"hello, world".to_vec()),
     ];
     for (what, from, to) in [

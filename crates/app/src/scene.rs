@@ -2,7 +2,8 @@
 //! list the observation renderer draws (table, fixtures, object, hand,
 //! fingers, arm links, goal marker), as unit meshes with a pose and scale.
 
-use super::sim::Sim;
+use crate::sim::SimRead;
+use crate::AppSet;
 use bevy::prelude::*;
 use genreward_render::mesh::{MeshKind, MESH_COUNT};
 use genreward_render::scene::{push_instances, GpuInstance};
@@ -13,8 +14,8 @@ pub struct ScenePlugin;
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<SceneParts>()
-            .add_systems(Startup, setup)
-            .add_systems(Update, sync.after(super::sim::advance));
+            .add_systems(Startup, setup.in_set(AppSet::Present))
+            .add_systems(Update, sync.in_set(AppSet::Present));
     }
 }
 
@@ -80,7 +81,7 @@ fn material(
 
 fn sync(
     mut commands: Commands,
-    sim: Res<Sim>,
+    sim: SimRead,
     mut parts: ResMut<SceneParts>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut transforms: Query<&mut Transform>,
@@ -92,10 +93,10 @@ fn sync(
     for l in parts.lists.iter_mut() {
         l.clear();
     }
-    push_instances(&sim.shown_shapes(), &mut parts.lists);
+    push_instances(&sim.shown().shapes(), &mut parts.lists);
     // A new episode (task, seed) may order the parts differently: rebuild.
-    let new_episode = parts.episode != sim.episode_serial;
-    parts.episode = sim.episode_serial;
+    let new_episode = parts.episode != sim.episode.serial;
+    parts.episode = sim.episode.serial;
     for kind in [MeshKind::Cube, MeshKind::Cylinder, MeshKind::Sphere] {
         let k = kind as usize;
         let fresh = new_episode || parts.entities[k].len() != parts.lists[k].len();

@@ -2,7 +2,8 @@
 //! (wheel), or one of Meta-World's named cameras (the tracking ones follow
 //! the hand). Dragging from a preset continues as orbit from where it was.
 
-use super::sim::Sim;
+use crate::sim::Episode;
+use crate::AppSet;
 use bevy::camera::PerspectiveProjection;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
@@ -14,8 +15,8 @@ pub struct CameraPlugin;
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(ViewCamera::default())
-            .add_systems(Startup, spawn)
-            .add_systems(Update, (control, place).chain().after(super::sim::advance));
+            .add_systems(Startup, spawn.in_set(AppSet::Present))
+            .add_systems(Update, (control, place).chain().in_set(AppSet::Present));
     }
 }
 
@@ -89,8 +90,8 @@ fn spawn(mut commands: Commands) {
     ));
 }
 
-fn preset_pose(name: CameraName, sim: &Sim) -> (Vec3, Vec3, Vec3, f32) {
-    let p = name.pose(sim.env.world().hand_pos());
+fn preset_pose(name: CameraName, episode: &Episode) -> (Vec3, Vec3, Vec3, f32) {
+    let p = name.pose(episode.env.world().hand_pos());
     let v = |a: [f32; 3]| Vec3::from_array(a);
     (
         v(p.eye.to_array()),
@@ -102,7 +103,7 @@ fn preset_pose(name: CameraName, sim: &Sim) -> (Vec3, Vec3, Vec3, f32) {
 
 fn control(
     mut cam: ResMut<ViewCamera>,
-    sim: Res<Sim>,
+    episode: Res<Episode>,
     buttons: Res<ButtonInput<MouseButton>>,
     motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
@@ -121,7 +122,7 @@ fn control(
         && drag != Vec2::ZERO;
     if (rotating || panning || scroll.delta.y != 0.0) && matches!(cam.mode, CamMode::Preset(_)) {
         if let CamMode::Preset(name) = cam.mode {
-            let (eye, fwd, _, fovy) = preset_pose(name, &sim);
+            let (eye, fwd, _, fovy) = preset_pose(name, &episode);
             cam.orbit_from(eye, fwd);
             cam.fovy_deg = fovy;
         }
@@ -145,7 +146,7 @@ fn control(
 
 fn place(
     cam: Res<ViewCamera>,
-    sim: Res<Sim>,
+    episode: Res<Episode>,
     mut q: Query<(&mut Transform, &mut Projection), With<MainCamera>>,
 ) {
     let Ok((mut t, mut proj)) = q.single_mut() else {
@@ -156,7 +157,7 @@ fn place(
             let eye = cam.orbit_eye();
             (eye, (cam.target - eye).normalize(), Vec3::Z, cam.fovy_deg)
         }
-        CamMode::Preset(name) => preset_pose(name, &sim),
+        CamMode::Preset(name) => preset_pose(name, &episode),
     };
     *t = Transform::from_translation(eye).looking_to(fwd, up);
     if let Projection::Perspective(p) = &mut *proj {

@@ -2,12 +2,13 @@
 //! grid (the hand's box), the same values and colours as the panel's top view, updated when
 //! the panel refreshes the field, with a colour bar in the view's corner.
 
-use super::reward::RewardPanel;
+use crate::reward::FieldView;
+use crate::AppSet;
 use bevy::asset::RenderAssetUsages;
+use bevy::ecs::system::SystemParam;
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
-use bevy_egui::egui;
 use genreward_record::picture::colormap;
 use genreward_reward::field::RewardField;
 
@@ -16,7 +17,7 @@ pub struct TableFieldPlugin;
 impl Plugin for TableFieldPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<TableField>()
-            .add_systems(Update, update.after(super::reward::field_system));
+            .add_systems(Update, update.in_set(AppSet::Present));
     }
 }
 
@@ -52,16 +53,29 @@ pub fn field_rgba(field: &RewardField) -> (u32, u32, Vec<u8>) {
     (nx as u32, ny as u32, rgba)
 }
 
+/// The assets the map is made of.
+#[derive(SystemParam)]
+struct MapAssets<'w> {
+    images: ResMut<'w, Assets<Image>>,
+    meshes: ResMut<'w, Assets<Mesh>>,
+    materials: ResMut<'w, Assets<StandardMaterial>>,
+}
+
+/// Shows the map while the panel shows the field, and redraws it when the field changed.
 fn update(
     mut commands: Commands,
-    panel: Res<RewardPanel>,
+    field: Res<FieldView>,
     mut state: ResMut<TableField>,
-    mut images: ResMut<Assets<Image>>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut assets: MapAssets,
     mut visibility: Query<&mut Visibility>,
 ) {
-    let show = panel.field.show && panel.field.values.is_some();
+    let MapAssets {
+        images,
+        meshes,
+        materials,
+    } = &mut assets;
+    let view = &*field;
+    let show = view.show && view.values.is_some();
     if let Some(e) = state.entity {
         if let Ok(mut v) = visibility.get_mut(e) {
             let want = if show {
@@ -74,13 +88,13 @@ fn update(
             }
         }
     }
-    let Some(field) = panel.field.values.as_ref().filter(|_| show) else {
+    let Some(field) = view.values.as_ref().filter(|_| show) else {
         return;
     };
-    if state.serial == panel.field.picture_serial && state.entity.is_some() {
+    if state.serial == view.picture_serial && state.entity.is_some() {
         return;
     }
-    state.serial = panel.field.picture_serial;
+    state.serial = view.picture_serial;
     let (w, h, rgba) = field_rgba(field);
     let mut img = Image::new(
         Extent3d {
@@ -138,84 +152,5 @@ fn update(
     state.image = Some(image);
 }
 
-/// The colour bar of the map on the table, in the 3D view's bottom-left corner: the field's
-/// range, low to high, and what it shows.
-pub fn legend(ctx: &egui::Context, panel: &RewardPanel) {
-    let Some(field) = panel.field.values.as_ref().filter(|_| panel.field.show) else {
-        return;
-    };
-    let (lo, hi) = field.range();
-    egui::Area::new(egui::Id::new("table-field-legend"))
-        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(12.0, -12.0))
-        .show(ctx, |ui| {
-            egui::Frame::popup(ui.style()).show(ui, |ui| {
-                ui.small(format!(
-                    "r_fb with the {} at each point on the table",
-                    match field.subject {
-                        genreward_reward::field::FieldSubject::Hand => "hand",
-                        genreward_reward::field::FieldSubject::Object => "object",
-                    }
-                ));
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(220.0, 14.0), egui::Sense::hover());
-                let n = 64;
-                for k in 0..n {
-                    let c = colormap((k as f64 + 0.5) / n as f64);
-                    let x0 = rect.left() + rect.width() * k as f32 / n as f32;
-                    let x1 = rect.left() + rect.width() * (k + 1) as f32 / n as f32;
-                    ui.painter().rect_filled(
-                        egui::Rect::from_min_max(
-                            egui::pos2(x0, rect.top()),
-                            egui::pos2(x1 + 0.5, rect.bottom()),
-                        ),
-                        0.0,
-                        egui::Color32::from_rgb(c[0], c[1], c[2]),
-                    );
-                }
-                ui.horizontal(|ui| {
-                    ui.monospace(format!("{lo:.1}"));
-                    ui.add_space(120.0);
-                    ui.monospace(format!("{hi:.1}"));
-                });
-            });
-        });
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use genreward_reward::field::{FieldGrid, FieldSubject};
-
-    /// Cell (i, j) lands at column i, row ny - 1 - j (largest y on top), in the colour of its
-    /// place in the field's range.
-    #[test]
-    fn cells_map_to_pixels_with_y_up() {
-        let grid = FieldGrid {
-            x: [-0.3, 0.3],
-            y: [0.4, 0.9],
-            nx: 3,
-            ny: 2,
-        };
-        let values = vec![0.0, 1.0, 2.0, 3.0, 4.0, 10.0];
-        let field = RewardField {
-            grid,
-            subject: FieldSubject::Hand,
-            values,
-            ms: 0.0,
-        };
-        let (w, h, rgba) = field_rgba(&field);
-        assert_eq!((w, h, rgba.len()), (3, 2, 24));
-        let px = |x: usize, y: usize| &rgba[(y * 3 + x) * 4..(y * 3 + x) * 4 + 4];
-        // Cell (2, 1), the largest value, top right; cell (0, 0), the smallest, bottom left.
-        let top = colormap(1.0);
-        assert_eq!(px(2, 0), &[top[0], top[1], top[2], 153]);
-        let low = colormap(0.0);
-        assert_eq!(px(0, 1), &[low[0], low[1], low[2], 153]);
-        let mid = colormap(0.3);
-        assert_eq!(
-            px(0, 0),
-            &[mid[0], mid[1], mid[2], 153],
-            "cell (0, 1) holds 3"
-        );
-    }
-}
+mod tests;
