@@ -1,6 +1,6 @@
 #!/bin/bash
-# The H200 figures of the README's DreamerV3 section (session 9): runs on a lent device machine
-# from the repository root, with the debug-profile binary and Vulkan loaders carried along.
+# The H200 figures of docs/dreamer.md (DreamerV3 on a GPU): runs on a device machine from the
+# repository root, with the debug-profile binary and Vulkan loaders carried along.
 #
 # Prepare here (x86-64):
 #   cargo build && strip -o /tmp/gr target/debug/genreward && mkdir -p .gpu && xz -T2 -6 -c /tmp/gr > .gpu/gr.xz

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Learning curves of `genreward train dreamer` runs, from their metrics.jsonl.
 
-    python3 scripts/plot_curves.py --out docs/curves.png LABEL=RUN [LABEL=RUN ...]
+    python3 scripts/plot_curves.py --out docs/experiments/curves.png LABEL=RUN [LABEL=RUN ...]
 
-RUN is a run folder (its metrics.jsonl is read) or a metrics file itself (docs/curves/ keeps
-the evaluation and episode lines of the runs the README shows). `--keep DIR` writes those
+RUN is a run folder (its metrics.jsonl is read) or a metrics file itself (docs/experiments/curves/ keeps
+the evaluation and episode lines of the runs docs/experiments/reach-agent.md shows). `--keep DIR` writes those
 lines of each run to DIR/LABEL.jsonl.
 
 Three panels over environment steps: the held-out greedy evaluations' success rate, their
