@@ -1,20 +1,25 @@
-//! Subcommands: `rollout`, `tasks`, `bench`, `parity`.
+//! The commands: typed flags -> a library call -> the JSON line. `train`, `reconstruct` and the
+//! evaluations live in `train_cmd` and `eval_cmd`; everything else is here.
 
-use crate::record::Recorder;
+use crate::common::{bar, check_png, interrupt_flag, print_json, warn_fb_note, RewardArgs};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use genreward_record::VideoFormat;
-use genreward_render::{render_envs, CameraName, Renderer, ViewSpec};
-use genreward_run::{RunManifest, VideoInfo};
-use genreward_sim::fixture::parity_dir;
-use genreward_sim::rollout::run_episode;
-use genreward_sim::{
-    Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, RolloutSummary, TaskKind, VecEnv,
+use genreward_agent::PolicyChoice;
+use genreward_episodes::{
+    field_map, write_dataset, write_expert_goal, DatasetConfig, ExpertGoal, FieldMapConfig,
+    HOLD_STEPS,
 };
-use indicatif::{ProgressBar, ProgressStyle};
-use std::fs;
+use genreward_models::DeviceKind;
+use genreward_record::VideoFormat;
+use genreward_render::{render_envs, CameraName, Renderer, Size, ViewSpec};
+use genreward_reward::field::FieldSubject;
+use genreward_run::{record_rollout, score_run, Loaded, RolloutSpec, RunDir, VideoSpec};
+use genreward_sim::fixture::parity_dir;
+use genreward_sim::{
+    Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, TaskKind, TaskList, VecEnv,
+};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
@@ -37,35 +42,35 @@ enum Command {
     /// Measure simulation throughput (steps per second).
     Bench(BenchArgs),
     /// Open the app: the 3D scene, the agent's view, rewards and plots.
-    View(ViewArgs),
+    View(crate::view::ViewArgs),
     /// Render the scripted expert from a seed's initial scene until success (plus a short
     /// hold): the default goal video.
-    Goal(crate::goal::GoalArgs),
+    Goal(GoalArgs),
     /// Write the video VAE's training data: expert, noisy-expert and random episodes of every
     /// task, rendered in batches, with held-out validation seeds.
-    Dataset(crate::dataset::DatasetArgs),
+    Dataset(DatasetArgs),
     /// Train a model.
     #[command(subcommand)]
     Train(TrainCommand),
     /// Encode and decode a video with the VAE; write input above reconstruction and print PSNR.
-    Reconstruct(crate::vae_cli::ReconstructArgs),
+    Reconstruct(crate::train_cmd::ReconstructArgs),
     /// Score a recorded run (rollout --camera) against a goal video: r_env, r_video, r_fb and
     /// the mixed reward per step.
-    Score(crate::score::ScoreArgs),
+    Score(ScoreArgs),
     /// Pick the goal frame of a goal video (scores of its 16 sampled frames) and save the strip.
-    GoalFrame(crate::goal_frame_cli::GoalFrameArgs),
+    GoalFrame(GoalFrameArgs),
     /// Draw the reward field (r_fb with the hand or object at each cell of a grid over the
     /// table) over a top view of the scene.
-    Heatmap(crate::heatmap::HeatmapArgs),
+    Heatmap(HeatmapArgs),
     /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
-    EvalReward(crate::eval::EvalArgs),
+    EvalReward(crate::eval_cmd::EvalRewardArgs),
     /// How well r_fb rises toward success and ranks expert over random episodes on unseen
     /// seeds (every task).
-    EvalFb(crate::eval_fb::EvalFbArgs),
+    EvalFb(crate::eval_cmd::EvalFbArgs),
     /// How a policy (a trained agent, or expert / random / zero) does on unseen seeds:
     /// success with its 95 % interval, return, closest approach; with --probe, how precisely
     /// the agent's model state places the hand, the object and the goal (a linear read-out).
-    EvalAgent(crate::eval_agent::EvalAgentArgs),
+    EvalAgent(crate::eval_cmd::EvalAgentArgs),
     /// Replay Meta-World fixtures (*.jsonl) through our rewards, info terms,
     /// success checks and experts; fail if any differs.
     Parity {
@@ -77,24 +82,24 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum TrainCommand {
     /// Train the 3D causal video VAE on .npy episodes (see `genreward dataset`).
-    Vae(crate::vae_cli::TrainVaeArgs),
+    Vae(crate::train_cmd::TrainVaeArgs),
     /// Train the forward-backward representation on dataset episodes (see `genreward dataset`).
-    Fb(crate::fb_cli::TrainFbArgs),
+    Fb(crate::train_cmd::TrainFbArgs),
     /// Train a DreamerV3 agent on a task from pixels, with the environment's reward or the
     /// GenReward mix.
-    Dreamer(crate::dreamer_cli::TrainDreamerArgs),
+    Dreamer(crate::train_cmd::TrainDreamerArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct RolloutArgs {
     /// Task name, e.g. pick-place (a -v3 suffix is accepted).
     #[arg(long)]
-    task: String,
+    task: TaskKind,
     /// expert | random | zero | agent:DIR (a trained DreamerV3 agent, a `train dreamer --out`
     /// folder: it sees its own camera at 64x64, saved as obs_NNN.npy unless --camera or --goal
     /// asks for another observation camera, and acts greedily).
     #[arg(long, default_value = "expert")]
-    policy: String,
+    policy: PolicyChoice,
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     episodes: usize,
     /// Episode i uses placement seed seed+i.
@@ -114,21 +119,21 @@ struct RolloutArgs {
     out: PathBuf,
     /// Save each episode's camera observations as <out>/obs_NNN.npy (uint8 [T, H, W, 3]).
     /// Cameras: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV (Meta-World's),
-    /// and front, frontClose (ours: see the README).
+    /// and front (ours: see docs/cameras.md).
     #[arg(long)]
-    camera: Option<String>,
+    camera: Option<CameraName>,
     /// Observation size, WxH.
     #[arg(long, default_value = "64x64")]
-    size: String,
-    /// Record the run as video, one frame per step (.mp4: H.264, .gif).
+    size: Size,
+    /// Record the run as video, one frame per step (.mp4: fragmented H.264, .gif).
     #[arg(long)]
     video: Option<PathBuf>,
     /// Camera of the video.
     #[arg(long, default_value = "corner")]
-    video_camera: String,
+    video_camera: CameraName,
     /// Video frame size, WxH.
     #[arg(long, default_value = "256x256")]
-    video_size: String,
+    video_size: Size,
     /// Print step, reward and success on the video frames (and r_video with --goal).
     #[arg(long)]
     overlay: bool,
@@ -140,82 +145,16 @@ struct RolloutArgs {
     #[arg(long)]
     goal: Option<PathBuf>,
     #[command(flatten)]
-    reward: crate::score::GenRewardArgs,
-}
-
-#[derive(clap::Args, Debug)]
-struct ViewArgs {
-    #[arg(long, default_value = "pick-place")]
-    task: String,
-    /// expert | random | zero | keyboard
-    #[arg(long, default_value = "expert")]
-    policy: String,
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    seed: u32,
-    /// Camera of the agent's observation (with --policy agent:DIR: the agent's own, unless
-    /// --goal asks for this one to be scored; the agent still acts on its own frames).
-    #[arg(long, default_value = "corner2")]
-    camera: String,
-    /// Observation size, WxH.
-    #[arg(long, default_value = "64x64")]
-    size: String,
-    /// Run this many frames (one simulation step each), then exit.
-    #[arg(long, allow_negative_numbers = true)]
-    frames: Option<u32>,
-    /// Save a screenshot of the window after the last frame (.png), then exit.
-    #[arg(long, requires = "frames")]
-    screenshot: Option<PathBuf>,
-    /// Save the agent-view frames shown as uint8 [T, H, W, 3] .npy.
-    #[arg(long)]
-    save_agent_view: Option<PathBuf>,
-    /// Start recording at once to this .mp4 or .gif (as the Record button does).
-    #[arg(long)]
-    record: Option<PathBuf>,
-    /// What --record records: agent (the agent view, one frame per step) or window.
-    #[arg(long, default_value = "agent", requires = "record")]
-    record_source: String,
-    /// A goal video (.mp4, .gif, .npy, a folder of .png): the app computes GenReward's terms
-    /// (r_video, r_fb) every step and shows the goal, the terms and the mix.
-    #[arg(long)]
-    goal: Option<PathBuf>,
-    /// Pay r_env only every K steps in the mix (the paper's sparse setting uses 64); the panel
-    /// can change it.
-    #[arg(long, allow_negative_numbers = true)]
-    sparse_every: Option<usize>,
-    /// Show the FB reward field of the hand or the object from the start (needs --goal).
-    #[arg(long)]
-    heatmap: Option<String>,
-    /// Replay a run folder (`rollout --out`, with its steps.jsonl, manifest.json and obs_*.npy):
-    /// every step's scene rebuilt from its recorded state, its agent view and terms,
-    /// scrubbable and rescoreable; the task, camera and goal are the run's.
-    #[arg(long, conflicts_with_all = ["task", "policy", "seed", "save_agent_view"])]
-    run: Option<PathBuf>,
-    /// Scripted use: drop these files on the window (one per frame from the third), as a user
-    /// drops a goal video.
-    #[arg(long = "drop", value_name = "FILE")]
-    drops: Vec<PathBuf>,
-    /// Window size, WxH (a tall window shows every panel at once in a screenshot).
-    #[arg(long, default_value = "1280x800")]
-    window_size: String,
-    /// The episode of --run to show first.
-    #[arg(
-        long,
-        default_value_t = 0,
-        requires = "run",
-        allow_negative_numbers = true
-    )]
-    episode: usize,
-    #[command(flatten)]
-    reward: crate::score::GenRewardArgs,
+    reward: RewardArgs,
 }
 
 #[derive(clap::Args, Debug)]
 struct BenchArgs {
     #[arg(long)]
-    task: String,
+    task: TaskKind,
     /// expert | random | zero
     #[arg(long, default_value = "expert")]
-    policy: String,
+    policy: PolicyKind,
     /// Environment steps to time (in total over all environments).
     #[arg(long, default_value_t = 20_000, allow_negative_numbers = true)]
     steps: usize,
@@ -227,15 +166,168 @@ struct BenchArgs {
     /// Also render every environment's observation each step from this camera
     /// (all environments in one batch) and report obs_per_sec.
     #[arg(long)]
-    camera: Option<String>,
+    camera: Option<CameraName>,
     /// Observation size, WxH.
     #[arg(long, default_value = "64x64")]
-    size: String,
+    size: Size,
 }
 
-pub fn run() -> Result<()> {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+#[derive(clap::Args, Debug)]
+struct GoalArgs {
+    /// Task name.
+    #[arg(long)]
+    task: TaskKind,
+    /// Placement seed of the scene the expert starts from.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u32,
+    /// .mp4, .gif, .npy, or a folder name (no extension) for PNG frames.
+    #[arg(long)]
+    out: PathBuf,
+    /// Camera (the agent's, by default).
+    #[arg(long, default_value = "corner2")]
+    camera: CameraName,
+    /// Frame size, WxH.
+    #[arg(long, default_value = "64x64")]
+    size: Size,
+    /// Give up if the expert has not succeeded after this many steps.
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
+    max_steps: usize,
+    /// Steps kept after the first success.
+    #[arg(long, default_value_t = HOLD_STEPS, allow_negative_numbers = true)]
+    hold: usize,
+    /// Hold the final state longer, until the video has at least this many frames. A goal video
+    /// as long as the agent's episodes (256 in the paper's setting) lines the 16 sampled frames
+    /// up in time with the agent's (see docs/reward-video.md).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    length: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct DatasetArgs {
+    /// Output folder: train/<task>/<variant>/{obs,state,action}_<seed>.npy and val/... .
+    #[arg(long)]
+    out: PathBuf,
+    /// Training episodes per task and behaviour (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 6, allow_negative_numbers = true)]
+    train_episodes: usize,
+    /// Validation episodes per task and behaviour (seeds seed+500, ...).
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    val_episodes: usize,
+    /// First training seed.
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    seed: u32,
+    /// Steps per episode (the paper's 256).
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+    steps: usize,
+    #[arg(long, default_value = "corner2")]
+    camera: CameraName,
+    #[arg(long, default_value = "64x64")]
+    size: Size,
+    /// Comma-separated task names, or all.
+    #[arg(long, default_value = "all")]
+    tasks: TaskList,
+}
+
+#[derive(clap::Args, Debug)]
+struct ScoreArgs {
+    /// A run folder recorded with camera observations (rollout --camera).
+    #[arg(long)]
+    run: PathBuf,
+    /// The goal video (.mp4, .gif, .npy, a folder of .png).
+    #[arg(long)]
+    goal: PathBuf,
+    /// Where to write one JSON line per step: episode, step, r_env (as paid), r_video, r_fb,
+    /// reward.
+    #[arg(long)]
+    out: PathBuf,
+    /// Pay r_env (the recorded dense reward) only every K steps (the paper uses 64); 0 = every
+    /// step. Default: as the run was recorded.
+    #[arg(long, allow_negative_numbers = true)]
+    sparse_every: Option<usize>,
+    #[command(flatten)]
+    reward: RewardArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct GoalFrameArgs {
+    /// The goal video (.mp4, .gif, .npy, a folder of .png).
+    #[arg(long)]
+    goal: PathBuf,
+    /// The task, whose sentence (see `genreward tasks`) CLIP scores the frames against.
+    #[arg(long)]
+    task: TaskKind,
+    /// Where to save the 16 sampled frames with their scores and the choice marked (.png).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The VAE whose input size the frames are sampled at (and whose features the fallback
+    /// scores with; default: the shipped one).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// CLIP weights (OpenCLIP layout: *.safetensors, open_clip_config.json, the BPE vocabulary):
+    /// score each frame against the task's sentence and take the best. Without them: the last
+    /// sampled frame, scored by its VAE-feature cosine to the last one.
+    #[arg(long)]
+    clip: Option<PathBuf>,
+    /// Take this frame (0-15) instead; the scores are still shown.
+    #[arg(long, allow_negative_numbers = true)]
+    goal_frame: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+#[derive(clap::Args, Debug)]
+struct HeatmapArgs {
+    #[arg(long)]
+    task: TaskKind,
+    /// Placement seed of the scene.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u32,
+    /// The goal video (default: the expert's on this seed, as `genreward goal` makes it).
+    #[arg(long)]
+    goal: Option<PathBuf>,
+    /// Where to save the picture (.png).
+    #[arg(long)]
+    out: PathBuf,
+    /// Whose position the field moves: hand or object.
+    #[arg(long, default_value = "hand")]
+    subject: FieldSubject,
+    /// Let the expert act this many steps first (the field of a state mid-task).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    at_step: usize,
+    /// Cells per side of the grid over the hand's reachable box.
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
+    grid: usize,
+    /// Side of the picture's top view in pixels.
+    #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
+    size: u32,
+    /// FB checkpoint folder (default: the shipped one).
+    #[arg(long)]
+    fb: Option<PathBuf>,
+    /// The VAE the FB model's goal features come from (default: the shipped one).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// CLIP weights to pick the goal frame by the task's sentence.
+    #[arg(long)]
+    clip: Option<PathBuf>,
+    /// DINO weights of an FB checkpoint trained with `train fb --dino` (default: the folder it
+    /// was trained with).
+    #[arg(long)]
+    dino: Option<PathBuf>,
+    /// The goal frame (0-15; default: chosen as `score` does).
+    #[arg(long, allow_negative_numbers = true)]
+    goal_frame: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+    /// The camera an FB model that reads frames was trained on (the dataset's): the field's
+    /// cells are re-rendered from it.
+    #[arg(long, default_value = "corner2")]
+    camera: CameraName,
+}
+
+/// Parses the command line; clap's multi-line errors become one line.
+fn parse() -> Result<Cli> {
+    match Cli::try_parse() {
+        Ok(c) => Ok(c),
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -252,8 +344,11 @@ pub fn run() -> Result<()> {
                 _ => bail!("{first}"),
             }
         }
-    };
-    match cli.command {
+    }
+}
+
+pub fn run() -> Result<()> {
+    match parse()?.command {
         Command::Rollout(a) => rollout(a),
         Command::Tasks => {
             for t in TaskKind::ALL {
@@ -263,29 +358,21 @@ pub fn run() -> Result<()> {
             Ok(())
         }
         Command::Bench(a) => bench(a),
-        Command::View(a) => view(a),
-        Command::Goal(a) => crate::goal::goal(a),
-        Command::Dataset(a) => crate::dataset::dataset(a),
-        Command::Train(TrainCommand::Vae(a)) => crate::vae_cli::train_vae(a),
-        Command::Train(TrainCommand::Fb(a)) => crate::fb_cli::train_fb(a),
-        Command::Train(TrainCommand::Dreamer(a)) => crate::dreamer_cli::train_dreamer(a),
-        Command::Reconstruct(a) => crate::vae_cli::reconstruct(a),
-        Command::Score(a) => crate::score::score(a),
-        Command::GoalFrame(a) => crate::goal_frame_cli::goal_frame(a),
-        Command::Heatmap(a) => crate::heatmap::heatmap(a),
-        Command::EvalReward(a) => crate::eval::eval_reward(a),
-        Command::EvalFb(a) => crate::eval_fb::eval_fb(a),
-        Command::EvalAgent(a) => crate::eval_agent::eval_agent(a),
+        Command::View(a) => crate::view::view(a),
+        Command::Goal(a) => goal(a),
+        Command::Dataset(a) => dataset(a),
+        Command::Train(TrainCommand::Vae(a)) => crate::train_cmd::train_vae(a),
+        Command::Train(TrainCommand::Fb(a)) => crate::train_cmd::train_fb(a),
+        Command::Train(TrainCommand::Dreamer(a)) => crate::train_cmd::train_dreamer(a),
+        Command::Reconstruct(a) => crate::train_cmd::reconstruct(a),
+        Command::Score(a) => score(a),
+        Command::GoalFrame(a) => goal_frame(a),
+        Command::Heatmap(a) => heatmap(a),
+        Command::EvalReward(a) => crate::eval_cmd::eval_reward(a),
+        Command::EvalFb(a) => crate::eval_cmd::eval_fb(a),
+        Command::EvalAgent(a) => crate::eval_cmd::eval_agent(a),
         Command::Parity { dir } => parity(&dir),
     }
-}
-
-fn parse_task(s: &str) -> Result<TaskKind> {
-    Ok(s.parse::<TaskKind>()?)
-}
-
-fn parse_policy(s: &str) -> Result<PolicyKind> {
-    Ok(s.parse::<PolicyKind>()?)
 }
 
 fn check_noise(noise: f64) -> Result<()> {
@@ -295,30 +382,12 @@ fn check_noise(noise: f64) -> Result<()> {
     Ok(())
 }
 
-fn parse_view(camera: &str, size: &str, flag: &str) -> Result<ViewSpec> {
-    let camera: CameraName = camera.parse()?;
-    let (width, height) =
-        genreward_render::parse_size(size).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))?;
-    Ok(ViewSpec {
-        camera,
-        width,
-        height,
-    })
-}
-
-fn rollout(mut a: RolloutArgs) -> Result<()> {
-    let task = parse_task(&a.task)?;
-    let agent = match crate::agent_policy::agent_dir(&a.policy)? {
-        Some(dir) => Some(crate::agent_policy::AgentPolicy::load(&dir)?),
-        None => None,
-    };
+fn rollout(a: RolloutArgs) -> Result<()> {
+    let task = a.task;
+    let agent = a.policy.load_agent()?;
     if let Some(trained) = agent.as_ref().and_then(|p| p.task()).filter(|t| *t != task) {
         eprintln!("note: the agent was trained on {trained}; running it on {task}");
     }
-    let policy = match &agent {
-        Some(_) => PolicyKind::Agent,
-        None => parse_policy(&a.policy)?,
-    };
     check_noise(a.noise)?;
     if agent.is_some() && a.noise > 0.0 {
         bail!("--noise applies to the built-in policies, not to agent:DIR");
@@ -329,38 +398,40 @@ fn rollout(mut a: RolloutArgs) -> Result<()> {
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
     }
-    let mut obs = match (&a.camera, &a.goal) {
-        (Some(c), _) => Some(parse_view(c, &a.size, "size")?),
-        (None, Some(_)) => Some(parse_view("corner2", &a.size, "size")?),
-        (None, None) => None,
-    };
     // The agent acts on the frames it was trained on. Those are what the run saves unless
     // --camera (or --goal, which scores corner2 by default) asks for others: then the agent's
     // are rendered besides, for it alone.
     let actor_view = agent.as_ref().map(|p| p.view());
-    if obs.is_none() {
-        obs = actor_view;
-    }
-    // A live agent gives its model state to an FB trained on it.
-    a.reward.live_agent = agent.is_some();
-    let loaded = match &a.goal {
-        Some(goal) => Some(crate::score::load_terms(goal, &a.reward, task)?),
+    let observations = match (a.camera, &a.goal) {
+        (Some(c), _) => Some(ViewSpec::new(c, a.size)),
+        (None, Some(_)) => Some(ViewSpec::new(CameraName::Corner2, a.size)),
+        (None, None) => actor_view,
+    };
+    let goal = match &a.goal {
+        Some(path) => {
+            let mut settings = a.reward.settings()?;
+            // A live agent gives its model state to an FB trained on it.
+            settings.live_agent = agent.is_some();
+            let loaded = Loaded::from_file(path, &settings, task)?;
+            warn_fb_note(&loaded.terms);
+            Some(loaded)
+        }
         None => None,
     };
     let video = match &a.video {
         Some(path) => {
             VideoFormat::from_path(path)?;
-            Some((
-                parse_view(&a.video_camera, &a.video_size, "video-size")?,
-                path.as_path(),
-                a.overlay,
-            ))
+            Some(VideoSpec {
+                path: path.clone(),
+                view: ViewSpec::new(a.video_camera, a.video_size),
+                overlay: a.overlay,
+            })
         }
         None => None,
     };
-    let cfg = RolloutConfig {
+    let config = RolloutConfig {
         task,
-        policy,
+        policy: a.policy.kind(),
         episodes: a.episodes,
         seed: a.seed,
         max_steps: a.max_steps,
@@ -368,98 +439,39 @@ fn rollout(mut a: RolloutArgs) -> Result<()> {
         noise: a.noise,
         physics: PhysicsConfig::default(),
     };
-    fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
-
-    let bar = ProgressBar::new((cfg.episodes * cfg.max_steps) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(format!("{} {}", task, a.policy));
-    let stop = crate::interrupt_flag();
-    let mut rec = Recorder::new(&a.out, obs, video, bar.clone(), stop.clone())?;
-    if let Some(view) = actor_view {
-        rec = rec.with_actor_view(view)?;
-    }
-    let mut goal_info = None;
-    if let Some(l) = loaded {
-        let goal_frame = l
-            .terms
-            .goal
-            .window
-            .get(l.terms.goal_frame.frame)
-            .map(|f| (f.clone(), l.terms.goal.size));
-        rec = rec.with_terms(
-            l.terms.video,
-            l.terms.fb,
-            l.info.alpha,
-            l.info.beta,
-            goal_frame,
-        );
-        goal_info = Some(l.info);
-    }
     let mut actor: Box<dyn genreward_sim::Actor> = match &agent {
         Some(p) => Box::new(p.actor()),
-        None => Box::new(Policy::for_run(cfg.policy, cfg.task, cfg.noise, cfg.seed)),
+        None => Box::new(Policy::for_run(config.policy, task, a.noise, a.seed)),
     };
-    let mut episodes = Vec::with_capacity(cfg.episodes);
-    for i in 0..cfg.episodes {
-        rec.begin_episode(i)?;
-        let summary = run_episode(&cfg, i, actor.as_mut(), &mut rec)?;
-        rec.end_episode()?;
-        episodes.push(summary);
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-    }
-    let term_ms = rec.term_ms.clone();
-    let fb_ms = rec.fb_ms.clone();
-    let files = rec.finish()?;
-    bar.finish_and_clear();
-    let interrupted = stop.load(Ordering::SeqCst);
-
-    let summary = RolloutSummary::new(&cfg, &episodes);
-    let manifest = RunManifest {
-        genreward_version: env!("CARGO_PKG_VERSION").into(),
-        command: std::env::args().collect(),
-        task: task.name().into(),
-        metaworld_name: task.v3_name(),
-        config: cfg.clone(),
-        observations: obs,
-        video: a.video.as_ref().map(|p| VideoInfo {
-            path: p.display().to_string(),
-            view: video.expect("video settings").0,
-            overlay: a.overlay,
-            fps: crate::record::VIDEO_FPS,
-            frames_are: "state before each step's action, one frame per step".into(),
-        }),
-        goal: goal_info,
+    let progress = bar((a.episodes * a.max_steps) as u64, "steps");
+    progress.set_message(format!("{task} {}", a.policy));
+    let stop = interrupt_flag();
+    let has_goal = goal.is_some();
+    let spec = RolloutSpec {
+        config,
+        out: a.out.clone(),
+        observations,
+        actor_view,
+        video,
+        goal,
         agent: agent.as_ref().map(|p| p.describe()),
-        files,
-        interrupted,
-        episodes: episodes.clone(),
-        summary: summary.clone(),
+        command: std::env::args().collect(),
     };
-    let mpath = a.out.join("manifest.json");
-    fs::write(&mpath, serde_json::to_string_pretty(&manifest)? + "\n")
-        .with_context(|| format!("cannot write {}", mpath.display()))?;
-    let mut line = serde_json::to_value(&summary)?;
-    if a.goal.is_some() {
-        line["ms_per_window"] = serde_json::json!(crate::score::median(&term_ms));
-        if !fb_ms.is_empty() {
+    let outcome = record_rollout(spec, actor.as_mut(), progress.clone(), stop)?;
+    progress.finish_and_clear();
+    let mut line = serde_json::to_value(&outcome.manifest.summary)?;
+    if has_goal {
+        line["ms_per_window"] = serde_json::json!(genreward_stats::median(&outcome.term_ms));
+        if !outcome.fb_ms.is_empty() {
             // One step at a time, as the run goes (score batches a whole episode).
-            line["ms_per_step_fb"] = serde_json::json!(crate::score::median(&fb_ms));
+            line["ms_per_step_fb"] = serde_json::json!(genreward_stats::median(&outcome.fb_ms));
         }
     }
     println!("{line}");
-    if interrupted {
+    if outcome.manifest.interrupted {
         bail!(
             "interrupted: kept {} episode(s) in {}",
-            episodes.len(),
+            outcome.manifest.episodes.len(),
             a.out.display()
         );
     }
@@ -487,18 +499,14 @@ struct BenchResult {
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
-    let task = parse_task(&a.task)?;
-    let policy = parse_policy(&a.policy)?;
+    let (task, policy) = (a.task, a.policy);
     if a.steps == 0 {
         bail!("--steps must be at least 1");
     }
     if a.envs == 0 {
         bail!("--envs must be at least 1");
     }
-    let view = match &a.camera {
-        Some(c) => Some(parse_view(c, &a.size, "size")?),
-        None => None,
-    };
+    let view = a.camera.map(|c| ViewSpec::new(c, a.size));
     let mut renderer = match view {
         Some(_) => Some(Renderer::new()?),
         None => None,
@@ -556,7 +564,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             rayon::current_num_threads(),
         )
     };
-    let res = BenchResult {
+    print_json(&BenchResult {
         task: task.name().into(),
         policy: policy.to_string(),
         envs: a.envs,
@@ -572,95 +580,134 @@ fn bench(a: BenchArgs) -> Result<()> {
         } else {
             "release"
         },
-    };
-    println!("{}", serde_json::to_string(&res)?);
-    Ok(())
+    })
 }
 
-fn view(a: ViewArgs) -> Result<()> {
-    let run = match &a.run {
-        Some(dir) => Some(genreward_run::RunDir::open(dir)?),
-        None => None,
-    };
-    let task = match &run {
-        Some(r) => parse_task(&r.manifest.task)?,
-        None => parse_task(&a.task)?,
-    };
-    let agent = match crate::agent_policy::agent_dir(&a.policy)? {
-        Some(dir) => Some(crate::agent_policy::AgentPolicy::load(&dir)?),
-        None => None,
-    };
-    let driver: crate::app::Driver = match &agent {
-        Some(_) => crate::app::Driver::Policy(PolicyKind::Agent),
-        None => a.policy.parse()?,
-    };
-    let mut obs = parse_view(&a.camera, &a.size, "size")?;
-    if let Some(p) = agent.as_ref().filter(|_| a.goal.is_none()) {
-        // The agent acts on its own camera's 64x64 frames: the agent view shows those. With a
-        // goal it shows (and GenReward scores) --camera, and the agent still sees its own.
-        obs = p.view();
+fn goal(a: GoalArgs) -> Result<()> {
+    if a.max_steps == 0 {
+        bail!("--max-steps must be at least 1");
     }
-    if a.frames == Some(0) {
-        bail!("--frames must be at least 1");
-    }
-    if let Some(p) = &a.record {
-        VideoFormat::from_path(p)?;
-    }
-    let record_source = match a.record_source.to_ascii_lowercase().as_str() {
-        "agent" => crate::app::RecordSource::AgentView,
-        "window" => crate::app::RecordSource::Window,
-        other => bail!("unknown --record-source '{other}' (known: agent, window)"),
-    };
-    if a.sparse_every == Some(0) {
-        bail!("--sparse-every must be at least 1");
-    }
-    let heatmap = a.heatmap.as_deref().map(str::parse).transpose()?;
-    let recorded_goal = run.as_ref().and_then(|r| r.manifest.goal.clone());
-    let device = crate::score::parse_device(&a.reward.device)?;
-    if device == genreward_models::DeviceKind::Wgpu {
-        // One device for Bevy, the agent view and the models, opened before the models load.
-        let name = crate::app::open_shared_gpu()?;
-        tracing::info!("models, scene and agent view on one wgpu device: {name}");
-    }
-    let loaded = match (&a.goal, &recorded_goal) {
-        (Some(g), _) => Some(crate::score::load_terms(g, &a.reward, task)?),
-        // A replay re-aims r_fb with the models it was scored with, where they still load.
-        (None, Some(info)) => match crate::score::load_recorded(info, task, device) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!(
-                    "warning: the run's goal models do not load ({e}); showing its recorded terms without the goal strip"
-                );
-                None
-            }
-        },
-        (None, None) => None,
-    };
-    if heatmap.is_some() && loaded.is_none() {
-        bail!("--heatmap needs the goal's models (--goal FILE, or a run scored against a goal whose models load)");
-    }
-    let goal = loaded.map(|loaded| crate::app::GoalSetup {
-        loaded,
-        sparse_every: a.sparse_every,
-        heatmap,
-    });
-    let opts = crate::app::ViewOptions {
-        task,
-        driver,
+    let g = ExpertGoal {
+        task: a.task,
         seed: a.seed,
-        obs_camera: obs.camera,
-        obs_size: (obs.width, obs.height),
-        frames: a.frames,
-        screenshot: a.screenshot,
-        save_agent_view: a.save_agent_view,
-        record: a.record.map(|p| (p, record_source)),
-        run: a.run.map(|p| (p, a.episode)),
-        drops: a.drops,
-        window: genreward_render::parse_size(&a.window_size)
-            .map_err(|e| anyhow::anyhow!("--window-size: {e}"))?,
-        agent,
+        view: ViewSpec::new(a.camera, a.size),
+        max_steps: a.max_steps,
+        hold: a.hold,
+        length: a.length,
     };
-    crate::app::run(opts, goal, a.reward)
+    print_json(&write_expert_goal(&g, &a.out)?)
+}
+
+fn dataset(a: DatasetArgs) -> Result<()> {
+    if a.train_episodes + a.val_episodes == 0 || a.steps == 0 {
+        bail!("--train-episodes + --val-episodes and --steps must be at least 1");
+    }
+    let limit = genreward_episodes::VAL_SEED_OFFSET;
+    if a.train_episodes as u32 > limit {
+        bail!("--train-episodes must be at most {limit} (validation seeds start there)");
+    }
+    let cfg = DatasetConfig {
+        out: a.out,
+        train_episodes: a.train_episodes,
+        val_episodes: a.val_episodes,
+        seed: a.seed,
+        steps: a.steps,
+        view: ViewSpec::new(a.camera, a.size),
+        tasks: a.tasks.0,
+    };
+    let progress = bar(0, "frames");
+    let report = write_dataset(&cfg, std::env::args().collect(), &progress)?;
+    progress.finish_and_clear();
+    print_json(&report)
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    let run = RunDir::open(&a.run)?;
+    if run.manifest.observations.is_none() {
+        bail!(
+            "run '{}' has no camera observations: record it with rollout --camera",
+            a.run.display()
+        );
+    }
+    let task: TaskKind = run.manifest.task.parse()?;
+    let loaded = Loaded::from_file(&a.goal, &a.reward.settings()?, task)?;
+    warn_fb_note(&loaded.terms);
+    // Everything is computed before the output file is opened: a failure leaves nothing half
+    // written.
+    let (lines, report) = score_run(&run, loaded, a.sparse_every)?;
+    write_lines(&a.out, &lines)?;
+    print_json(&report)
+}
+
+/// Writes one JSON line per item.
+fn write_lines(path: &Path, lines: &[impl serde::Serialize]) -> Result<()> {
+    let err = || format!("cannot write {}", path.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(err)?);
+    for line in lines {
+        serde_json::to_writer(&mut out, line)?;
+        out.write_all(b"\n").with_context(err)?;
+    }
+    out.flush().with_context(err)
+}
+
+fn goal_frame(a: GoalFrameArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        check_png(out)?;
+    }
+    let vae = a
+        .vae
+        .clone()
+        .unwrap_or_else(genreward_reward::default_vae_dir);
+    let (goal, choice) = genreward_reward::goal_frame::pick_goal_frame(
+        &a.goal,
+        &vae,
+        a.clip.as_deref(),
+        a.goal_frame,
+        a.task,
+    )?;
+    if let Some(out) = &a.out {
+        genreward_reward::goal_frame::strip_picture(&goal, &choice, a.task).save_png(out)?;
+    }
+    print_json(&choice)
+}
+
+fn heatmap(a: HeatmapArgs) -> Result<()> {
+    check_png(&a.out)?;
+    if a.grid < 2 || a.grid > 256 {
+        bail!("--grid must be between 2 and 256 (got {})", a.grid);
+    }
+    if !(64..=4096).contains(&a.size) {
+        bail!("--size must be between 64 and 4096 (got {})", a.size);
+    }
+    let reward = genreward_reward::RewardSettings {
+        vae: a.vae,
+        fb: match a.fb {
+            Some(p) => genreward_reward::FbChoice::Path(p),
+            None => genreward_reward::FbChoice::Default,
+        },
+        goal_frame: a.goal_frame,
+        clip: a.clip,
+        dino: a.dino,
+        device: a.device,
+        ..Default::default()
+    };
+    let cfg = FieldMapConfig {
+        task: a.task,
+        seed: a.seed,
+        at_step: a.at_step,
+        subject: a.subject,
+        grid: a.grid,
+        size: a.size,
+        goal: a.goal,
+        reward,
+        camera: a.camera,
+    };
+    let (picture, report) = field_map(&cfg)?;
+    picture.save_png(&a.out)?;
+    let mut line = serde_json::to_value(&report)?;
+    line["out"] = serde_json::json!(a.out.display().to_string());
+    println!("{line}");
+    Ok(())
 }
 
 fn parity(dir: &Path) -> Result<()> {

@@ -3,7 +3,8 @@
 //! pixel, what a headless rollout saves.
 //!
 //! Slow (starts Bevy on a software GPU): ignored by default, run by CI with
-//! `--include-ignored`.
+//! `--include-ignored`. Built only with the `app` feature (the default).
+#![cfg(feature = "app")]
 
 mod common;
 use common::*;
@@ -509,4 +510,112 @@ fn the_shipped_reach_agent_drives_the_app() {
         moved > 20,
         "the arm did not move in the agent view ({moved} pixels changed)"
     );
+}
+
+/// A recording killed with SIGKILL mid-episode (no chance to finish anything) leaves a usable
+/// run folder: the fragmented MP4 plays up to its last fragment, every finished step reads
+/// back, the manifest names the finished episodes and says the run was interrupted, and
+/// `score` and `view --run` open the folder.
+#[test]
+#[ignore = "slow: a rollout, a kill, score and the app"]
+fn a_recording_killed_mid_episode_leaves_a_usable_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (out, video, goal) = (d.join("run"), d.join("run.mp4"), d.join("goal.npy"));
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--out",
+        goal.to_str().unwrap(),
+    ]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genreward"))
+        .args([
+            "rollout",
+            "--task",
+            "push",
+            "--episodes",
+            "50",
+            "--max-steps",
+            "300",
+            "--camera",
+            "corner2",
+            "--video",
+            video.to_str().unwrap(),
+            "--video-size",
+            "64x64",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Past the first episode (300 steps) and into the second, then kill without warning.
+    let steps = out.join("steps.jsonl");
+    let t0 = std::time::Instant::now();
+    let lines = || std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count());
+    while lines() < 450 {
+        assert!(t0.elapsed().as_secs() < 180, "rollout wrote too little");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&steps).unwrap();
+    let whole: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .collect();
+    for l in &whole {
+        serde_json::from_str::<serde_json::Value>(l).expect("every finished line is a step");
+    }
+    let n = whole.len();
+    assert!(n >= 450, "{n} steps");
+    // The video: H.264 at 64x64, every frame up to the last whole fragment (one per second).
+    let probe = ffprobe(&video);
+    let frames: usize = probe.rsplit(',').next().unwrap().parse().unwrap();
+    assert!(probe.starts_with("h264,64,64,"), "{probe}");
+    assert!(
+        frames <= n + 1 && frames + 2 * 80 >= n,
+        "{frames} frames for {n} steps"
+    );
+    // The manifest: interrupted, the finished episode listed, its observations whole.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["interrupted"], true);
+    let episodes = manifest["episodes"].as_array().unwrap();
+    assert!(
+        !episodes.is_empty() && episodes.len() < 50,
+        "{}",
+        episodes.len()
+    );
+    let (shape, _) = read_npy_u8(&out.join("obs_000.npy")).unwrap();
+    assert_eq!(shape, vec![300, 64, 64, 3]);
+    // The open episode's observations: the header says what the file holds.
+    let (shape, _) = read_npy_u8(&out.join("obs_001.npy")).unwrap();
+    assert!(
+        shape[0] + 300 >= n - 1 && shape[0] + 300 <= n + 1,
+        "{shape:?} for {n} steps"
+    );
+    // score rescores the finished episodes.
+    let scores = d.join("scores.jsonl");
+    let o = genreward(&[
+        "score",
+        "--run",
+        out.to_str().unwrap(),
+        "--goal",
+        goal.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+        "--no-fb",
+    ]);
+    ok(&o);
+    assert_eq!(
+        last_json(&o)["episodes"].as_array().unwrap().len(),
+        episodes.len()
+    );
+    // The app replays it.
+    view(&["--run", out.to_str().unwrap(), "--frames", "3"]);
 }

@@ -312,10 +312,9 @@ fn ctrl_c_keeps_a_playable_video_and_every_step() {
 }
 
 /// The `front` camera (ours, for pixel agents) shows reach's goal marker on every seed, where
-/// Meta-World's corner2 gives it a pixel or two at 64x64, or none; `frontClose` (ours too,
-/// moved in on the goal box) gives it at least twice `front`'s pixels on every seed.
+/// Meta-World's corner2 gives it a pixel or two at 64x64, or none.
 #[test]
-fn the_front_cameras_show_the_reach_goal() {
+fn the_front_camera_shows_the_reach_goal() {
     let dir = tempfile::tempdir().unwrap();
     let green = |camera: &str| -> Vec<usize> {
         let out = dir.path().join(camera);
@@ -353,10 +352,5 @@ fn the_front_cameras_show_the_reach_goal() {
     assert!(
         total(&front) >= 5 * total(&corner2).max(1),
         "front {front:?} vs corner2 {corner2:?}"
-    );
-    let close = green("frontClose");
-    assert!(
-        close.iter().zip(&front).all(|(&c, &f)| c >= 2 * f),
-        "frontClose {close:?} vs front {front:?}"
     );
 }

@@ -1,11 +1,11 @@
-//! A trained DreamerV3 agent (a `train dreamer` folder) as an [`Actor`]: `--policy agent:DIR`
-//! in `rollout` and `view`.
+//! A trained DreamerV3 agent (a `train dreamer` folder) as a `sim` [`Actor`]: [`AgentPolicy`]
+//! loads it, [`AgentActor`] acts with it; [`PolicyChoice`] is a policy as a user names it
+//! (`expert`, `random`, `zero` or `agent:DIR`).
 //!
 //! The agent acts on the frames it was trained on: its camera (from the folder's `meta.json`)
 //! at 64x64, plus the 39-d state when its model reads it. It acts greedily (the policy's mean),
 //! as `train dreamer` evaluates it, on the CPU backend (one small forward pass per step).
 
-use anyhow::{bail, Context, Result};
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::agent::Acting;
@@ -14,20 +14,77 @@ use genreward_models::dreamer::replay::frames_to_tensor;
 use genreward_models::dreamer::world::IMAGE;
 use genreward_models::dreamer::{load_agent, Agent};
 use genreward_render::{CameraName, ViewSpec};
-use genreward_sim::{Actor, Observation, TaskKind, ACT_DIM, OBS_DIM};
+use genreward_sim::{Actor, Observation, PolicyKind, TaskKind, ACT_DIM, OBS_DIM};
 use std::path::{Path, PathBuf};
 
 type B = Flex;
 
-/// `--policy agent:DIR`: the folder, or `None` for any other policy.
-pub fn agent_dir(policy: &str) -> Result<Option<PathBuf>> {
-    match policy.trim().strip_prefix("agent:") {
-        Some("") => bail!("--policy agent:DIR needs the agent's folder after 'agent:'"),
-        Some(dir) => Ok(Some(PathBuf::from(dir))),
-        None if policy.trim() == "agent" => {
-            bail!("--policy agent needs the agent's folder: agent:DIR (a train dreamer --out)")
+/// Loading or running an agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("no agent at {}: not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    #[error("cannot load the agent in {}: {reason}", dir.display())]
+    Load { dir: PathBuf, reason: String },
+    #[error("the agent in {}: {reason}", dir.display())]
+    Unfit { dir: PathBuf, reason: String },
+}
+
+type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// A policy as a user names it: a built-in one (`expert`, `random`, `zero`) or a trained
+/// agent's folder (`agent:DIR`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyChoice {
+    Builtin(PolicyKind),
+    Agent(PathBuf),
+}
+
+/// A policy name we cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum BadPolicy {
+    #[error("agent:DIR needs the agent's folder after 'agent:' (a train dreamer --out)")]
+    NoFolder,
+    #[error(transparent)]
+    Unknown(#[from] genreward_sim::UnknownPolicy),
+}
+
+impl std::str::FromStr for PolicyChoice {
+    type Err = BadPolicy;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().strip_prefix("agent:") {
+            Some("") => Err(BadPolicy::NoFolder),
+            Some(dir) => Ok(PolicyChoice::Agent(PathBuf::from(dir))),
+            None if s.trim() == "agent" => Err(BadPolicy::NoFolder),
+            None => Ok(PolicyChoice::Builtin(s.parse()?)),
         }
-        None => Ok(None),
+    }
+}
+
+impl std::fmt::Display for PolicyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyChoice::Builtin(k) => write!(f, "{k}"),
+            PolicyChoice::Agent(d) => write!(f, "agent:{}", d.display()),
+        }
+    }
+}
+
+impl PolicyChoice {
+    /// The trained agent this choice names, loaded (`None` for a built-in policy).
+    pub fn load_agent(&self) -> Result<Option<AgentPolicy>> {
+        match self {
+            PolicyChoice::Agent(dir) => AgentPolicy::load(dir).map(Some),
+            PolicyChoice::Builtin(_) => Ok(None),
+        }
+    }
+
+    /// The kind recorded in a rollout's config.
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            PolicyChoice::Builtin(k) => *k,
+            PolicyChoice::Agent(_) => PolicyKind::Agent,
+        }
     }
 }
 
@@ -52,33 +109,37 @@ pub struct AgentPolicy {
 impl AgentPolicy {
     pub fn load(dir: &Path) -> Result<AgentPolicy> {
         if !dir.is_dir() {
-            bail!("no agent at {}: not a folder", dir.display());
+            return Err(AgentError::NotAFolder(dir.to_path_buf()));
         }
+        let unfit = |reason: String| AgentError::Unfit {
+            dir: dir.to_path_buf(),
+            reason,
+        };
         let device = Default::default();
-        let (agent, cfg) = load_agent::<B>(dir, &device)
-            .with_context(|| format!("cannot load the agent in {}", dir.display()))?;
+        let (agent, cfg) = load_agent::<B>(dir, &device).map_err(|e| AgentError::Load {
+            dir: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         if cfg.actor_critic.action_dim != ACT_DIM {
-            bail!(
-                "the agent in {} acts in {} dimensions; the tasks take {ACT_DIM}",
-                dir.display(),
+            return Err(unfit(format!(
+                "it acts in {} dimensions; the tasks take {ACT_DIM}",
                 cfg.actor_critic.action_dim
-            );
+            )));
         }
         // Only a state the agent reads matters when it acts (a decoder target of some entries
         // never reaches the policy).
         let vector = cfg.world.vector_dim;
         if cfg.world.reads_vector() && (vector != OBS_DIM || cfg.world.vector_dims.is_some()) {
-            bail!(
-                "the agent in {} reads a {vector}-d state; the tasks give {OBS_DIM}",
-                dir.display()
-            );
+            return Err(unfit(format!(
+                "it reads a {vector}-d state; the tasks give {OBS_DIM}"
+            )));
         }
         let meta = genreward_models::checkpoint::read_meta(dir);
         let camera: CameraName = meta["camera"]
             .as_str()
             .unwrap_or("corner2")
             .parse()
-            .with_context(|| format!("{}: meta.json names an unknown camera", dir.display()))?;
+            .map_err(|e| unfit(format!("meta.json names an unknown camera ({e})")))?;
         // Agents from before `--action-repeat` acted every step.
         let action_repeat = meta["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
         Ok(AgentPolicy {

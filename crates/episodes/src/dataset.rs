@@ -1,4 +1,5 @@
-//! Training data in one command (`genreward dataset`) and its episodes read back.
+//! Training data in one call ([`write_dataset`], `genreward dataset`) and its episodes read
+//! back ([`load_episodes`], [`load_trajectories`]).
 //!
 //! Layout: `<out>/{train,val}/<task>/<behaviour>/` holds, per placement seed `s`,
 //! `obs_<s>.npy` (uint8 `[T, H, W, 3]`, frame `t` is what the policy saw at step `t`),
@@ -6,14 +7,15 @@
 //! (float32 `[T, 4]`, the action taken at step `t`). The video VAE reads the frames; the FB
 //! representation reads all three.
 
-use anyhow::{bail, Context, Result};
+use crate::error::bail;
+use crate::{EpisodesError, Result};
 use genreward_record::{read_npy_f32, read_npy_u8, write_npy_f32, NpyWriter};
 use genreward_render::{render_envs, Frame, Renderer, ViewSpec};
 use genreward_reward::prep::to_model_input;
 use genreward_sim::{
     Actor, Env, Observation, PhysicsConfig, Policy, PolicyKind, TaskKind, ACT_DIM, OBS_DIM,
 };
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -101,30 +103,30 @@ impl Lockstep {
 /// Offset of the validation seeds from the training seeds.
 pub const VAL_SEED_OFFSET: u32 = 500;
 
-#[derive(clap::Args, Debug)]
-pub struct DatasetArgs {
-    /// Output folder: train/<task>/<variant>/{obs,state,action}_<seed>.npy and val/... .
-    #[arg(long)]
-    out: PathBuf,
-    /// Training episodes per task and behaviour (seeds seed, seed+1, ...).
-    #[arg(long, default_value_t = 6, allow_negative_numbers = true)]
-    train_episodes: usize,
-    /// Validation episodes per task and behaviour (seeds seed+500, ...).
-    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
-    val_episodes: usize,
+/// What [`write_dataset`] writes.
+#[derive(Clone, Debug)]
+pub struct DatasetConfig {
+    /// Output folder: `train/<task>/<variant>/{obs,state,action}_<seed>.npy` and `val/...`.
+    pub out: PathBuf,
+    /// Training episodes per task and behaviour (seeds `seed`, `seed + 1`, ...).
+    pub train_episodes: usize,
+    /// Validation episodes per task and behaviour (seeds `seed + VAL_SEED_OFFSET`, ...).
+    pub val_episodes: usize,
     /// First training seed.
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
-    seed: u32,
+    pub seed: u32,
     /// Steps per episode (the paper's 256).
-    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
-    steps: usize,
-    #[arg(long, default_value = "corner2")]
-    camera: String,
-    #[arg(long, default_value = "64x64")]
-    size: String,
-    /// Comma-separated task names, or all.
-    #[arg(long, default_value = "all")]
-    tasks: String,
+    pub steps: usize,
+    pub view: ViewSpec,
+    pub tasks: Vec<TaskKind>,
+}
+
+/// What [`write_dataset`] made.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DatasetReport {
+    pub out: String,
+    pub frames: usize,
+    pub seconds: f64,
+    pub frames_per_sec: f64,
 }
 
 #[derive(serde::Serialize)]
@@ -141,35 +143,30 @@ struct DatasetManifest {
     seconds: f64,
 }
 
-pub fn parse_tasks(s: &str) -> Result<Vec<TaskKind>> {
-    if s.trim() == "all" {
-        return Ok(TaskKind::ALL.to_vec());
-    }
-    s.split(',')
-        .map(|t| Ok(t.trim().parse::<TaskKind>()?))
-        .collect()
-}
-
-pub fn dataset(a: DatasetArgs) -> Result<()> {
-    let view = ViewSpec::parse(&a.camera, &a.size).map_err(anyhow::Error::msg)?;
-    let tasks = parse_tasks(&a.tasks)?;
+/// Writes the training data: every task's expert, noisy-expert and random episodes, rendered
+/// in one batch per step, with held-out validation seeds; `bar` counts frames. `command` is
+/// recorded in `dataset.json`.
+pub fn write_dataset(
+    a: &DatasetConfig,
+    command: Vec<String>,
+    bar: &ProgressBar,
+) -> Result<DatasetReport> {
+    let (view, tasks) = (a.view, &a.tasks);
     if a.train_episodes + a.val_episodes == 0 || a.steps == 0 {
-        bail!("--train-episodes + --val-episodes and --steps must be at least 1");
+        bail!("a dataset needs at least one episode of at least one step");
+    }
+    if tasks.is_empty() {
+        bail!("a dataset needs at least one task");
     }
     if a.train_episodes as u32 > VAL_SEED_OFFSET {
-        bail!("--train-episodes must be at most {VAL_SEED_OFFSET} (validation seeds start there)");
+        bail!("at most {VAL_SEED_OFFSET} training episodes (the validation seeds start there)");
     }
     let mut renderer = Renderer::new()?;
     let t0 = Instant::now();
     let n = a.train_episodes + a.val_episodes;
-    let bar = ProgressBar::new((tasks.len() * VARIANTS.len() * n * a.steps) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames ({per_sec}, eta {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    bar.set_length((tasks.len() * VARIANTS.len() * n * a.steps) as u64);
     let mut frames = 0;
-    for &task in &tasks {
+    for &task in tasks {
         for (name, kind, noise) in VARIANTS {
             bar.set_message(format!("{task} {name}"));
             // Every episode of this (task, behaviour) steps in lockstep; one render call a step.
@@ -183,8 +180,7 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
             let mut dirs = Vec::with_capacity(n);
             for &(s, split) in &seeds {
                 let dir = a.out.join(split).join(task.name()).join(name);
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| EpisodesError::io("create", &dir, e))?;
                 writers.push(NpyWriter::create(
                     &dir.join(format!("obs_{s}.npy")),
                     view.height,
@@ -224,7 +220,7 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
     bar.finish_and_clear();
     let m = DatasetManifest {
         genreward_version: env!("CARGO_PKG_VERSION"),
-        command: std::env::args().collect(),
+        command,
         camera: view,
         steps: a.steps,
         tasks: tasks.iter().map(|t| t.name().to_string()).collect(),
@@ -241,14 +237,15 @@ pub fn dataset(a: DatasetArgs) -> Result<()> {
         seconds: t0.elapsed().as_secs_f64(),
     };
     let path = a.out.join("dataset.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&m)? + "\n")
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
-        "{}",
-        serde_json::json!({"out": a.out.display().to_string(), "frames": frames,
-            "seconds": m.seconds, "frames_per_sec": frames as f64 / m.seconds})
-    );
-    Ok(())
+    let text =
+        serde_json::to_string_pretty(&m).map_err(|e| EpisodesError::io("write", &path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| EpisodesError::io("write", &path, e))?;
+    Ok(DatasetReport {
+        out: a.out.display().to_string(),
+        frames,
+        seconds: m.seconds,
+        frames_per_sec: frames as f64 / m.seconds,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,8 +309,8 @@ fn read_frames(f: &Path, size: u32) -> Result<Vec<Vec<u8>>> {
 /// Frame files under `dir`, recursively: every `.npy` but the float arrays a dataset keeps
 /// beside its frames (`state_*.npy`, `action_*.npy`).
 fn collect_npy(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let p = e?.path();
+    for e in std::fs::read_dir(dir).map_err(|e| EpisodesError::io("read", dir, e))? {
+        let p = e.map_err(|e| EpisodesError::io("read", dir, e))?.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if p.is_dir() {
             collect_npy(&p, out)?;
@@ -355,7 +352,7 @@ pub fn load_trajectories(dirs: &[PathBuf], size: u32) -> Result<Vec<Trajectory>>
     });
     files.sort();
     if files.is_empty() {
-        bail!("no obs_<seed>.npy episodes under the --data folders (make them with `genreward dataset`)");
+        bail!("no obs_<seed>.npy episodes under the data folders (make them with `genreward dataset`)");
     }
     files
         .iter()
@@ -404,6 +401,10 @@ fn read_rows<const N: usize>(path: &Path) -> Result<Vec<[f32; N]>> {
     }
     Ok(data
         .chunks_exact(N)
-        .map(|c| c.try_into().expect("chunks of N"))
+        .map(|c| {
+            let mut row = [0.0; N];
+            row.copy_from_slice(c);
+            row
+        })
         .collect())
 }

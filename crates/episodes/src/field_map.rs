@@ -1,10 +1,10 @@
-//! `genreward heatmap`: the reward field (r_fb with the hand or the object at each cell of a
-//! grid over the table, see `genreward_reward::field`) drawn over a top view of the scene, with
-//! a colour bar. The app draws the same field on the table (a later issue); [`draw_field`] is
-//! shared.
+//! The reward field as a picture (`genreward heatmap`): r_fb with the hand or the object at
+//! each cell of a grid over the table (see `genreward_reward::field`), drawn over a top view
+//! of the scene the expert reached, with a colour bar ([`field_map`]). The app draws the same
+//! field on its table with [`draw_field`].
 
-use crate::score::{parse_device, vae_dir};
-use anyhow::{bail, Context, Result};
+use crate::error::bail;
+use crate::Result;
 use genreward_record::picture::{colormap, Picture};
 use genreward_render::{render_envs, CameraName, Renderer, View, ViewSpec};
 use genreward_reward::features::StateKind;
@@ -12,160 +12,99 @@ use genreward_reward::field::{
     field_positions, reward_field, reward_field_frames, FieldGrid, FieldSubject, RewardField,
 };
 use genreward_reward::load::vae_frame_size;
-use genreward_reward::{load_genreward, FbChoice, GenRewardSpec};
+use genreward_reward::{load_terms, RewardSettings};
+use genreward_sim::obs;
 use genreward_sim::world::moved_shapes;
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, PolicyKind, TaskKind};
 use glam::{Vec3, Vec4};
 use std::path::PathBuf;
 
-#[derive(clap::Args, Debug)]
-pub struct HeatmapArgs {
-    #[arg(long)]
-    task: String,
+/// What [`field_map`] draws.
+#[derive(Clone, Debug)]
+pub struct FieldMapConfig {
+    pub task: TaskKind,
     /// Placement seed of the scene.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    seed: u32,
-    /// The goal video (default: the expert's on this seed, as `genreward goal` makes it).
-    #[arg(long)]
-    goal: Option<PathBuf>,
-    /// Where to save the picture (.png).
-    #[arg(long)]
-    out: PathBuf,
-    /// Whose position the field moves: hand or object.
-    #[arg(long, default_value = "hand")]
-    subject: String,
-    /// Let the expert act this many steps first (the field of a state mid-task).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    at_step: usize,
-    /// Cells per side of the grid over the hand's reachable box.
-    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
-    grid: usize,
-    /// Side of the picture's top view in pixels.
-    #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
-    size: u32,
-    /// FB checkpoint folder (default: the shipped one).
-    #[arg(long)]
-    fb: Option<PathBuf>,
-    /// The VAE the FB model's goal features come from (default: the shipped one).
-    #[arg(long)]
-    vae: Option<PathBuf>,
-    /// CLIP weights to pick the goal frame by the task's sentence.
-    #[arg(long)]
-    clip: Option<PathBuf>,
-    /// DINO weights of an FB checkpoint trained with `train fb --dino` (default: the folder it
-    /// was trained with).
-    #[arg(long)]
-    dino: Option<PathBuf>,
-    /// The goal frame (0-15; default: chosen as `score` does).
-    #[arg(long, allow_negative_numbers = true)]
-    goal_frame: Option<usize>,
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// The camera an FB model that reads frames was trained on (the dataset's): the field's
-    /// cells are re-rendered from it.
-    #[arg(long, default_value = "corner2")]
-    camera: String,
+    pub seed: u32,
+    /// The expert runs this many steps first.
+    pub at_step: usize,
+    /// Whose position the field moves.
+    pub subject: FieldSubject,
+    /// Cells per side of the grid (2-256).
+    pub grid: usize,
+    /// Side of the top view in pixels (64-4096).
+    pub size: u32,
+    /// The goal video (`None`: the expert's on this seed).
+    pub goal: Option<PathBuf>,
+    /// The models (VAE, FB, goal frame, CLIP, DINO, device); r_fb must be on.
+    pub reward: RewardSettings,
+    /// The FB model's camera, for an FB reading frames.
+    pub camera: CameraName,
 }
 
-#[derive(serde::Serialize)]
-struct HeatmapSummary {
-    task: String,
-    seed: u32,
-    at_step: usize,
-    subject: FieldSubject,
-    grid: FieldGrid,
-    goal_frame: usize,
-    min: f64,
-    max: f64,
+/// What [`field_map`] found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FieldMapReport {
+    pub task: String,
+    pub seed: u32,
+    pub at_step: usize,
+    pub subject: FieldSubject,
+    pub grid: FieldGrid,
+    pub goal_frame: usize,
+    pub min: f64,
+    pub max: f64,
     /// Mean over the grid.
-    mean: f64,
+    pub mean: f64,
     /// Cell centre (x, y) with the largest r_fb.
-    argmax: (f64, f64),
+    pub argmax: (f64, f64),
     /// The field at the task's goal position (x, y), null outside the grid.
-    at_target: Option<f64>,
+    pub at_target: Option<f64>,
     /// Where the hand and the object are (x, y, z).
-    hand: [f64; 3],
-    object: [f64; 3],
+    pub hand: [f64; 3],
+    pub object: [f64; 3],
     /// The task's goal position (x, y, z).
-    target: [f64; 3],
+    pub target: [f64; 3],
     /// Milliseconds to score the whole grid (one batch).
-    ms_field: f64,
+    pub ms_field: f64,
     /// Rendering (frame-state models), encoding and scoring, in milliseconds.
-    ms_field_total: f64,
+    pub ms_field_total: f64,
     /// What F reads: obs39 or frame.
-    state: StateKind,
-    out: String,
+    pub state: StateKind,
 }
 
-pub fn heatmap(a: HeatmapArgs) -> Result<()> {
-    let task: TaskKind = a.task.parse()?;
-    let subject: FieldSubject = a.subject.parse()?;
-    let device = parse_device(&a.device)?;
-    crate::check_png(&a.out)?;
+/// Runs the expert `at_step` steps from the seed's scene, scores r_fb over the grid, and draws
+/// it over a top view; returns the picture and the figures.
+pub fn field_map(a: &FieldMapConfig) -> Result<(Picture, FieldMapReport)> {
+    let (task, subject) = (a.task, a.subject);
     if a.grid < 2 || a.grid > 256 {
-        bail!("--grid must be between 2 and 256 (got {})", a.grid);
+        bail!("the grid must have 2 to 256 cells a side (got {})", a.grid);
     }
     if !(64..=4096).contains(&a.size) {
-        bail!("--size must be between 64 and 4096 (got {})", a.size);
-    }
-    let vae = vae_dir(&a.vae);
-    let fsize = vae_frame_size(&vae)?;
-    let mut renderer = Renderer::new()?;
-    // The goal: the user's file, or the expert's video on this seed written to a temporary file.
-    let tmp = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let goal_path = match &a.goal {
-        Some(p) => p.clone(),
-        None => {
-            let view = ViewSpec::parse("corner2", &format!("{fsize}x{fsize}"))
-                .map_err(anyhow::Error::msg)?;
-            let g = crate::goal::expert_goal(task, a.seed, view, 0, &mut renderer)?;
-            let p = tmp.path().join("goal.npy");
-            genreward_record::save_frames(&p, g.video.width, g.video.height, 20, &g.video.frames)?;
-            p
-        }
-    };
-    let spec = GenRewardSpec {
-        vae: vae.clone(),
-        vae_is_default: a.vae.is_none(),
-        fb: match &a.fb {
-            Some(p) => FbChoice::Path(p.clone()),
-            None => FbChoice::Default,
-        },
-        every: genreward_reward::DEFAULT_EVERY,
-        goal_frame: a.goal_frame,
-        clip: a.clip.clone().map(|d| (d, task.goal_text().to_string())),
-        dino: a.dino.clone(),
-        device,
-    };
-    let mut terms = load_genreward(&goal_path, &spec)?;
-    let Some(fb) = terms.fb.as_mut() else {
         bail!(
-            "{}",
-            terms
-                .fb_note
-                .clone()
-                .unwrap_or_else(|| "no FB representation".into())
+            "the picture must be 64 to 4096 pixels a side (got {})",
+            a.size
         );
-    };
-
-    let mut env = Env::new(task, a.seed, PhysicsConfig::default());
-    env.set_max_path_length(a.at_step + 2);
-    let mut expert = Policy::new(PolicyKind::Expert, task, 0.0, a.seed as u64);
-    expert.reset(task, a.seed, 0);
-    let mut action = [0.0; 4];
-    for step in 0..=a.at_step {
-        let obs = *env.last_obs();
-        action = Actor::act(
-            &mut expert,
-            &Observation {
-                state: &obs,
-                pixels: None,
-            },
-        );
-        if step < a.at_step {
-            env.step(action)?;
-        }
     }
+    let fsize = vae_frame_size(&a.reward.vae_dir())?;
+    let mut renderer = Renderer::new()?;
+    // The goal: the user's file, or the expert's video on this seed.
+    let mut terms = match &a.goal {
+        Some(p) => load_terms(p, &a.reward, task)?,
+        None => {
+            let size = genreward_render::Size {
+                width: fsize,
+                height: fsize,
+            };
+            let view = ViewSpec::new(CameraName::Corner2, size);
+            let g = crate::goal::expert_goal(task, a.seed, view, 0, &mut renderer)?;
+            genreward_reward::load_terms_video(g, &a.reward, task)?
+        }
+    };
+    let goal_frame = terms.goal_frame.frame;
+    let Some(fb) = terms.fb.as_mut() else {
+        let note = terms.fb_note.clone();
+        bail!("{}", note.unwrap_or_else(|| "no FB representation".into()));
+    };
+    let (env, action) = expert_at(task, a.seed, a.at_step)?;
     let obs = *env.last_obs();
     let grid = FieldGrid::over_hand_box(task, a.grid);
     let t_render = std::time::Instant::now();
@@ -174,59 +113,27 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         // `load_terms` refuses such a model outside a live agent's run.
         StateKind::Model => bail!("the reward field needs an FB on the 39-d state or frames"),
         StateKind::Frame => {
-            // Re-rendered per cell from the FB model's camera, at the VAE's frame size.
-            let world = env.world();
-            let (shapes, hand) = (world.shapes(), world.hand_pos());
-            let object = [obs[4], obs[5], obs[6]];
-            let now = match subject {
-                FieldSubject::Hand => hand,
-                FieldSubject::Object => object,
+            let cam = ViewSpec {
+                camera: a.camera,
+                width: fsize,
+                height: fsize,
             };
-            let sets: Vec<(Vec<_>, [f64; 3])> = field_positions(now, &grid)
-                .into_iter()
-                .map(|p| match subject {
-                    FieldSubject::Hand => (moved_shapes(&shapes, hand, Some(p), None), p),
-                    FieldSubject::Object => {
-                        let d = [p[0] - object[0], p[1] - object[1], 0.0];
-                        (moved_shapes(&shapes, hand, None, Some(d)), hand)
-                    }
-                })
-                .collect();
-            let cam = ViewSpec::parse(&a.camera, &format!("{fsize}x{fsize}"))
-                .map_err(anyhow::Error::msg)?;
-            let views: Vec<View> = sets
-                .iter()
-                .map(|(s, h)| View {
-                    shapes: s,
-                    camera: cam.camera.pose(*h),
-                })
-                .collect();
-            let frames = renderer.render(&views, cam.width, cam.height)?;
+            let frames = cell_frames(&env, subject, &grid, cam, &mut renderer)?;
             let refs: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
-            reward_field_frames(
-                fb.as_mut(),
-                &refs,
-                cam.width,
-                cam.height,
-                &action,
-                subject,
-                &grid,
-            )?
+            let (w, h) = (cam.width, cam.height);
+            reward_field_frames(fb.as_mut(), &refs, w, h, &action, subject, &grid)?
         }
     };
     let ms_total = t_render.elapsed().as_secs_f64() * 1e3;
-
+    let (hand, object, target) = (obs::hand(&obs), obs::object(&obs), obs::goal(&obs));
     let view = ViewSpec {
         camera: CameraName::Topview,
         width: a.size,
         height: a.size,
     };
     let top = render_envs(&mut renderer, &[env.world()], view)?.remove(0);
-    let hand = [obs[0], obs[1], obs[2]];
-    let object = [obs[4], obs[5], obs[6]];
-    let target = [obs[36], obs[37], obs[38]];
     let pose = CameraName::Topview.pose(hand);
-    let pic = draw_field(
+    let mut pic = draw_field(
         Picture::from_rgb(top.width, top.height, top.rgb),
         &pose.view_proj(1.0),
         &field,
@@ -237,34 +144,22 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         ],
     );
     let title = format!(
-        "r_fb field ({}) {} seed {} step {} goal frame {}",
-        match subject {
-            FieldSubject::Hand => "hand",
-            FieldSubject::Object => "object",
-        },
+        "r_fb field ({subject}) {} seed {} step {} goal frame {goal_frame}",
         task.name(),
         a.seed,
         a.at_step,
-        terms.goal_frame.frame
     );
-    let mut pic = pic;
     pic.text(4, 4, &title, 1, [240, 240, 240]);
-    pic.text(
-        4,
-        18,
-        "white: hand  orange: object  red: target",
-        1,
-        [200, 200, 200],
-    );
-    pic.save_png(&a.out)?;
+    let legend = "white: hand  orange: object  red: target";
+    pic.text(4, 18, legend, 1, [200, 200, 200]);
     let (min, max) = field.range();
-    let summary = HeatmapSummary {
+    let report = FieldMapReport {
         task: task.name().into(),
         seed: a.seed,
         at_step: a.at_step,
         subject,
         grid,
-        goal_frame: terms.goal_frame.frame,
+        goal_frame,
         min,
         max,
         mean: field.values.iter().sum::<f64>() / field.values.len() as f64,
@@ -276,10 +171,65 @@ pub fn heatmap(a: HeatmapArgs) -> Result<()> {
         ms_field: field.ms,
         ms_field_total: ms_total,
         state: fb.state_kind(),
-        out: a.out.display().to_string(),
     };
-    println!("{}", serde_json::to_string(&summary)?);
-    Ok(())
+    Ok((pic, report))
+}
+
+/// The scene after the expert's first `at_step` steps from the seed's, and the action it takes
+/// there.
+fn expert_at(task: TaskKind, seed: u32, at_step: usize) -> Result<(Env, [f64; 4])> {
+    let mut env = Env::new(task, seed, PhysicsConfig::default());
+    env.set_max_path_length(at_step + 2);
+    let mut expert = Policy::new(PolicyKind::Expert, task, 0.0, seed as u64);
+    expert.reset(task, seed, 0);
+    let mut action = [0.0; 4];
+    for step in 0..=at_step {
+        let state = *env.last_obs();
+        let seen = Observation {
+            state: &state,
+            pixels: None,
+        };
+        action = Actor::act(&mut expert, &seen);
+        if step < at_step {
+            env.step(action)?;
+        }
+    }
+    Ok((env, action))
+}
+
+/// The scene re-rendered from `cam` once per grid cell, with the subject moved to the cell.
+fn cell_frames(
+    env: &Env,
+    subject: FieldSubject,
+    grid: &FieldGrid,
+    cam: ViewSpec,
+    renderer: &mut Renderer,
+) -> Result<Vec<genreward_render::Frame>> {
+    let world = env.world();
+    let (shapes, hand) = (world.shapes(), world.hand_pos());
+    let object = obs::object(env.last_obs());
+    let now = match subject {
+        FieldSubject::Hand => hand,
+        FieldSubject::Object => object,
+    };
+    let sets: Vec<(Vec<_>, [f64; 3])> = field_positions(now, grid)
+        .into_iter()
+        .map(|p| match subject {
+            FieldSubject::Hand => (moved_shapes(&shapes, hand, Some(p), None), p),
+            FieldSubject::Object => {
+                let d = [p[0] - object[0], p[1] - object[1], 0.0];
+                (moved_shapes(&shapes, hand, None, Some(d)), hand)
+            }
+        })
+        .collect();
+    let views: Vec<View> = sets
+        .iter()
+        .map(|(s, h)| View {
+            shapes: s,
+            camera: cam.camera.pose(*h),
+        })
+        .collect();
+    Ok(renderer.render(&views, cam.width, cam.height)?)
 }
 
 /// Pixel of world point `p` in an image seen through `view_proj` (NDC y up, row 0 at the top).

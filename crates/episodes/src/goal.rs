@@ -1,56 +1,43 @@
-//! `genreward goal`: the default stand-in for the paper's generated goal videos. The scripted
-//! expert runs from the seed's initial scene until the task succeeds, then holds for a few steps;
-//! every step's frame (the state before the action, as in rollouts) is kept.
+//! Expert goal videos, the stand-in for the paper's generated ones: the scripted expert runs
+//! from the seed's initial scene until the task succeeds, then holds for a few steps; every
+//! step's frame (the state before the action, as in rollouts) is kept.
 
-use anyhow::{bail, Result};
+use crate::error::bail;
+use crate::Result;
 use genreward_record::{save_frames, ClipFormat};
 use genreward_render::{render_envs, Renderer, ViewSpec};
 use genreward_sim::{Actor, Env, Observation, PhysicsConfig, Policy, PolicyKind, TaskKind};
-use std::path::PathBuf;
+use std::path::Path;
 
 /// Steps kept after the first success, so the goal state is held on screen.
 pub const HOLD_STEPS: usize = 16;
 
-#[derive(clap::Args, Debug)]
-pub struct GoalArgs {
-    /// Task name.
-    #[arg(long)]
-    task: String,
+/// What [`write_expert_goal`] renders.
+#[derive(Clone, Debug)]
+pub struct ExpertGoal {
+    pub task: TaskKind,
     /// Placement seed of the scene the expert starts from.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    seed: u32,
-    /// .mp4, .gif, .npy, or a folder name (no extension) for PNG frames.
-    #[arg(long)]
-    out: PathBuf,
-    /// Camera (the agent's, by default).
-    #[arg(long, default_value = "corner2")]
-    camera: String,
-    /// Frame size, WxH.
-    #[arg(long, default_value = "64x64")]
-    size: String,
+    pub seed: u32,
+    pub view: ViewSpec,
     /// Give up if the expert has not succeeded after this many steps.
-    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
-    max_steps: usize,
+    pub max_steps: usize,
     /// Steps kept after the first success.
-    #[arg(long, default_value_t = HOLD_STEPS, allow_negative_numbers = true)]
-    hold: usize,
-    /// Hold the final state longer, until the video has at least this many frames. A goal video
-    /// as long as the agent's episodes (256 in the paper's setting) lines the 16 sampled frames
-    /// up in time with the agent's (see the README).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    length: usize,
+    pub hold: usize,
+    /// Hold the final state until the video has at least this many frames (0: no minimum).
+    pub length: usize,
 }
 
-#[derive(serde::Serialize)]
-struct GoalSummary {
-    task: String,
-    seed: u32,
-    out: String,
-    format: String,
-    frames: usize,
+/// What [`write_expert_goal`] wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GoalReport {
+    pub task: String,
+    pub seed: u32,
+    pub out: String,
+    pub format: String,
+    pub frames: usize,
     /// Steps until the first success.
-    success_step: usize,
-    camera: ViewSpec,
+    pub success_step: usize,
+    pub camera: ViewSpec,
 }
 
 /// The expert's goal video on `seed` as the reward reads it (frames at `size`, sampled to 16),
@@ -73,17 +60,6 @@ pub fn expert_goal(
         view.width,
         "expert goal",
     )?)
-}
-
-/// A progress bar over `len` units of `what` for the evaluations.
-pub fn eval_bar(len: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 /// Renders the expert's goal video frames: frame t is the state before step t, from the initial
@@ -136,43 +112,41 @@ pub fn expert_goal_frames(
     }
 }
 
-pub fn goal(a: GoalArgs) -> Result<()> {
-    let task: TaskKind = a.task.parse()?;
-    let view = ViewSpec::parse(&a.camera, &a.size).map_err(anyhow::Error::msg)?;
-    let format = ClipFormat::from_path(&a.out)?;
-    if a.max_steps == 0 {
-        bail!("--max-steps must be at least 1");
+/// Renders the expert's goal video and saves it to `out` (.mp4, .gif, .npy, or a folder of
+/// PNG frames), at the control rate.
+pub fn write_expert_goal(g: &ExpertGoal, out: &Path) -> Result<GoalReport> {
+    let format = ClipFormat::from_path(out)?;
+    if g.max_steps == 0 {
+        bail!("the expert needs at least one step");
     }
-    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+            .map_err(|e| crate::EpisodesError::io("create", parent, e))?;
     }
     let mut renderer = Renderer::new()?;
     let (frames, success_step) = expert_goal_frames(
-        task,
-        a.seed,
-        view,
-        a.max_steps,
-        a.hold,
-        a.length,
+        g.task,
+        g.seed,
+        g.view,
+        g.max_steps,
+        g.hold,
+        g.length,
         &mut renderer,
     )?;
     save_frames(
-        &a.out,
-        view.width,
-        view.height,
-        crate::record::VIDEO_FPS,
+        out,
+        g.view.width,
+        g.view.height,
+        genreward_sim::CONTROL_HZ,
         &frames,
     )?;
-    let s = GoalSummary {
-        task: task.name().into(),
-        seed: a.seed,
-        out: a.out.display().to_string(),
+    Ok(GoalReport {
+        task: g.task.name().into(),
+        seed: g.seed,
+        out: out.display().to_string(),
         format: format!("{format:?}").to_lowercase(),
         frames: frames.len(),
         success_step,
-        camera: view,
-    };
-    println!("{}", serde_json::to_string(&s)?);
-    Ok(())
+        camera: g.view,
+    })
 }

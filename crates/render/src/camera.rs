@@ -28,17 +28,11 @@ pub enum CameraName {
     /// (corner4) to 25 cm (topview), more than reach's 5 cm success radius; this line of sight
     /// crosses the box along its thinnest side (y, 10 cm). The pixel agents use it.
     Front,
-    /// Ours: `front` moved in toward reach's goal box, which it frames (x +-10 cm, z 5-30 cm)
-    /// with the hand's way to it, so a goal marker covers about three times the pixels it does
-    /// in `front` at 64x64; the arm's base and the table's near half fall outside the picture.
-    /// As a pixel agent's camera it trained worse than `front` (the arm, brought forward, covers
-    /// the near half of the picture; README, "A closer camera"), so `front` stays the default.
-    FrontClose,
 }
 
 impl CameraName {
     /// All cameras, in Meta-World's order.
-    pub const ALL: [CameraName; 9] = [
+    pub const ALL: [CameraName; 8] = [
         CameraName::Corner,
         CameraName::Corner2,
         CameraName::Corner3,
@@ -47,7 +41,6 @@ impl CameraName {
         CameraName::BehindGripper,
         CameraName::GripperPov,
         CameraName::Front,
-        CameraName::FrontClose,
     ];
 
     /// Meta-World's name for the camera.
@@ -61,7 +54,6 @@ impl CameraName {
             CameraName::BehindGripper => "behindGripper",
             CameraName::GripperPov => "gripperPOV",
             CameraName::Front => "front",
-            CameraName::FrontClose => "frontClose",
         }
     }
 
@@ -76,9 +68,6 @@ impl CameraName {
         let q = |w: f64, x: f64, y: f64, z: f64| DQuat::from_xyzw(x, y, z, w).normalize();
         let (pos, rot, fovy) = match self {
             CameraName::Front => return CameraPose::look_at(FRONT_EYE, FRONT_TARGET, 50.0),
-            CameraName::FrontClose => {
-                return CameraPose::look_at(FRONT_CLOSE_EYE, FRONT_CLOSE_TARGET, 46.0)
-            }
             CameraName::Topview => (DVec3::new(0.0, 0.5, 1.5), q(1.0, 0.0, 0.0, 0.0), 45.0),
             CameraName::Corner => (
                 DVec3::new(-1.1, -0.4, 0.6),
@@ -121,9 +110,6 @@ impl CameraName {
 /// Where the `front` camera stands and what it looks at (world frame, metres).
 const FRONT_EYE: [f32; 3] = [0.0, 1.45, 0.40];
 const FRONT_TARGET: [f32; 3] = [0.0, 0.75, 0.12];
-/// The same for `frontClose`.
-const FRONT_CLOSE_EYE: [f32; 3] = [0.0, 1.22, 0.42];
-const FRONT_CLOSE_TARGET: [f32; 3] = [0.0, 0.78, 0.17];
 
 /// The hand body's world rotation: Meta-World re-sets the mocap quaternion to
 /// (1, 0, 1, 0) every step, so hand-local +x points down and +y along world y.
@@ -139,7 +125,7 @@ impl fmt::Display for CameraName {
 
 /// An unknown camera name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown camera '{0}' (known: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV, front, frontClose)")]
+#[error("unknown camera '{0}' (known: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV, front)")]
 pub struct UnknownCamera(pub String);
 
 impl FromStr for CameraName {

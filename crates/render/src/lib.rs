@@ -32,6 +32,37 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+/// An image size as a user writes it (`WxH`, or one number for a square).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::str::FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_size(s).map(|(width, height)| Size { width, height })
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+impl ViewSpec {
+    /// A camera at a size.
+    pub fn new(camera: CameraName, size: Size) -> ViewSpec {
+        ViewSpec {
+            camera,
+            width: size.width,
+            height: size.height,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,15 @@ impl FieldSubject {
     }
 }
 
+impl std::fmt::Display for FieldSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FieldSubject::Hand => "hand",
+            FieldSubject::Object => "object",
+        })
+    }
+}
+
 impl std::str::FromStr for FieldSubject {
     type Err = RewardError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -265,8 +274,8 @@ mod tests {
     #[test]
     fn field_moves_the_subject_and_finds_the_peak() {
         let mut obs = [0.0; OBS_DIM];
-        obs[2] = 0.2;
-        obs[4] = 0.3;
+        obs[genreward_sim::obs::HAND.start + 2] = 0.2;
+        obs[genreward_sim::obs::OBJECT.start] = 0.3;
         let grid = FieldGrid {
             x: [-0.5, 0.5],
             y: [0.4, 1.0],

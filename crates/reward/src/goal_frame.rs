@@ -30,11 +30,11 @@ pub struct GoalFrameChoice {
 /// The fallback: the last frame, scored by cosine similarity to it. `features` holds one row of
 /// `dim` values per sampled frame.
 pub fn choose_last(features: &[f32], dim: usize) -> GoalFrameChoice {
-    assert!(dim > 0 && features.len().is_multiple_of(dim) && !features.is_empty());
-    let rows: Vec<&[f32]> = features.chunks_exact(dim).collect();
-    let last = rows[rows.len() - 1];
+    debug_assert!(dim > 0 && features.len().is_multiple_of(dim) && !features.is_empty());
+    let rows: Vec<&[f32]> = features.chunks_exact(dim.max(1)).collect();
+    let last = rows.last().copied().unwrap_or_default();
     GoalFrameChoice {
-        frame: rows.len() - 1,
+        frame: rows.len().saturating_sub(1),
         scores: rows.iter().map(|r| cosine(r, last)).collect(),
         method: "last".into(),
     }
@@ -131,6 +131,83 @@ pub fn choose_goal_frame(
     user: Option<usize>,
 ) -> Result<GoalFrameChoice, RewardError> {
     GoalFramePicker::new(vae)?.pick(goal, user)
+}
+
+/// The goal frame of the goal video in `goal`, sampled at the VAE's input size, chosen with
+/// CLIP (`clip`: its weights) by the task's sentence, by the VAE's features, or by the user
+/// (`user`: an index 0-15, the scores still computed). Returns the sampled video and the choice.
+pub fn pick_goal_frame(
+    goal: &std::path::Path,
+    vae: &std::path::Path,
+    clip: Option<&std::path::Path>,
+    user: Option<usize>,
+    task: genreward_sim::TaskKind,
+) -> Result<(GoalVideo, GoalFrameChoice), crate::RewardError> {
+    let goal = GoalVideo::load(goal, crate::load::vae_frame_size(vae)?)?;
+    let mut picker = GoalFramePicker::new(vae)?;
+    if let Some(dir) = clip {
+        picker = picker.with_clip(dir, task.goal_text())?;
+    }
+    let choice = picker.pick(&goal, user)?;
+    Ok((goal, choice))
+}
+
+/// The strip: two rows of eight sampled frames (2x), each with its index and score under it, the
+/// chosen one framed in yellow; a title line with the task and method.
+pub fn strip_picture(
+    goal: &GoalVideo,
+    choice: &GoalFrameChoice,
+    task: genreward_sim::TaskKind,
+) -> genreward_record::picture::Picture {
+    const GAP: i64 = 6;
+    const LABEL: i64 = 22;
+    const TITLE: i64 = 40;
+    let s = goal.size as i64;
+    let scale = if s < 128 { (128 / s.max(1)) as u32 } else { 1 };
+    let cell = s * scale as i64;
+    let cols = 8i64;
+    let rows = (goal.window.len() as i64 + cols - 1) / cols;
+    let w = cols * cell + (cols + 1) * GAP;
+    let h = TITLE + rows * (cell + LABEL + GAP) + GAP;
+    let mut p = genreward_record::picture::Picture::new(w as u32, h as u32, [24, 24, 28]);
+    let title = format!(
+        "{}: goal frame {} ({})",
+        task.name(),
+        choice.frame,
+        choice.method
+    );
+    p.text(GAP, 2, &title, 2, [230, 230, 230]);
+    p.text(
+        GAP,
+        22,
+        &format!("\"{}\"", task.goal_text()),
+        1,
+        [170, 170, 170],
+    );
+    for (k, frame) in goal.window.iter().enumerate() {
+        let (c, r) = (k as i64 % cols, k as i64 / cols);
+        let x = GAP + c * (cell + GAP);
+        let y = TITLE + GAP + r * (cell + LABEL + GAP);
+        p.blit(frame, goal.size, goal.size, x, y, scale);
+        let chosen = k == choice.frame;
+        if chosen {
+            p.outline(x - 3, y - 3, cell + 6, cell + 6, 3, [255, 210, 40]);
+        }
+        let color = if chosen {
+            [255, 210, 40]
+        } else {
+            [220, 220, 220]
+        };
+        p.text(x, y, &format!("{k}"), 1, color);
+        p.text(
+            x,
+            y + cell + 3,
+            &format!("{:.3}", choice.scores[k]),
+            2,
+            color,
+        );
+    }
+    p
 }
 
 #[cfg(test)]

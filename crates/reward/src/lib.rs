@@ -21,6 +21,7 @@ pub mod load;
 pub mod mix;
 pub mod prep;
 pub mod sample;
+pub mod settings;
 pub mod terms;
 pub mod video;
 
@@ -28,8 +29,11 @@ pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
 pub use goal::GoalVideo;
 pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};
-pub use mix::{mix, paid_env, MixWeights};
+pub use mix::{mix, mix_step, paid_env, MixWeights};
 pub use sample::{uniform_indices, WINDOW};
+pub use settings::{
+    fb_inputs, load_terms, load_terms_video, RewardSettings, DEFAULT_ALPHA, DEFAULT_BETA,
+};
 pub use terms::{load_genreward, load_genreward_video, FbChoice, GenRewardSpec, GenRewardTerms};
 pub use video::{cosine, FrameTerm, VideoEncoder, VideoReward, DEFAULT_EVERY};
 

@@ -22,7 +22,7 @@ pub struct MixWeights {
 impl MixWeights {
     /// Checks the weights: finite, and K at least 1.
     pub fn validate(&self) -> Result<(), crate::RewardError> {
-        for (name, v) in [("--alpha", self.alpha), ("--beta", self.beta)] {
+        for (name, v) in [("alpha", self.alpha), ("beta", self.beta)] {
             if !v.is_finite() {
                 return Err(crate::RewardError::Invalid(format!(
                     "{name} must be a finite number (got {v})"
@@ -31,7 +31,7 @@ impl MixWeights {
         }
         if self.sparse_every == Some(0) {
             return Err(crate::RewardError::Invalid(
-                "--sparse-every must be at least 1".into(),
+                "the sparse r_env interval must be at least 1".into(),
             ));
         }
         Ok(())
@@ -50,17 +50,32 @@ pub fn paid_env(dense: &[f64], sparse_every: Option<usize>) -> Vec<f64> {
 
 /// The total per step of one episode: `paid_env(r_env) + alpha * r_video + beta * r_fb`.
 /// `r_video` and `r_fb` hold one value per step (0 where a term is not paid or absent).
-pub fn mix(r_env: &[f64], r_video: &[f64], r_fb: &[f64], w: &MixWeights) -> Vec<f64> {
-    assert!(
-        r_video.len() == r_env.len() && r_fb.len() == r_env.len(),
-        "terms of one episode"
-    );
-    paid_env(r_env, w.sparse_every)
+/// Terms of different lengths are an error.
+pub fn mix(
+    r_env: &[f64],
+    r_video: &[f64],
+    r_fb: &[f64],
+    w: &MixWeights,
+) -> Result<Vec<f64>, crate::RewardError> {
+    if r_video.len() != r_env.len() || r_fb.len() != r_env.len() {
+        return Err(crate::RewardError::Invalid(format!(
+            "the terms of one episode differ in length (r_env {}, r_video {}, r_fb {})",
+            r_env.len(),
+            r_video.len(),
+            r_fb.len()
+        )));
+    }
+    Ok(paid_env(r_env, w.sparse_every)
         .iter()
         .zip(r_video)
         .zip(r_fb)
-        .map(|((e, v), f)| e + w.alpha * v + w.beta * f)
-        .collect()
+        .map(|((e, v), f)| mix_step(*e, *v, *f, w))
+        .collect())
+}
+
+/// One step of the mix, with `r_env` already as paid: `r_env + alpha * r_video + beta * r_fb`.
+pub fn mix_step(r_env: f64, r_video: f64, r_fb: f64, w: &MixWeights) -> f64 {
+    r_env + w.alpha * r_video + w.beta * r_fb
 }
 
 #[cfg(test)]
@@ -83,7 +98,7 @@ mod tests {
             beta: 0.5,
             sparse_every: Some(2),
         };
-        let r = mix(&[1.0, 1.5, 1.0], &[0.0, 0.3, 0.0], &[4.0, 2.0, -2.0], &w);
+        let r = mix(&[1.0, 1.5, 1.0], &[0.0, 0.3, 0.0], &[4.0, 2.0, -2.0], &w).unwrap();
         assert_eq!(r, vec![0.0 + 2.0, 1.5 + 0.6 + 1.0, 0.0 - 1.0]);
         assert!(MixWeights {
             alpha: f64::NAN,

@@ -13,9 +13,12 @@
 /// Frames per window the video reward encodes (the paper's 16).
 pub const WINDOW: usize = 16;
 
-/// The `k` indices sampled uniformly from `n >= 1` frames (see the module docs).
+/// The `k` indices sampled uniformly from `n` frames (see the module docs); none when `n` or `k`
+/// is 0.
 pub fn uniform_indices(n: usize, k: usize) -> Vec<usize> {
-    assert!(n >= 1 && k >= 1, "need at least one frame and one sample");
+    if n == 0 || k == 0 {
+        return Vec::new();
+    }
     if k == 1 {
         return vec![n - 1];
     }

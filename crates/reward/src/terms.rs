@@ -12,7 +12,8 @@ use genreward_models::DeviceKind;
 use std::path::{Path, PathBuf};
 
 /// Which FB representation pays `r_fb`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FbChoice {
     /// The shipped one (`assets/models/fb`, or `$GENREWARD_FB`). When the VAE is not the one
     /// it was trained with, `r_fb` is left out with a note instead of failing, so a user's own
@@ -58,7 +59,9 @@ pub struct GenRewardTerms {
 /// Loads `r_video` and `r_fb` toward the goal video in `goal` (any readable video).
 pub fn load_genreward(goal: &Path, spec: &GenRewardSpec) -> Result<GenRewardTerms, RewardError> {
     if spec.every == 0 {
-        return Err(RewardError::Invalid("--every must be at least 1".into()));
+        return Err(RewardError::Invalid(
+            "the r_video interval (every) must be at least 1".into(),
+        ));
     }
     let size = vae_frame_size(&spec.vae)?;
     load_genreward_video(GoalVideo::load(goal, size)?, spec)
@@ -71,7 +74,9 @@ pub fn load_genreward_video(
     spec: &GenRewardSpec,
 ) -> Result<GenRewardTerms, RewardError> {
     if spec.every == 0 {
-        return Err(RewardError::Invalid("--every must be at least 1".into()));
+        return Err(RewardError::Invalid(
+            "the r_video interval (every) must be at least 1".into(),
+        ));
     }
     // The goal frame is chosen (and --goal-frame checked) even without r_fb: it is part of what
     // the run records about its goal.

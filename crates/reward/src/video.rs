@@ -93,9 +93,10 @@ impl<B: Backend> VideoEncoder<B> {
     }
 }
 
-/// Cosine similarity of two vectors (0 when either is all zeros), accumulated in f64.
+/// Cosine similarity of two vectors (0 when either is all zeros), accumulated in f64. Both come
+/// from one encoder, so they have one length; a longer one is cut to the shorter.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len(), "latents of different sizes");
+    debug_assert_eq!(a.len(), b.len(), "latents of different sizes");
     let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (x as f64, y as f64);
@@ -122,9 +123,10 @@ pub struct VideoReward<B: Backend> {
 }
 
 impl<B: Backend> VideoReward<B> {
-    /// `every` = K: the reward is computed on steps where `step + 1` is a multiple of K (K >= 1).
+    /// `every` = K: the reward is computed on steps where `step + 1` is a multiple of K (a K of
+    /// 0 counts as 1; the loaders refuse it first).
     pub fn new(encoder: VideoEncoder<B>, goal: &GoalVideo, every: usize) -> Self {
-        assert!(every >= 1, "the video reward interval must be at least 1");
+        let every = every.max(1);
         let goal_latent = encoder.encode_goal(goal);
         VideoReward {
             encoder,

@@ -1,4 +1,11 @@
-//! Run folders as data.
+//! Run folders as data: one writer, one reader, one manifest type.
+//!
+//! - [`writer`]: the [`Recorder`] that a rollout streams every step, frame and term into;
+//! - [`rollout`]: [`record_rollout`], episodes of any actor recorded into a run folder, the
+//!   manifest written first and kept up to date, so a crash leaves a folder the reader opens;
+//! - [`goal`]: GenReward's terms toward a goal together with what the manifest says of them;
+//! - [`score`]: [`score_run`], a recorded run rescored against a goal video;
+//! - this file: [`RunManifest`] and [`RunDir`], the reader.
 //!
 //! `genreward rollout --out DIR` writes:
 //! - `DIR/manifest.json`: [`RunManifest`] (settings, files, per-episode results, summary);
@@ -9,11 +16,20 @@
 //!
 //! [`RunDir`] reads all of it back; every failure is one line naming the file.
 
+pub mod goal;
+pub mod rollout;
+pub mod score;
+pub mod writer;
+
+pub use goal::{goal_info, load_recorded, Loaded};
+pub use rollout::{record_rollout, RolloutOutcome, RolloutSpec, VideoSpec};
+pub use score::{score_run, EpisodeScore, ScoreLine, ScoreReport};
+pub use writer::{Recorder, VIDEO_FPS};
+
 use genreward_record::{load_video, RecordError, Video};
 use genreward_render::ViewSpec;
 use genreward_sim::rollout::{EpisodeSummary, RolloutConfig, RolloutSummary, StepRecord};
 use serde::{Deserialize, Serialize};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// The video of a run.
@@ -104,6 +120,16 @@ pub enum RunError {
     },
     #[error(transparent)]
     Frames(#[from] RecordError),
+    #[error("cannot write '{}': {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Render(#[from] genreward_render::RenderError),
+    #[error(transparent)]
+    Reward(#[from] genreward_reward::RewardError),
+    #[error(transparent)]
+    Env(#[from] genreward_sim::EnvError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// File name of episode `i`'s observations.
@@ -159,27 +185,32 @@ impl RunDir {
     }
 }
 
-/// Reads a `steps.jsonl` file.
+/// Reads a `steps.jsonl` file. A last line without its newline that does not parse is what a
+/// process killed mid-write leaves: it is dropped (the steps before it are whole). Any other bad
+/// line is an error naming it.
 pub fn read_steps(path: &Path) -> Result<Vec<StepRecord>, RunError> {
-    let file = std::fs::File::open(path).map_err(|e| RunError::Read {
+    let text = std::fs::read(path).map_err(|e| RunError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    let complete = text.ends_with(b"\n");
+    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| RunError::Read {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        if line.trim().is_empty() {
+    for (i, line) in lines.iter().enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let rec = serde_json::from_str(&line).map_err(|e| RunError::BadLine {
-            path: path.to_path_buf(),
-            line: i + 1,
-            reason: e.to_string(),
-        })?;
-        out.push(rec);
+        match serde_json::from_slice(line) {
+            Ok(rec) => out.push(rec),
+            Err(_) if !complete && i + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(RunError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                })
+            }
+        }
     }
     Ok(out)
 }

@@ -1,28 +1,41 @@
-//! What a rollout keeps: `steps.jsonl`, per-episode observation arrays
+//! The run writer: what a rollout keeps, `steps.jsonl`, per-episode observation arrays
 //! (`obs_NNN.npy`, uint8 [T, H, W, 3]) and one video of the whole run.
 //!
 //! Frames are rendered before each step, so frame t shows the state the
 //! policy saw at step t (the `obs` of line t in `steps.jsonl`); a video
 //! overlay prints that step's number, paid reward and success flag.
+//!
+//! Everything is written as it happens, so a process that dies without warning leaves a
+//! usable folder: each step's line is flushed whole, the observation arrays keep a true
+//! header, and the video is a fragmented MP4 that plays up to its last fragment.
 
-use anyhow::{Context, Result};
+use crate::RunError;
 use genreward_record::{overlay, NpyWriter, VideoWriter};
 use genreward_render::{render_specs, Frame, Renderer, ViewSpec};
 use genreward_reward::features::StateKind;
-use genreward_reward::{FrameTerm, StepTerm};
+use genreward_reward::{fb_inputs, mix_step, FrameTerm, MixWeights, StepTerm};
 use genreward_sim::rollout::{StepObserver, StepRecord};
 use genreward_sim::{Env, Pixels};
 use indicatif::ProgressBar;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+type Result<T> = std::result::Result<T, RunError>;
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> RunError {
+    RunError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 /// The rollout's recorder: writes every step and, when asked, observations and video.
 pub struct Recorder {
     steps_path: PathBuf,
-    steps: BufWriter<File>,
+    steps: File,
     out_dir: PathBuf,
     renderer: Option<Renderer>,
     obs: Option<ViewSpec>,
@@ -37,7 +50,7 @@ pub struct Recorder {
     pending: Vec<Frame>,
     bar: ProgressBar,
     stop: Arc<AtomicBool>,
-    error: Option<anyhow::Error>,
+    error: Option<RunError>,
     /// GenReward's terms, when the run has a goal.
     terms: Option<LiveTerms>,
     /// The last value r_video paid this episode, and this step's r_fb (shown by the overlay).
@@ -60,8 +73,7 @@ impl Recorder {
         stop: Arc<AtomicBool>,
     ) -> Result<Recorder> {
         let steps_path = out_dir.join("steps.jsonl");
-        let file = File::create(&steps_path)
-            .with_context(|| format!("cannot write {}", steps_path.display()))?;
+        let file = File::create(&steps_path).map_err(|e| write_error(&steps_path, e))?;
         let renderer = if obs.is_some() || video.is_some() {
             Some(Renderer::new()?)
         } else {
@@ -76,7 +88,7 @@ impl Recorder {
         };
         Ok(Recorder {
             steps_path,
-            steps: BufWriter::new(file),
+            steps: file,
             out_dir: out_dir.to_path_buf(),
             renderer,
             obs,
@@ -108,8 +120,12 @@ impl Recorder {
         alpha: f64,
         beta: f64,
         goal_frame: Option<(Vec<u8>, u32)>,
-    ) -> Recorder {
-        assert!(self.obs.is_some(), "a frame term needs observation frames");
+    ) -> Result<Recorder> {
+        if self.obs.is_none() {
+            return Err(RunError::Invalid(
+                "GenReward's terms need observation frames (an observation camera)".into(),
+            ));
+        }
         self.terms = Some(LiveTerms {
             video,
             fb,
@@ -117,7 +133,7 @@ impl Recorder {
             beta,
             goal_frame,
         });
-        self
+        Ok(self)
     }
 
     /// Gives the actor frames of `view` (an agent's own camera) instead of the observation
@@ -163,7 +179,7 @@ impl Recorder {
     pub fn finish(mut self) -> Result<Vec<String>> {
         self.steps
             .flush()
-            .with_context(|| format!("cannot write {}", self.steps_path.display()))?;
+            .map_err(|e| write_error(&self.steps_path, e))?;
         if let Some((_, w, _)) = self.video.take() {
             w.finish()?;
         }
@@ -189,41 +205,54 @@ impl Recorder {
             let v = value.unwrap_or(0.0);
             rec.terms.insert("r_env".into(), rec.reward);
             rec.terms.insert(t.video.name().into(), v);
-            rec.reward += t.alpha * v;
+            let mut r_fb = 0.0;
             if let Some(fb) = &mut t.fb {
                 let t0 = std::time::Instant::now();
-                let (mut s, a) = crate::score::fb_inputs(rec);
+                let (mut s, a) = fb_inputs(&rec.obs, &rec.action);
                 match fb.state_kind() {
                     StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height),
                     StateKind::Model => match &self.model_state {
                         Some(m) => s = m.clone(),
-                        None => anyhow::bail!(
-                            "step {}: this FB reads a DreamerV3 agent's model state, and the actor has none (use --policy agent:DIR with the agent it was trained with)",
+                        None => return Err(RunError::Invalid(format!(
+                            "step {}: this FB reads a DreamerV3 agent's model state, and the actor has none (act with the agent it was trained with)",
                             rec.step
-                        ),
+                        ))),
                     },
                     StateKind::Obs39 => {}
                 }
                 let r = fb
                     .score(&s, &a)
-                    .with_context(|| format!("step {}", rec.step))?[0];
+                    .map_err(|e| RunError::Invalid(format!("step {}: {e}", rec.step)))?[0];
                 self.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
                 self.last_fb = Some(r);
                 rec.terms.insert(fb.name().into(), r);
-                rec.reward += t.beta * r;
+                r_fb = r;
             }
+            let weights = MixWeights {
+                alpha: t.alpha,
+                beta: t.beta,
+                sparse_every: None,
+            };
+            // r_env is already as paid (dense, or every K steps).
+            rec.reward = mix_step(rec.reward, v, r_fb, &weights);
         }
-        serde_json::to_writer(&mut self.steps, rec)
-            .map_err(std::io::Error::from)
-            .and_then(|_| self.steps.write_all(b"\n"))
-            .with_context(|| format!("cannot write {}", self.steps_path.display()))?;
+        // One whole line per write, so a crash leaves at most a partial last line.
+        let mut line = serde_json::to_vec(rec).map_err(|e| write_error(&self.steps_path, e))?;
+        line.push(b'\n');
+        self.steps
+            .write_all(&line)
+            .map_err(|e| write_error(&self.steps_path, e))?;
         let mut frames = std::mem::take(&mut self.pending).into_iter();
         if let Some(npy) = &mut self.npy {
-            let f = frames.next().expect("observation frame rendered");
+            let f = frames.next().ok_or(RunError::Invalid(
+                "no observation frame was rendered".into(),
+            ))?;
             npy.write_frame(&f.rgb)?;
         }
         if let Some((spec, w, stamp)) = &mut self.video {
-            let mut f = frames.next().expect("video frame rendered");
+            let mut f = frames
+                .next()
+                .ok_or(RunError::Invalid("no video frame was rendered".into()))?;
             if *stamp {
                 overlay::stamp_step(
                     &mut f.rgb,

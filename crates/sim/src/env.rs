@@ -34,6 +34,8 @@ fn settled_z(task: TaskKind) -> Option<f64> {
 pub enum EnvError {
     #[error("action contains a non-finite value: {0:?}")]
     NonFiniteAction([f64; 4]),
+    #[error("{got} actions for {envs} environments: one each")]
+    ActionCount { got: usize, envs: usize },
     #[error("episode is over ({0} steps taken); reset the environment")]
     EpisodeOver(usize),
 }

@@ -12,6 +12,7 @@ pub mod env;
 pub mod env_reward;
 pub mod expert;
 pub mod fixture;
+pub mod obs;
 pub mod policy;
 pub mod rng;
 pub mod rollout;
@@ -21,9 +22,10 @@ pub mod vec_env;
 pub mod world;
 
 pub use env::{Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
+pub use obs::StateDims;
 pub use policy::{Actor, Observation, Pixels, Policy, PolicyKind, UnknownPolicy};
 pub use rollout::{RolloutConfig, RolloutSummary, StepRecord};
-pub use task::{TaskKind, UnknownTask};
+pub use task::{TaskKind, TaskList, UnknownTask};
 pub use vec_env::VecEnv;
 pub use world::{PhysicsConfig, SawyerWorld, CONTROL_DT, CONTROL_HZ};
 

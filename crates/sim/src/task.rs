@@ -141,6 +141,23 @@ impl TaskKind {
     }
 }
 
+/// A list of tasks as a user writes it: `all`, or names separated by commas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskList(pub Vec<TaskKind>);
+
+impl FromStr for TaskList {
+    type Err = UnknownTask;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "all" {
+            return Ok(TaskList(TaskKind::ALL.to_vec()));
+        }
+        s.split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map(TaskList)
+    }
+}
+
 impl FromStr for TaskKind {
     type Err = UnknownTask;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

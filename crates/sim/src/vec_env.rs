@@ -51,7 +51,12 @@ impl VecEnv {
 
     /// Steps every environment with its action, in parallel.
     pub fn step(&mut self, actions: &[[f64; 4]]) -> Result<Vec<StepResult>, EnvError> {
-        assert_eq!(actions.len(), self.envs.len(), "one action per environment");
+        if actions.len() != self.envs.len() {
+            return Err(EnvError::ActionCount {
+                got: actions.len(),
+                envs: self.envs.len(),
+            });
+        }
         self.envs
             .par_iter_mut()
             .zip(actions.par_iter())

@@ -1,4 +1,44 @@
-//! Small statistics for the evaluations: AUC and Spearman's rank correlation.
+//! The statistics every evaluation and report uses, in one place: the median and quantiles,
+//! the 95 % Wilson interval of a success rate, the AUC of one sample against another, and
+//! Spearman's rank correlation.
+
+/// Median of `v` (0 for none).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// The `q` quantile (linear between order statistics) of `v` (NaN for none).
+pub fn quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let x = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
+    let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+    s[lo] + (s[hi] - s[lo]) * (x - lo as f64)
+}
+
+/// The 95 % Wilson score interval of `k` successes in `n` trials.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, 1.959963984540054_f64);
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
 
 /// P(a > b) + 0.5 P(a == b) over all pairs.
 pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
@@ -38,10 +78,9 @@ fn ranks(v: &[f64]) -> Vec<f64> {
 }
 
 /// Spearman's rank correlation of `a` and `b` (Pearson on ranks); `None` for fewer than 3
-/// pairs or a constant side.
+/// pairs, samples of different lengths, or a constant side.
 pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
-    assert_eq!(a.len(), b.len());
-    if a.len() < 3 {
+    if a.len() != b.len() || a.len() < 3 {
         return None;
     }
     let (ra, rb) = (ranks(a), ranks(b));
@@ -62,6 +101,33 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Wilson's interval against values computed by hand from its formula.
+    #[test]
+    fn wilson_matches_hand_computed_intervals() {
+        // 11 of 50: p = 0.22, z = 1.96: centre 0.2400, half 0.1124.
+        let (lo, hi) = wilson(11, 50);
+        assert!(
+            (lo - 0.1275).abs() < 5e-4 && (hi - 0.3524).abs() < 5e-4,
+            "{lo} {hi}"
+        );
+        // All successes: the upper end is 1, the lower (n / (n + z^2)) = 50 / 53.84.
+        let (lo, hi) = wilson(50, 50);
+        assert!((lo - 0.9287).abs() < 5e-4 && hi == 1.0, "{lo} {hi}");
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics() {
+        let v = [4.0, 1.0, 3.0, 2.0];
+        assert_eq!(quantile(&v, 0.5), 2.5);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 1.0), 4.0);
+        assert!((quantile(&v, 0.25) - 1.75).abs() < 1e-12);
+        assert_eq!(median(&v), 2.5);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[]), 0.0);
+    }
 
     #[test]
     fn hand_values() {

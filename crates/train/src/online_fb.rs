@@ -1,8 +1,8 @@
-//! The FB representation trained online on a DreamerV3 agent's replay (`train dreamer
-//! --fb-state dreamer`, or `--fb-online` to go on training an FB checkpoint), as in the paper:
-//! F reads the agent's model state `[h, z]` (or the 39-d observation), B the goal features
-//! (the VAE's per-frame latent mean) of the reward camera's frames, and the representation
-//! freezes after `--fb-freeze-after` environment steps (the paper: 100k).
+//! The FB representation trained online on a DreamerV3 agent's replay (an FB reading the
+//! agent's model state, or an FB checkpoint trained on), as in the paper: F reads the agent's
+//! model state `[h, z]` (or the 39-d observation), B the goal features (the VAE's per-frame
+//! latent mean) of the reward camera's frames, and the representation freezes after a number
+//! of environment steps (the paper: 100k).
 //!
 //! Every agent update hands the replayed sequences and their posterior model states to
 //! [`OnlineFb::train`]: the transitions `(s_t, a_t) -> (s_{t+1}, a_{t+1})` inside an episode
@@ -18,10 +18,12 @@ use burn::tensor::{Int, Tensor, TensorData};
 use genreward_models::dreamer::Step;
 use genreward_models::{FbBatch, FbConfig, FbStats, FbTrainer};
 use genreward_reward::features::GoalEncoder;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// What F reads as the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FbState {
     /// The 39-d observation (the shipped FB's state).
     Obs39,
@@ -44,13 +46,42 @@ impl std::str::FromStr for FbState {
         match s {
             "obs39" => Ok(FbState::Obs39),
             "dreamer" => Ok(FbState::Dreamer),
-            other => bail!("unknown --fb-state '{other}' (known: obs39, dreamer)"),
+            other => bail!("unknown FB state '{other}' (known: obs39, dreamer)"),
         }
     }
 }
 
 /// Adam's learning rate of the online FB (the offline `train fb`'s default).
 pub const FB_LR: f64 = 1e-4;
+
+/// An online FB checkpoint's `meta.json` (and what it reads of the checkpoint it starts from).
+/// Every field has a default, so any FB checkpoint's meta reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OnlineFbMeta {
+    /// `"fb"`.
+    pub kind: String,
+    /// What F reads (`obs39`, `dreamer`).
+    pub state: String,
+    pub online: bool,
+    /// What B reads: `genreward_reward::features::GoalEncoder::meta`.
+    pub goal_features: serde_json::Value,
+    pub freeze_after: Option<usize>,
+    pub frozen: bool,
+    /// Optimiser steps taken online.
+    pub updates: usize,
+    pub env_steps: usize,
+}
+
+/// What a run's report says about its online FB.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineFbSummary {
+    pub dir: PathBuf,
+    pub freeze_after: usize,
+    pub frozen: bool,
+    pub state: FbState,
+    pub updates: usize,
+}
 
 /// An FB representation training on the agent's replay until it freezes.
 pub struct OnlineFb<B: AutodiffBackend> {
@@ -91,22 +122,25 @@ impl<B: AutodiffBackend> OnlineFb<B> {
         device: &B::Device,
     ) -> Result<Self> {
         let goal = encoder.features(&[goal_frame]);
+        let meta_of = |v: serde_json::Value, d: &Path| -> Result<OnlineFbMeta> {
+            serde_json::from_value(v)
+                .with_context(|| format!("{}: meta.json is not an FB checkpoint's", d.display()))
+        };
         let (trainer, meta) = if resume && dir.join("config.json").is_file() {
             let t = FbTrainer::<B>::resume(dir, FB_LR, device).with_context(|| {
                 format!("cannot resume the FB representation in {}", dir.display())
             })?;
-            (t, genreward_models::checkpoint::read_meta(dir))
+            let meta = meta_of(genreward_models::checkpoint::read_meta(dir), dir)?;
+            (t, Some(meta))
         } else if let Some(from) = start {
             let ck = genreward_models::FbCheckpoint::<B>::load(from, None, device).with_context(
                 || format!("cannot load the FB representation in {}", from.display()),
             )?;
-            (FbTrainer::new(ck.model, ck.config, FB_LR), ck.meta)
+            let meta = meta_of(ck.meta, from)?;
+            (FbTrainer::new(ck.model, ck.config, FB_LR), Some(meta))
         } else {
             let cfg = FbConfig::new(state_dim, genreward_sim::ACT_DIM, encoder.dim());
-            (
-                FbTrainer::new(cfg.init(device), cfg, FB_LR),
-                serde_json::Value::Null,
-            )
+            (FbTrainer::new(cfg.init(device), cfg, FB_LR), None)
         };
         let c = &trainer.config;
         if c.state_dim != state_dim || c.goal_dim != encoder.dim() {
@@ -119,11 +153,13 @@ impl<B: AutodiffBackend> OnlineFb<B> {
             );
         }
         let inner = device.clone();
+        let normalized = meta.is_some();
+        let meta = meta.unwrap_or_default();
         let mut fb = OnlineFb {
-            frozen: meta["frozen"].as_bool().unwrap_or(false),
-            updates: meta["updates"].as_u64().unwrap_or(0) as usize,
+            frozen: meta.frozen,
+            updates: meta.updates,
             // A started or resumed model keeps its standardisation.
-            normalized: start.is_some() || !meta.is_null(),
+            normalized,
             trainer,
             encoder,
             state,
@@ -270,32 +306,34 @@ impl<B: AutodiffBackend> OnlineFb<B> {
 
     /// Saves the representation (with its target networks and Adam's state) into its folder.
     pub fn save(&self, env_steps: usize) -> Result<()> {
-        let meta = serde_json::json!({
-            "kind": "fb",
-            "state": self.state.name(),
-            "online": true,
-            "goal_features": self.encoder.meta(),
-            "freeze_after": self.freeze_after,
-            "frozen": self.frozen,
-            "updates": self.updates,
-            "env_steps": env_steps,
-        });
-        self.trainer.save(&self.dir, &meta).with_context(|| {
-            format!(
-                "cannot save the FB representation in {}",
-                self.dir.display()
-            )
-        })
+        let meta = OnlineFbMeta {
+            kind: "fb".into(),
+            state: self.state.name().into(),
+            online: true,
+            goal_features: self.encoder.meta(),
+            freeze_after: Some(self.freeze_after),
+            frozen: self.frozen,
+            updates: self.updates,
+            env_steps,
+        };
+        self.trainer
+            .save(&self.dir, &serde_json::to_value(meta)?)
+            .with_context(|| {
+                format!(
+                    "cannot save the FB representation in {}",
+                    self.dir.display()
+                )
+            })
     }
 
     /// What the run's summary and metrics say about it.
-    pub fn describe(&self) -> serde_json::Value {
-        serde_json::json!({
-            "state": self.state.name(),
-            "dir": self.dir,
-            "freeze_after": self.freeze_after,
-            "frozen": self.frozen,
-            "updates": self.updates,
-        })
+    pub fn describe(&self) -> OnlineFbSummary {
+        OnlineFbSummary {
+            dir: self.dir.clone(),
+            freeze_after: self.freeze_after,
+            frozen: self.frozen,
+            state: self.state,
+            updates: self.updates,
+        }
     }
 }

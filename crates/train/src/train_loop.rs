@@ -1,17 +1,37 @@
-//! The bookkeeping every `train` command shares: the step count (continued on `--resume`), the
-//! time spent, a progress bar, the metrics file, and when to stop (`--steps`, `--minutes`,
-//! Ctrl-C; the caller saves a checkpoint on the way out).
+//! The bookkeeping every trainer shares: the step count (continued when a run resumes), the time
+//! spent, the caller's progress bar, the metrics file, and when to stop (the step budget, the
+//! time budget, the caller's stop flag; the trainer saves a checkpoint on the way out).
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What every trainer's `meta.json` holds for the loop: the steps done and the seconds spent.
+/// Both default to 0, so any checkpoint's meta reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoopMeta {
+    pub step: usize,
+    pub train_seconds: f64,
+}
+
+impl LoopMeta {
+    /// The loop's fields of `dir/meta.json` (zeros when there is none or it does not parse).
+    pub fn read(dir: &Path) -> LoopMeta {
+        std::fs::read_to_string(dir.join(genreward_models::checkpoint::META_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+}
+
 pub struct TrainLoop {
-    /// Optimiser steps done (including those of the run resumed).
+    /// Steps done (including those of the run resumed).
     pub step: usize,
     steps: usize,
     elapsed0: f64,
@@ -24,17 +44,21 @@ pub struct TrainLoop {
 
 impl TrainLoop {
     /// Opens `out/metrics.jsonl` (appending) and, with `resume`, continues the step count and
-    /// the training time from `out/meta.json`.
-    pub fn open(out: &Path, steps: usize, minutes: Option<f64>, resume: bool) -> Result<Self> {
+    /// the training time from `out/meta.json`. `bar` shows the steps out of `steps`; `stop`,
+    /// once set, ends the loop after the step in hand.
+    pub fn open(
+        out: &Path,
+        steps: usize,
+        minutes: Option<f64>,
+        resume: bool,
+        bar: &ProgressBar,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self> {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        let (step, elapsed0) = if resume {
-            let meta = genreward_models::checkpoint::read_meta(out);
-            (
-                meta["step"].as_u64().unwrap_or(0) as usize,
-                meta["train_seconds"].as_f64().unwrap_or(0.0),
-            )
+        let meta = if resume {
+            LoopMeta::read(out)
         } else {
-            (0, 0.0)
+            LoopMeta::default()
         };
         let path = out.join("metrics.jsonl");
         let metrics = std::fs::OpenOptions::new()
@@ -42,26 +66,21 @@ impl TrainLoop {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        let bar = ProgressBar::new(steps as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:25}] {pos}/{len} steps (eta {eta})")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_position(step as u64);
+        bar.set_length(steps as u64);
+        bar.set_position(meta.step as u64);
         Ok(TrainLoop {
-            step,
+            step: meta.step,
             steps,
-            elapsed0,
+            elapsed0: meta.train_seconds,
             started: Instant::now(),
             deadline: minutes.map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0)),
-            stop: crate::interrupt_flag(),
-            bar,
+            stop,
+            bar: bar.clone(),
             metrics,
         })
     }
 
-    /// Whether to stop: `--steps` reached, `--minutes` spent, or Ctrl-C pressed.
+    /// Whether to stop: the steps reached, the minutes spent, or the stop flag set.
     pub fn done(&self) -> bool {
         self.step >= self.steps
             || self.stop.load(Ordering::SeqCst)
@@ -81,7 +100,7 @@ impl TrainLoop {
     }
 
     /// Appends one JSON line to the metrics file.
-    pub fn log(&mut self, line: &impl serde::Serialize) -> Result<()> {
+    pub fn log(&mut self, line: &impl Serialize) -> Result<()> {
         writeln!(self.metrics, "{}", serde_json::to_string(line)?)?;
         Ok(())
     }

@@ -89,6 +89,7 @@ fn an_agent_drives_and_its_imagination_follows_each_step() {
     opts.obs_size = (64, 64);
     let sim = Sim::new(&opts).unwrap();
     assert!(sim
+        .episode
         .message
         .as_deref()
         .unwrap_or("")
@@ -283,7 +284,7 @@ fn a_run_folder_replays_the_pixels_it_recorded() {
     sim.parts().step([0.0; 4]);
     assert_eq!(sim.shown().step(), 2);
     assert_eq!(sim.shown().record().unwrap().step, 2);
-    assert_eq!(sim.shown().shapes(), sim.shapes[2]);
+    assert_eq!(sim.shown().shapes(), sim.episode.shapes[2]);
     sim.timeline.cursor = Some(119);
     assert!(sim.shown().episode_over());
     sim.parts().step([0.0; 4]);

@@ -6,6 +6,7 @@ use super::actor_critic::{
     actor_critic_loss, imagine, soft_update, Actor, ActorCriticConfig, Critic,
 };
 use super::dist::TwoHot;
+use super::meta::DreamerMeta;
 use super::moments::Moments;
 use super::optim::{warmup_lr, LaProp, LaPropConfig};
 use super::rssm::{RssmConfig, State};
@@ -78,18 +79,8 @@ impl AgentConfig {
     pub fn with_state_target(mut self, scale: f64) -> Self {
         let w = &mut self.world;
         w.vector_input = Some(false);
-        w.rssm.embed_dim =
-            WorldModelConfig::embed_dim(w.depth, w.units, 0) + 2 * w.keypoint_count();
+        w.rssm.embed_dim = WorldModelConfig::embed_dim(w.depth, w.units, 0);
         self.vector_scale = Some(scale);
-        self
-    }
-
-    /// `count` spatial soft-argmax points from the encoder's first stage besides its flattened
-    /// map (see [`WorldModelConfig::keypoints`]): the embedding grows by `2 count`.
-    pub fn with_keypoints(mut self, count: usize) -> Self {
-        let w = &mut self.world;
-        w.rssm.embed_dim = w.rssm.embed_dim - 2 * w.keypoint_count() + 2 * count;
-        w.keypoints = (count > 0).then_some(count);
         self
     }
 
@@ -174,8 +165,13 @@ pub struct Learner<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend> Learner<B> {
     pub fn new(cfg: AgentConfig, device: &B::Device) -> Self {
+        let agent = cfg.init(device);
+        Learner::new_with(cfg, agent, device)
+    }
+
+    fn new_with(cfg: AgentConfig, agent: Agent<B>, device: &B::Device) -> Self {
         Learner {
-            agent: Some(cfg.init(device)),
+            agent: Some(agent),
             optim: cfg.optimizer.init(),
             moments: Moments::default(),
             updates: 0,
@@ -198,10 +194,8 @@ impl<B: AutodiffBackend> Learner<B> {
         &mut self,
         batch: &Batch<B>,
     ) -> (TrainMetrics, Tensor<B::InnerBackend, 2>) {
-        let agent = self
-            .agent
-            .as_ref()
-            .expect("the agent is there between calls");
+        // Taken for the optimiser step (which consumes it) and put back below.
+        let agent = self.take_agent();
         let (wl, obs) = agent.world.loss_and_states(batch, &self.twohot);
         let states = obs.feat.clone().inner();
         let start = State {
@@ -239,7 +233,6 @@ impl<B: AutodiffBackend> Learner<B> {
             lr: warmup_lr(self.cfg.lr, self.updates, self.cfg.warmup),
         };
         let rate = ac.slow_rate;
-        let agent = self.agent.take().expect("the agent is there between calls");
         let grads = GradientsParams::from_grads(total.backward(), &agent);
         let mut agent = self.optim.step(metrics.lr, agent, grads);
         agent.slow = soft_update(agent.slow, &agent.critic, rate);
@@ -320,10 +313,20 @@ impl<B: Backend> Agent<B> {
 }
 
 impl<B: AutodiffBackend> Learner<B> {
+    /// The agent. `agent` is `None` only inside [`Learner::train_with_states`], which puts it
+    /// back before returning: no caller can observe it empty.
     pub fn agent(&self) -> &Agent<B> {
-        self.agent
-            .as_ref()
-            .expect("the agent is there between calls")
+        match &self.agent {
+            Some(a) => a,
+            None => unreachable!("the agent is put back before train_with_states returns"),
+        }
+    }
+
+    fn take_agent(&mut self) -> Agent<B> {
+        match self.agent.take() {
+            Some(a) => a,
+            None => unreachable!("the agent is put back before train_with_states returns"),
+        }
     }
 
     /// The agent without autodiff, for acting.
@@ -333,16 +336,20 @@ impl<B: AutodiffBackend> Learner<B> {
 }
 
 impl<B: AutodiffBackend> Learner<B> {
-    /// Writes the agent (weights, config, `meta` plus the percentile statistics and the update
-    /// count) and the optimiser's state into `dir`.
+    /// Writes the agent (weights, config, `meta` with the percentile statistics and the update
+    /// count filled in) and the optimiser's state into `dir`.
     pub fn save(
         &self,
         dir: &std::path::Path,
-        meta: serde_json::Value,
+        meta: &DreamerMeta,
     ) -> Result<(), crate::CheckpointError> {
-        let mut meta = meta;
-        meta["moments"] = serde_json::to_value(&self.moments).unwrap_or_default();
-        meta["updates"] = self.updates.into();
+        let mut meta = meta.clone();
+        meta.moments = Some(self.moments.clone());
+        meta.updates = self.updates;
+        let meta = serde_json::to_value(&meta).map_err(|e| crate::CheckpointError::Write {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         crate::checkpoint::save::<B::InnerBackend, _, _>(
             dir,
             &self.acting_agent(),
@@ -358,16 +365,10 @@ impl<B: AutodiffBackend> Learner<B> {
         device: &B::Device,
     ) -> Result<Self, crate::CheckpointError> {
         let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
-        let mut learner = Learner::new(cfg, device);
-        let agent = learner.agent.take().expect("new learner");
-        learner.agent = Some(crate::checkpoint::load_weights(dir, agent, device)?);
+        let mut learner = Learner::loaded(cfg, dir, device)?;
         let optim = crate::checkpoint::load_record::<_, B>(dir, "optimizer", device)?;
         learner.optim = learner.optim.load_record(optim);
-        let meta = crate::checkpoint::read_meta(dir);
-        if let Ok(m) = serde_json::from_value(meta["moments"].clone()) {
-            learner.moments = m;
-        }
-        learner.updates = meta["updates"].as_u64().unwrap_or(0) as usize;
+        learner.updates = DreamerMeta::read(dir)?.updates;
         Ok(learner)
     }
 }
@@ -387,11 +388,19 @@ impl<B: AutodiffBackend> Learner<B> {
             cfg.lr = lr;
         }
         cfg.warmup = warmup;
-        let mut learner = Learner::new(cfg, device);
-        let agent = learner.agent.take().expect("new learner");
-        learner.agent = Some(crate::checkpoint::load_weights(dir, agent, device)?);
-        let meta = crate::checkpoint::read_meta(dir);
-        if let Ok(m) = serde_json::from_value(meta["moments"].clone()) {
+        Learner::loaded(cfg, dir, device)
+    }
+
+    /// A learner with the weights and return normaliser saved in `dir`, a fresh optimiser and
+    /// the update count at 0.
+    fn loaded(
+        cfg: AgentConfig,
+        dir: &std::path::Path,
+        device: &B::Device,
+    ) -> Result<Self, crate::CheckpointError> {
+        let agent = crate::checkpoint::load_weights(dir, cfg.init(device), device)?;
+        let mut learner = Learner::new_with(cfg, agent, device);
+        if let Some(m) = DreamerMeta::read(dir)?.moments {
             learner.moments = m;
         }
         Ok(learner)

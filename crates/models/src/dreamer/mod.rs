@@ -9,6 +9,7 @@
 //! - [`replay`]: per-environment streams of steps, sequences sampled uniformly;
 //! - [`returns`]: lambda returns;
 //! - [`rssm`]: the recurrent state-space model (block GRU, categorical latents);
+//! - [`meta`]: a checkpoint's `meta.json`, typed;
 //! - [`agent`]: the agent (all of the above trained by one loss and optimiser) and acting;
 //! - [`actor_critic`]: the actor, the critic and its slow copy, imagination and their losses;
 //! - [`world`]: the world model (CNN encoder and decoder, reward and continue heads) and its
@@ -17,6 +18,7 @@
 pub mod actor_critic;
 pub mod agent;
 pub mod dist;
+pub mod meta;
 pub mod moments;
 pub mod optim;
 pub mod replay;
@@ -28,6 +30,7 @@ pub use agent::{load_agent, Agent, AgentConfig, Learner, TrainMetrics};
 pub use dist::{
     categorical_kl, kl_losses, sample_straight_through, symexp, symlog, unimix_probs, TwoHot,
 };
+pub use meta::{DreamerEval, DreamerMeta, DREAMER_KIND};
 pub use moments::Moments;
 pub use replay::{Replay, Step};
 pub use returns::lambda_returns;

@@ -18,13 +18,6 @@
 //! * With `strided` (the reference's option of that name, and `train dreamer`'s default), each
 //!   encoder stage is one stride-2 conv 5x5 and each decoder stage one stride-2 transposed
 //!   conv 5x5: the same shapes, about half the update time on the CPU.
-//! * With `keypoints: Some(K)` (not in the reference; `train dreamer --keypoints K`), the
-//!   encoder also returns K image points: a 1x1 convolution of its first stage's 32x32 map to K
-//!   logit maps, each turned by a softmax over its pixels into the expected pixel position
-//!   `(x, y)` in [-1, 1] (a spatial soft-argmax, as in deep spatial autoencoders for robot
-//!   learning). A small object such as reach's goal (4x4 of 64x64 pixels) then needs only a
-//!   colour detector to reach the model state as two numbers linear in its position, where
-//!   the flattened 4x4 map holds it only after the deeper layers learn to place it.
 
 use super::dist::{kl_losses, symlog, TwoHot};
 use super::rssm::{Dense, Rssm, RssmConfig, State};
@@ -33,19 +26,12 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d, RmsNorm, RmsNormConfig};
-use burn::tensor::activation::{log_sigmoid, sigmoid, silu, softmax};
+use burn::tensor::activation::{log_sigmoid, sigmoid, silu};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 /// Side of the frames the world model reads.
 pub const IMAGE: usize = 64;
-
-/// Factor on the keypoint head's logits before the softmax over pixels. A map focuses on a
-/// small object once its logits there exceed the rest by about `ln 1024` (32x32 pixels); the
-/// head reads RMS-normalised features of size about 1, so without a gain its weights would
-/// have to grow several times over at the optimiser's few 1e-4 per step. A fixed inverse
-/// temperature, as spatial softmax layers often learn one.
-pub const KEYPOINT_GAIN: f64 = 10.0;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct WorldModelConfig {
@@ -83,12 +69,6 @@ pub struct WorldModelConfig {
     /// about a quarter of the pixels convolved: the CPU recipe's choice.
     #[config(default = false)]
     pub strided: bool,
-    /// Weight on the pixels that differ from the batch's mean frame in the image loss (`None`
-    /// or 0: the reference's plain sum). See [`focus_weights`].
-    pub image_focus: Option<f64>,
-    /// Spatial soft-argmax points the encoder adds to its embedding (`2 K` numbers; `None` or
-    /// 0: none, as every model before the option). An `Option` so configs from before it load.
-    pub keypoints: Option<usize>,
 }
 
 impl WorldModelConfig {
@@ -96,11 +76,6 @@ impl WorldModelConfig {
     /// `vector_dim`-d state is read: 0 for none).
     pub fn embed_dim(depth: usize, units: usize, vector_dim: usize) -> usize {
         16 * 4 * depth + if vector_dim > 0 { units } else { 0 }
-    }
-
-    /// The number of spatial soft-argmax points (0 for none).
-    pub fn keypoint_count(&self) -> usize {
-        self.keypoints.unwrap_or(0)
     }
 
     /// Whether the encoder reads a state vector (besides frames).
@@ -153,8 +128,6 @@ impl WorldModelConfig {
                 .map(|i| RmsNormConfig::new(chans[i + 1]).init(device))
                 .collect(),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            enc_keypoints: (self.keypoint_count() > 0)
-                .then(|| Conv2dConfig::new([chans[1], self.keypoint_count()], [1, 1]).init(device)),
             enc_vec: if self.reads_vector() {
                 vec_layers(self.vector_dim)
             } else {
@@ -179,7 +152,6 @@ impl WorldModelConfig {
                 .iter()
                 .map(|&c| RmsNormConfig::new(c).init(device))
                 .collect(),
-            image_focus: self.image_focus.filter(|f| *f > 0.0),
             dec_vec: if self.vector_dim > 0 {
                 vec_layers(feat)
             } else {
@@ -208,8 +180,6 @@ pub struct WorldModel<B: Backend> {
     enc_convs: Vec<Conv2d<B>>,
     enc_norms: Vec<RmsNorm<B>>,
     pool: MaxPool2d,
-    /// The 1x1 convolution to the keypoints' logit maps (with `keypoints`).
-    enc_keypoints: Option<Conv2d<B>>,
     enc_vec: Vec<Dense<B>>,
     pub rssm: Rssm<B>,
     dec_in: Linear<B>,
@@ -219,7 +189,6 @@ pub struct WorldModel<B: Backend> {
     dec_convs: Vec<Conv2d<B>>,
     dec_up: Vec<ConvTranspose2d<B>>,
     dec_norms: Vec<RmsNorm<B>>,
-    image_focus: Option<f64>,
     dec_vec: Vec<Dense<B>>,
     dec_vec_out: Option<Linear<B>>,
     reward: Dense<B>,
@@ -256,44 +225,6 @@ fn norm_channels<B: Backend>(norm: &RmsNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4>
         .repeat_dim(0, n)
         .reshape([n * c, 1]);
     ((x * inv).reshape([n * c, h * w]) * gamma).reshape([n, c, h, w])
-}
-
-/// Per-pixel weights `[N, 1, H, W]` for the image loss of frames `[N, 3, H, W]`: `1 + focus
-/// d`, where `d` is the pixel's largest channel difference from the mean of the N frames, then
-/// divided by their mean over each frame's pixels, so a frame's weights average 1 and the
-/// image term keeps its size beside the others. Pixels the same in every frame (a static
-/// scene) weigh less than those that change between steps or episodes: the arm, the object
-/// and the goal marker, which is 16 pixels of 4096 in reach and which the reference's plain sum
-/// lets the decoder leave out. With identical frames every weight is 1.
-pub fn focus_weights<B: Backend>(frames: Tensor<B, 4>, focus: f64) -> Tensor<B, 4> {
-    let [n, _, h, w] = frames.dims();
-    let mean = frames.clone().mean_dim(0);
-    let diff = (frames - mean).abs().max_dim(1);
-    let raw = diff * focus + 1.0;
-    let per_frame = raw
-        .clone()
-        .reshape([n, h * w])
-        .mean_dim(1)
-        .reshape([n, 1, 1, 1]);
-    (raw / per_frame).detach()
-}
-
-/// The expected pixel position under the softmax over pixels of each of K logit maps
-/// `[N, K, H, W]`: `[N, 2 K]` as `(x_0, y_0, x_1, y_1, ..)`, where pixel column `j` is at
-/// `x = (2 j + 1) / W - 1` and row `i` at `y = (2 i + 1) / H - 1` (pixel centres, in [-1, 1];
-/// `y` grows downwards).
-pub fn spatial_soft_argmax<B: Backend>(logits: Tensor<B, 4>) -> Tensor<B, 2> {
-    let [n, k, h, w] = logits.dims();
-    let p = softmax(logits.reshape([n * k, h * w]), 1);
-    let mut grid = Vec::with_capacity(h * w * 2);
-    for i in 0..h {
-        for j in 0..w {
-            grid.push((2 * j + 1) as f32 / w as f32 - 1.0);
-            grid.push((2 * i + 1) as f32 / h as f32 - 1.0);
-        }
-    }
-    let grid = Tensor::<B, 2>::from_data(TensorData::new(grid, [h * w, 2]), &p.device());
-    p.matmul(grid).reshape([n, 2 * k])
 }
 
 /// Nearest-neighbour 2x upsampling of `[N, C, H, W]`.
@@ -348,8 +279,7 @@ impl<B: Backend> WorldModel<B> {
     pub fn encode(&self, image: Tensor<B, 4>, vector: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
         let [n, _, _, _] = image.dims();
         let mut x = image - 0.5;
-        let mut points = None;
-        for (i, (conv, norm)) in self.enc_convs.iter().zip(&self.enc_norms).enumerate() {
+        for (conv, norm) in self.enc_convs.iter().zip(&self.enc_norms) {
             let y = conv.forward(x);
             let y = if self.strided {
                 y
@@ -357,13 +287,9 @@ impl<B: Backend> WorldModel<B> {
                 self.pool.forward(y)
             };
             x = silu(norm_channels(norm, y));
-            if let (0, Some(head)) = (i, &self.enc_keypoints) {
-                points = Some(spatial_soft_argmax(head.forward(x.clone()) * KEYPOINT_GAIN));
-            }
         }
         let [_, c, h, w] = x.dims();
         let mut parts = vec![x.reshape([n, c * h * w])];
-        parts.extend(points);
         if let (Some(v), false) = (vector, self.enc_vec.is_empty()) {
             let mut v = symlog(v);
             for l in &self.enc_vec {
@@ -485,12 +411,7 @@ impl<B: Backend> WorldModel<B> {
         let prior = self.rssm.prior(obs.deter.clone());
         let (dynamics, representation) = kl_losses(obs.post.clone(), prior, self.free_nats);
         let target = batch.image.clone().reshape([n, 3, h, w]).detach();
-        let sq = (self.decode_image(obs.feat.clone()) - target.clone()).powi_scalar(2);
-        let sq = match self.image_focus {
-            // `init` keeps only a positive focus.
-            Some(focus) => sq * focus_weights(target, focus).repeat_dim(1, 3),
-            None => sq,
-        };
+        let sq = (self.decode_image(obs.feat.clone()) - target).powi_scalar(2);
         let image = sq.sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]);
         let vector = match (self.decode_vector(obs.feat.clone()), &batch.vector) {
             (Some(pred), Some(v)) => {

@@ -12,128 +12,29 @@ impl SawyerWorld {
         obj_init_pos: [f64; 3],
         target_pos: [f64; 3],
     ) -> Self {
-        let mut world = PhysicsWorld::new();
-        world.gravity = Vector::new(0.0, 0.0, -9.81);
-        let ip = &mut world.integration_parameters;
-        ip.dt = (CONTROL_DT / config.substeps.max(1) as f64) as f32;
-        ip.num_solver_iterations = config.solver_iterations.max(1);
-        // Our objects are centimetre-sized: scale the solver's length tolerances.
-        ip.length_unit = 0.1;
-        // A grasp holds by the friction of the squeeze; the squeeze is a penetration
-        // corrected in the biased pass, so friction must act there too.
-        ip.friction_in_bias_pass = true;
-
-        let mut statics = Vec::new();
-        let ground = world.bodies.insert(RigidBodyBuilder::fixed());
-        let mut add_static = |world: &mut PhysicsWorld, body, b: ColliderBuilder, role| {
-            let h = world
-                .colliders
-                .insert_with_parent(b, body, &mut world.bodies);
-            statics.push((h, role));
-        };
-        // Table top surface at z = 0, retaining walls (facts §1.10).
-        add_static(
-            &mut world,
-            ground,
-            material(ColliderBuilder::cuboid(0.7, 0.4, 0.46), 1.0)
-                .translation(v3([0.0, 0.6, -0.46])),
-            Role::Table,
-        );
-        for (c, h) in [
-            ([0.0, 0.21, 0.06], [0.7, 0.01, 0.06]),
-            ([0.0, 0.99, 0.06], [0.7, 0.01, 0.06]),
-            ([0.69, 0.6, 0.06], [0.01, 0.38, 0.06]),
-            ([-0.69, 0.6, 0.06], [0.01, 0.38, 0.06]),
-        ] {
-            add_static(
-                &mut world,
-                ground,
-                material(ColliderBuilder::cuboid(h[0], h[1], h[2]), 1.0).translation(v3(c)),
-                Role::Table,
-            );
-        }
-        for (c, h, f) in task_fixtures(task, obj_init_pos, target_pos) {
-            add_static(
-                &mut world,
-                ground,
-                material(ColliderBuilder::cuboid(h[0], h[1], h[2]), f).translation(v3(c)),
-                Role::Fixture,
-            );
-        }
-        if task == TaskKind::Disassemble {
-            // The peg: cylinder r 0.02, half-length 0.05, at obj_init + (0, 0, 0.03).
-            let c = add(obj_init_pos, [0.0, 0.0, 0.03]);
-            add_static(
-                &mut world,
-                ground,
-                material(ColliderBuilder::cylinder(0.05, 0.02), 1.0).position(Pose::from_parts(
-                    v3(c),
-                    Quat::from_rotation_x(std::f32::consts::FRAC_PI_2),
-                )),
-                Role::Fixture,
-            );
-        }
-
-        // The object.
+        // The insertion order (statics, object, gripper) fixes the handles, and with them the
+        // solver's order: keep it.
+        let mut world = physics_world(config);
+        let statics = add_statics(&mut world, task, obj_init_pos, target_pos);
         let (object_body, object_colliders, main_geom) =
             build_object(&mut world, task, obj_init_pos);
-
-        // The gripper: hand base and two fingers, all kinematic.
-        let hand0 = add(task.hand_init_pos(), WELD_SAG);
-        let hand_body = world
-            .bodies
-            .insert(RigidBodyBuilder::kinematic_position_based().translation(v3(hand0)));
-        let base = world.colliders.insert_with_parent(
-            material(ColliderBuilder::cuboid(0.025, 0.06, 0.035), 1.0)
-                .translation(Vector::new(0.0, 0.0, 0.085)),
-            hand_body,
-            &mut world.bodies,
-        );
-        let mk_finger = |world: &mut PhysicsWorld, y: f64| {
-            let body = world.bodies.insert(
-                RigidBodyBuilder::kinematic_position_based()
-                    .translation(v3(add(hand0, [0.0, y, 0.0]))),
-            );
-            let pad_dir = -y.signum();
-            let pad = world.colliders.insert_with_parent(
-                material(
-                    ColliderBuilder::cuboid(PAD_HALF[0], PAD_HALF[1], PAD_HALF[2]),
-                    2.0,
-                )
-                .translation(Vector::new(0.0, (pad_dir * PAD_Y) as f32, 0.0)),
-                body,
-                &mut world.bodies,
-            );
-            let claw = world.colliders.insert_with_parent(
-                material(
-                    ColliderBuilder::cuboid(PAD_HALF[0], PAD_HALF[1], PAD_HALF[2]),
-                    1.0,
-                ),
-                body,
-                &mut world.bodies,
-            );
-            (body, pad, claw)
-        };
-        let (finger_r_body, pad_r, claw_r) = mk_finger(&mut world, -CLAW_Y);
-        let (finger_l_body, pad_l, claw_l) = mk_finger(&mut world, CLAW_Y);
-        let _ = (claw_r, claw_l);
-
+        let g = build_gripper(&mut world, task);
         let mut w = SawyerWorld {
             task,
             config,
             world,
-            hand_body,
-            finger_r_body,
-            finger_l_body,
-            gripper_colliders: [base, pad_r, pad_l],
-            pad_r,
-            pad_l,
+            hand_body: g.hand_body,
+            finger_r_body: g.finger_r_body,
+            finger_l_body: g.finger_l_body,
+            gripper_colliders: [g.base, g.pad_r, g.pad_l],
+            pad_r: g.pad_r,
+            pad_l: g.pad_l,
             object_body,
             object_colliders,
             main_geom,
             static_colliders: statics,
             mocap: task.hand_init_pos(),
-            hand: hand0,
+            hand: g.hand0,
             hand_vel: [0.0; 3],
             q_r: 0.0,
             q_l: 0.0,
@@ -147,6 +48,122 @@ impl SawyerWorld {
         // step, and the gripper starts 15 cm above anything it could hit.
         w.place_gripper(true);
         w
+    }
+}
+
+/// An empty physics world with the scene's gravity and solver settings.
+fn physics_world(config: PhysicsConfig) -> PhysicsWorld {
+    let mut world = PhysicsWorld::new();
+    world.gravity = Vector::new(0.0, 0.0, -9.81);
+    let ip = &mut world.integration_parameters;
+    ip.dt = (CONTROL_DT / config.substeps.max(1) as f64) as f32;
+    ip.num_solver_iterations = config.solver_iterations.max(1);
+    // Our objects are centimetre-sized: scale the solver's length tolerances.
+    ip.length_unit = 0.1;
+    // A grasp holds by the friction of the squeeze; the squeeze is a penetration
+    // corrected in the biased pass, so friction must act there too.
+    ip.friction_in_bias_pass = true;
+    world
+}
+
+/// The table, its walls and the task's fixtures, fixed to one ground body.
+fn add_statics(
+    world: &mut PhysicsWorld,
+    task: TaskKind,
+    obj_init_pos: [f64; 3],
+    target_pos: [f64; 3],
+) -> Vec<(ColliderHandle, Role)> {
+    let mut statics = Vec::new();
+    let ground = world.bodies.insert(RigidBodyBuilder::fixed());
+    let mut add_static = |world: &mut PhysicsWorld, b: ColliderBuilder, role| {
+        let h = world
+            .colliders
+            .insert_with_parent(b, ground, &mut world.bodies);
+        statics.push((h, role));
+    };
+    // Table top surface at z = 0, retaining walls (facts §1.10).
+    add_static(
+        world,
+        material(ColliderBuilder::cuboid(0.7, 0.4, 0.46), 1.0).translation(v3([0.0, 0.6, -0.46])),
+        Role::Table,
+    );
+    for (c, h) in [
+        ([0.0, 0.21, 0.06], [0.7, 0.01, 0.06]),
+        ([0.0, 0.99, 0.06], [0.7, 0.01, 0.06]),
+        ([0.69, 0.6, 0.06], [0.01, 0.38, 0.06]),
+        ([-0.69, 0.6, 0.06], [0.01, 0.38, 0.06]),
+    ] {
+        let wall = material(ColliderBuilder::cuboid(h[0], h[1], h[2]), 1.0).translation(v3(c));
+        add_static(world, wall, Role::Table);
+    }
+    for (c, h, f) in task_fixtures(task, obj_init_pos, target_pos) {
+        let fixture = material(ColliderBuilder::cuboid(h[0], h[1], h[2]), f).translation(v3(c));
+        add_static(world, fixture, Role::Fixture);
+    }
+    if task == TaskKind::Disassemble {
+        // The peg: cylinder r 0.02, half-length 0.05, at obj_init + (0, 0, 0.03).
+        let c = add(obj_init_pos, [0.0, 0.0, 0.03]);
+        let pose = Pose::from_parts(v3(c), Quat::from_rotation_x(std::f32::consts::FRAC_PI_2));
+        let peg = material(ColliderBuilder::cylinder(0.05, 0.02), 1.0).position(pose);
+        add_static(world, peg, Role::Fixture);
+    }
+    statics
+}
+
+/// The gripper's bodies and colliders: a hand base and two fingers, all kinematic.
+struct Gripper {
+    hand0: [f64; 3],
+    hand_body: RigidBodyHandle,
+    base: ColliderHandle,
+    finger_r_body: RigidBodyHandle,
+    pad_r: ColliderHandle,
+    finger_l_body: RigidBodyHandle,
+    pad_l: ColliderHandle,
+}
+
+/// Builds the gripper at the task's initial hand pose with open fingers.
+fn build_gripper(world: &mut PhysicsWorld, task: TaskKind) -> Gripper {
+    let hand0 = add(task.hand_init_pos(), WELD_SAG);
+    let hand_body = world
+        .bodies
+        .insert(RigidBodyBuilder::kinematic_position_based().translation(v3(hand0)));
+    let base = world.colliders.insert_with_parent(
+        material(ColliderBuilder::cuboid(0.025, 0.06, 0.035), 1.0)
+            .translation(Vector::new(0.0, 0.0, 0.085)),
+        hand_body,
+        &mut world.bodies,
+    );
+    let mk_finger = |world: &mut PhysicsWorld, y: f64| {
+        let body = world.bodies.insert(
+            RigidBodyBuilder::kinematic_position_based().translation(v3(add(hand0, [0.0, y, 0.0]))),
+        );
+        let pad_dir = -y.signum();
+        let pad_box = ColliderBuilder::cuboid(PAD_HALF[0], PAD_HALF[1], PAD_HALF[2]);
+        let pad = world.colliders.insert_with_parent(
+            material(pad_box.clone(), 2.0).translation(Vector::new(
+                0.0,
+                (pad_dir * PAD_Y) as f32,
+                0.0,
+            )),
+            body,
+            &mut world.bodies,
+        );
+        // The claw: the finger's own box, behind the pad.
+        world
+            .colliders
+            .insert_with_parent(material(pad_box, 1.0), body, &mut world.bodies);
+        (body, pad)
+    };
+    let (finger_r_body, pad_r) = mk_finger(world, -CLAW_Y);
+    let (finger_l_body, pad_l) = mk_finger(world, CLAW_Y);
+    Gripper {
+        hand0,
+        hand_body,
+        base,
+        finger_r_body,
+        pad_r,
+        finger_l_body,
+        pad_l,
     }
 }
 

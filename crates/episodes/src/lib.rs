@@ -1,0 +1,24 @@
+//! Scripted episodes in batches, and what is made of them.
+//!
+//! - [`dataset`]: [`Lockstep`] (episodes of one task and behaviour stepped together, one render
+//!   call a step), the training data of the video VAE and the FB representation
+//!   ([`write_dataset`]) and its episodes read back ([`load_episodes`], [`load_trajectories`]);
+//! - [`goal`]: expert goal videos ([`expert_goal`], [`write_expert_goal`]), the stand-in for
+//!   the paper's generated ones;
+//! - [`field_map`]: the reward field over the table at the scene the expert reached, as a
+//!   picture ([`field_map()`], [`draw_field`]).
+
+pub mod dataset;
+mod error;
+pub mod field_map;
+pub mod goal;
+
+pub use dataset::{
+    load_episodes, load_trajectories, write_dataset, DatasetConfig, DatasetReport, Episode,
+    Lockstep, SeenStep, Trajectory, VAL_SEED_OFFSET, VARIANTS,
+};
+pub use error::{EpisodesError, Result};
+pub use field_map::{draw_field, field_map, FieldMapConfig, FieldMapReport};
+pub use goal::{
+    expert_goal, expert_goal_frames, write_expert_goal, ExpertGoal, GoalReport, HOLD_STEPS,
+};

@@ -1,0 +1,110 @@
+//! GenReward's terms toward a goal, loaded together with what a run's manifest says about them
+//! ([`GoalInfo`]), and the models of a recorded run loaded again from its manifest.
+
+use crate::{GoalFrameInfo, GoalInfo};
+use genreward_models::DeviceKind;
+use genreward_reward::{
+    load_terms, load_terms_video, FbChoice, GenRewardTerms, GoalVideo, RewardError, RewardSettings,
+};
+use genreward_sim::TaskKind;
+use std::path::{Path, PathBuf};
+
+/// GenReward's terms toward one goal, ready to score, and what the manifest says about them.
+pub struct Loaded {
+    pub terms: GenRewardTerms,
+    pub info: GoalInfo,
+}
+
+impl Loaded {
+    /// Loads the terms toward the goal video file `goal`.
+    pub fn from_file(
+        goal: &Path,
+        settings: &RewardSettings,
+        task: TaskKind,
+    ) -> Result<Loaded, RewardError> {
+        let terms = load_terms(goal, settings, task)?;
+        let info = goal_info(goal.display().to_string(), settings, &terms);
+        Ok(Loaded { terms, info })
+    }
+
+    /// Loads the terms toward a goal video made on the spot (`label` names it in the manifest).
+    pub fn from_video(
+        goal: GoalVideo,
+        label: &str,
+        settings: &RewardSettings,
+        task: TaskKind,
+    ) -> Result<Loaded, RewardError> {
+        let terms = load_terms_video(goal, settings, task)?;
+        let info = goal_info(label.to_string(), settings, &terms);
+        Ok(Loaded { terms, info })
+    }
+}
+
+/// What the manifest records of loaded terms.
+pub fn goal_info(path: String, settings: &RewardSettings, terms: &GenRewardTerms) -> GoalInfo {
+    GoalInfo {
+        path,
+        frames: terms.goal.video.len(),
+        sampled: terms.goal.indices.clone(),
+        vae: settings.vae_dir().display().to_string(),
+        every: settings.every,
+        alpha: settings.alpha,
+        device: settings.device.to_string(),
+        beta: if terms.fb.is_some() {
+            settings.beta
+        } else {
+            0.0
+        },
+        fb: terms.fb_dir.as_ref().map(|p| p.display().to_string()),
+        goal_frame: Some(GoalFrameInfo {
+            frame: terms.goal_frame.frame,
+            scores: terms.goal_frame.scores.clone(),
+            method: terms.goal_frame.method.clone(),
+        }),
+        goal_features: terms.fb.as_ref().map(|f| f.goal_features()),
+    }
+}
+
+impl GoalInfo {
+    /// The settings a run was scored with, on `device`.
+    pub fn settings(&self, device: DeviceKind) -> RewardSettings {
+        let dino = self
+            .goal_features
+            .as_ref()
+            .and_then(|g| g.get("dino"))
+            .and_then(|d| d.as_str())
+            .map(PathBuf::from);
+        RewardSettings {
+            vae: Some(PathBuf::from(&self.vae)),
+            every: self.every,
+            alpha: self.alpha,
+            fb: match &self.fb {
+                Some(p) => FbChoice::Path(PathBuf::from(p)),
+                None => FbChoice::Off,
+            },
+            beta: self.beta,
+            goal_frame: self.goal_frame.as_ref().map(|g| g.frame),
+            clip: None,
+            dino,
+            device,
+            live_agent: false,
+        }
+    }
+}
+
+/// Loads the models a run was scored with, from its manifest's goal (the same goal video, VAE,
+/// FB checkpoint, interval, weights and goal frame, with the recorded goal-frame scores), so a
+/// replay can re-aim r_fb. The models run on `device` (the viewer's choice).
+pub fn load_recorded(
+    info: &GoalInfo,
+    task: TaskKind,
+    device: DeviceKind,
+) -> Result<Loaded, RewardError> {
+    let mut loaded = Loaded::from_file(Path::new(&info.path), &info.settings(device), task)?;
+    if let Some(g) = &info.goal_frame {
+        loaded.terms.goal_frame.scores = g.scores.clone();
+        loaded.terms.goal_frame.method = g.method.clone();
+        loaded.info.goal_frame = Some(g.clone());
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,174 @@
+//! A recorded run rescored against a goal video: r_env (as recorded, dense or every K steps),
+//! r_video on its observation frames, r_fb on its states and actions, and the mix, per step
+//! and per episode ([`score_run`]).
+
+use crate::goal::Loaded;
+use crate::{GoalInfo, RunDir, RunError};
+use genreward_reward::features::StateKind;
+use genreward_reward::{fb_inputs, mix, paid_env, MixWeights};
+use genreward_stats::median;
+
+/// One step's terms and reward.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ScoreLine {
+    pub episode: usize,
+    pub step: usize,
+    pub r_env: f64,
+    pub r_video: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r_fb: Option<f64>,
+    pub reward: f64,
+}
+
+/// One episode's scores.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EpisodeScore {
+    pub episode: usize,
+    pub seed: u32,
+    pub steps: usize,
+    pub success: bool,
+    /// r_video at each step where it was paid, in order.
+    pub r_video: Vec<f64>,
+    /// The last one paid (null when the episode is shorter than the interval).
+    pub final_r_video: Option<f64>,
+    /// Mean r_fb over the episode's steps (null without r_fb).
+    pub mean_r_fb: Option<f64>,
+    /// Sum of each term over the episode, as weighted in the reward.
+    pub return_env: f64,
+    pub return_video: f64,
+    pub return_fb: f64,
+    pub episode_return: f64,
+}
+
+/// The whole run's scores.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ScoreReport {
+    pub run: String,
+    pub goal: GoalInfo,
+    pub weights: MixWeights,
+    pub episodes: Vec<EpisodeScore>,
+    /// Median time to encode one 16-frame window and take the cosine (no file I/O).
+    pub ms_per_window: f64,
+    pub windows: usize,
+    /// Median time per step of r_fb, scoring each episode in one batch (null without r_fb).
+    pub ms_per_step_fb: Option<f64>,
+}
+
+/// Scores every finished episode of `run` with `loaded` terms; `sparse_every` (`None`: as the
+/// run was recorded) decides how r_env is paid. Returns the per-step lines and the report.
+pub fn score_run(
+    run: &RunDir,
+    loaded: Loaded,
+    sparse_every: Option<usize>,
+) -> Result<(Vec<ScoreLine>, ScoreReport), RunError> {
+    if run.manifest.observations.is_none() {
+        return Err(RunError::NotARun {
+            path: run.path.clone(),
+            reason: "it has no camera observations (record it with rollout --camera)".into(),
+        });
+    }
+    let k = sparse_every.unwrap_or(run.manifest.config.sparse_every);
+    let steps = run.steps()?;
+    let Loaded { mut terms, info } = loaded;
+    let weights = MixWeights {
+        alpha: info.alpha,
+        beta: info.beta,
+        sparse_every: (k > 1).then_some(k),
+    };
+    let mut lines = Vec::with_capacity(steps.len());
+    let mut summaries = Vec::new();
+    let mut ms = Vec::new();
+    let mut fb_ms = Vec::new();
+    for ep in &run.manifest.episodes {
+        let recs: Vec<_> = steps.iter().filter(|r| r.episode == ep.episode).collect();
+        let frames = run.episode_frames(ep.episode)?;
+        if frames.len() < recs.len() {
+            return Err(RunError::Invalid(format!(
+                "episode {} has {} steps but {} observation frames",
+                ep.episode,
+                recs.len(),
+                frames.len()
+            )));
+        }
+        terms.video.reset();
+        let mut paid = Vec::new();
+        let mut r_video = Vec::with_capacity(recs.len());
+        for f in frames.frames.iter().take(recs.len()) {
+            let value = terms.video.push(f, frames.width, frames.height);
+            if let Some(v) = value {
+                paid.push(v);
+                ms.push(terms.video.last_ms());
+            }
+            r_video.push(value.unwrap_or(0.0));
+        }
+        let r_fb = match &mut terms.fb {
+            Some(fb) => {
+                let t0 = std::time::Instant::now();
+                let mut states = Vec::with_capacity(recs.len() * 39);
+                let mut actions = Vec::with_capacity(recs.len() * 4);
+                for rec in &recs {
+                    let (s, act) = fb_inputs(&rec.obs, &rec.action);
+                    states.extend(s);
+                    actions.extend(act);
+                }
+                if fb.state_kind() == StateKind::Frame {
+                    let refs: Vec<&[u8]> = frames
+                        .frames
+                        .iter()
+                        .take(recs.len())
+                        .map(Vec::as_slice)
+                        .collect();
+                    states = fb.frame_states(&refs, frames.width, frames.height);
+                }
+                let r = fb
+                    .score(&states, &actions)
+                    .map_err(|e| RunError::Invalid(format!("episode {}: {e}", ep.episode)))?;
+                if !r.is_empty() {
+                    // Per step, with the frames' encoding when F reads frames.
+                    fb_ms.push(t0.elapsed().as_secs_f64() * 1e3 / r.len() as f64);
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let dense: Vec<f64> = recs.iter().map(|r| r.dense_reward).collect();
+        let zeros = vec![0.0; recs.len()];
+        let fb_vals = r_fb.as_deref().unwrap_or(&zeros);
+        let total = mix(&dense, &r_video, fb_vals, &weights)?;
+        let env = paid_env(&dense, weights.sparse_every);
+        for (i, rec) in recs.iter().enumerate() {
+            lines.push(ScoreLine {
+                episode: rec.episode,
+                step: rec.step,
+                r_env: env[i],
+                r_video: r_video[i],
+                r_fb: r_fb.as_ref().map(|r| r[i]),
+                reward: total[i],
+            });
+        }
+        let n = recs.len().max(1) as f64;
+        summaries.push(EpisodeScore {
+            episode: ep.episode,
+            seed: ep.seed,
+            steps: recs.len(),
+            success: ep.success,
+            final_r_video: paid.last().copied(),
+            r_video: paid,
+            mean_r_fb: r_fb.as_ref().map(|r| r.iter().sum::<f64>() / n),
+            return_env: env.iter().sum(),
+            return_video: weights.alpha * r_video.iter().sum::<f64>(),
+            return_fb: weights.beta * fb_vals.iter().sum::<f64>(),
+            episode_return: total.iter().sum(),
+        });
+    }
+    let report = ScoreReport {
+        run: run.path.display().to_string(),
+        goal: info,
+        weights,
+        episodes: summaries,
+        ms_per_window: median(&ms),
+        windows: ms.len(),
+        ms_per_step_fb: (!fb_ms.is_empty()).then(|| median(&fb_ms)),
+    };
+    Ok((lines, report))
+}
