@@ -102,7 +102,9 @@ pub struct AgentPolicy {
     pub target_dims: Option<Vec<usize>>,
     /// It acts every `action_repeat` steps and holds its action in between, as it was trained.
     pub action_repeat: usize,
-    /// `meta.json` of the folder (task, reward, env steps, ...).
+    /// The task it was trained on, as its `meta.json` names it.
+    task: Option<String>,
+    /// `meta.json` of the folder (task, reward, env steps, ...), as written.
     pub meta: serde_json::Value,
 }
 
@@ -134,14 +136,22 @@ impl AgentPolicy {
                 "it reads a {vector}-d state; the tasks give {OBS_DIM}"
             )));
         }
-        let meta = genreward_models::checkpoint::read_meta(dir);
-        let camera: CameraName = meta["camera"]
-            .as_str()
+        let typed = genreward_models::dreamer::DreamerMeta::read(dir).map_err(|e| {
+            AgentError::Load {
+                dir: dir.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+        let camera: CameraName = typed
+            .camera
+            .as_deref()
             .unwrap_or("corner2")
             .parse()
             .map_err(|e| unfit(format!("meta.json names an unknown camera ({e})")))?;
         // Agents from before `--action-repeat` acted every step.
-        let action_repeat = meta["action_repeat"].as_u64().unwrap_or(1).max(1) as usize;
+        let action_repeat = typed.action_repeat();
+        // Kept whole for the manifest's record of what the agent was trained on.
+        let meta = genreward_models::checkpoint::read_meta(dir);
         Ok(AgentPolicy {
             dir: dir.to_path_buf(),
             agent,
@@ -154,6 +164,7 @@ impl AgentPolicy {
                     .unwrap_or_else(|| (0..vector).collect())
             }),
             action_repeat,
+            task: typed.task,
             meta,
         })
     }
@@ -169,7 +180,9 @@ impl AgentPolicy {
 
     /// The task it was trained on, when its folder says.
     pub fn task(&self) -> Option<TaskKind> {
-        self.meta["task"].as_str().and_then(|t| t.parse().ok())
+        self.task
+            .as_deref()
+            .and_then(|t| t.parse().ok())
     }
 
     /// A fresh actor (its own model state) driven by this agent.
