@@ -136,12 +136,11 @@ impl AgentPolicy {
                 "it reads a {vector}-d state; the tasks give {OBS_DIM}"
             )));
         }
-        let typed = genreward_models::dreamer::DreamerMeta::read(dir).map_err(|e| {
-            AgentError::Load {
+        let typed =
+            genreward_models::dreamer::DreamerMeta::read(dir).map_err(|e| AgentError::Load {
                 dir: dir.to_path_buf(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let camera: CameraName = typed
             .camera
             .as_deref()
@@ -180,9 +179,7 @@ impl AgentPolicy {
 
     /// The task it was trained on, when its folder says.
     pub fn task(&self) -> Option<TaskKind> {
-        self.task
-            .as_deref()
-            .and_then(|t| t.parse().ok())
+        self.task.as_deref().and_then(|t| t.parse().ok())
     }
 
     /// A fresh actor (its own model state) driven by this agent.
