@@ -117,7 +117,7 @@ mod tests {
     fn the_layout_matches_the_environment() {
         let env = crate::Env::new(crate::TaskKind::PickPlace, 3, Default::default());
         let o = env.last_obs();
-        let h = env.world().tcp_center();
+        let h = env.world().hand_pos();
         assert!(
             (0..3).all(|i| (hand(o)[i] - h[i]).abs() < 1e-9),
             "{:?} {h:?}",
