@@ -40,6 +40,19 @@ fn view(args: &[&str]) -> Output {
     out
 }
 
+/// The expert's push goal video on seed 7, written to `out`.
+fn push_goal(out: &Path) {
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+}
+
 fn load_png(p: &Path) -> image::RgbImage {
     image::open(p).expect("screenshot decodes").to_rgb8()
 }
@@ -178,15 +191,7 @@ fn goal_panel_scores_like_a_headless_rollout() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let goal = d.join("goal.npy");
-    ok(&genreward(&[
-        "goal",
-        "--task",
-        "push",
-        "--seed",
-        "7",
-        "--out",
-        goal.to_str().unwrap(),
-    ]));
+    push_goal(&goal);
     let shot = d.join("shot.png");
     let o = view(&[
         "--task",
@@ -522,15 +527,7 @@ fn a_recording_killed_mid_episode_leaves_a_usable_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (out, video, goal) = (d.join("run"), d.join("run.mp4"), d.join("goal.npy"));
-    ok(&genreward(&[
-        "goal",
-        "--task",
-        "push",
-        "--seed",
-        "7",
-        "--out",
-        goal.to_str().unwrap(),
-    ]));
+    push_goal(&goal);
     let mut child = Command::new(env!("CARGO_BIN_EXE_genreward"))
         .args([
             "rollout",
