@@ -89,84 +89,10 @@ pub struct DinoModel<B: Backend> {
 impl<B: Backend> DinoModel<B> {
     /// Loads the model in `dir` (see the module docs).
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self, WeightError> {
-        let cpath = dir.join("config.json");
-        let text = std::fs::read_to_string(&cpath).map_err(|e| WeightError::Read {
-            path: cpath.clone(),
-            reason: e.to_string(),
-        })?;
-        let c: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| WeightError::Corrupt {
-                path: cpath.clone(),
-                reason: e.to_string(),
-            })?;
-        let get = |k: &str| -> Result<usize, WeightError> {
-            c[k].as_f64().map(|v| v as usize).ok_or_else(|| {
-                WeightError::Invalid(format!("'{}' has no number '{k}'", cpath.display()))
-            })
-        };
-        let flag = |k: &str, default: bool| c[k].as_bool().unwrap_or(default);
-        let hidden = get("hidden_size")?;
-        let (layout, mlp) = match c["model_type"].as_str().unwrap_or("") {
-            "dinov2" => {
-                if flag("use_swiglu_ffn", false) {
-                    return Err(WeightError::Invalid(format!(
-                        "'{}': SwiGLU feed-forward layers (DINOv2 giant) are not supported",
-                        cpath.display()
-                    )));
-                }
-                let ratio = c["mlp_ratio"].as_f64().unwrap_or(4.0);
-                (Layout::Dinov2, (hidden as f64 * ratio) as usize)
-            }
-            "dinov3_vit" => (
-                Layout::Dinov3 {
-                    registers: get("num_register_tokens")?,
-                    rope_theta: c["rope_theta"].as_f64().unwrap_or(100.0),
-                    gated_mlp: flag("use_gated_mlp", false),
-                },
-                get("intermediate_size")?,
-            ),
-            other => {
-                return Err(WeightError::Invalid(format!(
-                    "'{}': model_type '{other}' is not a DINO image tower (dinov2, dinov3_vit)",
-                    cpath.display()
-                )))
-            }
-        };
-        let act = c["hidden_act"].as_str().unwrap_or("gelu");
-        if act != "gelu" {
-            return Err(WeightError::Invalid(format!(
-                "'{}': hidden_act '{act}' is not supported (gelu)",
-                cpath.display()
-            )));
-        }
-        let config = DinoConfig {
-            hidden,
-            layers: get("num_hidden_layers")?,
-            heads: get("num_attention_heads")?,
-            mlp,
-            patch: get("patch_size")?,
-            image_size: get("image_size")?,
-            eps: c["layer_norm_eps"].as_f64().unwrap_or(1e-6),
-            layout,
-        };
+        let (config, c) = read_config(dir)?;
         let v3 = matches!(config.layout, Layout::Dinov3 { .. });
-        if config.heads == 0
-            || hidden % config.heads != 0
-            || (v3 && !(hidden / config.heads).is_multiple_of(4))
-        {
-            return Err(WeightError::Invalid(format!(
-                "'{}': hidden_size {hidden} does not split into {} heads{}",
-                cpath.display(),
-                config.heads,
-                if v3 {
-                    " of a multiple of 4 (rotary embeddings)"
-                } else {
-                    ""
-                }
-            )));
-        }
         let f = WeightFile::open(&find_safetensors(dir)?)?;
-        let (d, p, dev) = (hidden, config.patch, device);
+        let (d, p, dev) = (config.hidden, config.patch, device);
         let pos = if v3 {
             Vec::new()
         } else {
@@ -182,53 +108,8 @@ impl<B: Backend> DinoModel<B> {
             }
             pos
         };
-        let bias = |k: &str| flag(k, true);
         let layers = (0..config.layers)
-            .map(|i| {
-                let lin =
-                    |name: &str, i: usize, o: usize, b: bool| Linear::load(&f, name, i, o, b, dev);
-                let (l, m) = (format!("layer.{i}"), config.mlp);
-                Ok(match config.layout {
-                    Layout::Dinov2 => {
-                        let l = format!("encoder.{l}");
-                        let att = format!("{l}.attention.attention");
-                        Layer {
-                            norm1: LayerNorm::load(&f, &format!("{l}.norm1"), d, config.eps, dev)?,
-                            q: lin(&format!("{att}.query"), d, d, true)?,
-                            k: lin(&format!("{att}.key"), d, d, true)?,
-                            v: lin(&format!("{att}.value"), d, d, true)?,
-                            o: lin(&format!("{l}.attention.output.dense"), d, d, true)?,
-                            ls1: f.tensor(&format!("{l}.layer_scale1.lambda1"), [d], dev)?,
-                            norm2: LayerNorm::load(&f, &format!("{l}.norm2"), d, config.eps, dev)?,
-                            fc1: lin(&format!("{l}.mlp.fc1"), d, m, true)?,
-                            gate: None,
-                            fc2: lin(&format!("{l}.mlp.fc2"), m, d, true)?,
-                            ls2: f.tensor(&format!("{l}.layer_scale2.lambda1"), [d], dev)?,
-                        }
-                    }
-                    Layout::Dinov3 { gated_mlp, .. } => {
-                        let att = format!("{l}.attention");
-                        let mb = bias("mlp_bias");
-                        Layer {
-                            norm1: LayerNorm::load(&f, &format!("{l}.norm1"), d, config.eps, dev)?,
-                            q: lin(&format!("{att}.q_proj"), d, d, bias("query_bias"))?,
-                            k: lin(&format!("{att}.k_proj"), d, d, flag("key_bias", false))?,
-                            v: lin(&format!("{att}.v_proj"), d, d, bias("value_bias"))?,
-                            o: lin(&format!("{att}.o_proj"), d, d, bias("proj_bias"))?,
-                            ls1: f.tensor(&format!("{l}.layer_scale1.lambda1"), [d], dev)?,
-                            norm2: LayerNorm::load(&f, &format!("{l}.norm2"), d, config.eps, dev)?,
-                            fc1: lin(&format!("{l}.mlp.up_proj"), d, m, mb)?,
-                            gate: if gated_mlp {
-                                Some(lin(&format!("{l}.mlp.gate_proj"), d, m, mb)?)
-                            } else {
-                                None
-                            },
-                            fc2: lin(&format!("{l}.mlp.down_proj"), m, d, mb)?,
-                            ls2: f.tensor(&format!("{l}.layer_scale2.lambda1"), [d], dev)?,
-                        }
-                    }
-                })
-            })
+            .map(|i| load_layer(&f, i, &config, &c, dev))
             .collect::<Result<Vec<_>, WeightError>>()?;
         let registers = match config.layout {
             Layout::Dinov3 { registers: r, .. } if r > 0 => Some(
@@ -439,4 +320,140 @@ fn cubic_taps(n_in: usize, n_out: usize) -> Vec<([usize; 4], [f32; 4])> {
             (idx, w.map(|v| v as f32))
         })
         .collect()
+}
+
+/// The model's shape from `dir/config.json`, checked, and the raw config (its per-layer bias
+/// flags).
+fn read_config(dir: &Path) -> Result<(DinoConfig, serde_json::Value), WeightError> {
+    let cpath = dir.join("config.json");
+    let text = std::fs::read_to_string(&cpath).map_err(|e| WeightError::Read {
+        path: cpath.clone(),
+        reason: e.to_string(),
+    })?;
+    let c: serde_json::Value = serde_json::from_str(&text).map_err(|e| WeightError::Corrupt {
+        path: cpath.clone(),
+        reason: e.to_string(),
+    })?;
+    let get = |k: &str| -> Result<usize, WeightError> {
+        c[k].as_f64().map(|v| v as usize).ok_or_else(|| {
+            WeightError::Invalid(format!("'{}' has no number '{k}'", cpath.display()))
+        })
+    };
+    let flag = |k: &str, default: bool| c[k].as_bool().unwrap_or(default);
+    let hidden = get("hidden_size")?;
+    let (layout, mlp) = match c["model_type"].as_str().unwrap_or("") {
+        "dinov2" => {
+            if flag("use_swiglu_ffn", false) {
+                return Err(WeightError::Invalid(format!(
+                    "'{}': SwiGLU feed-forward layers (DINOv2 giant) are not supported",
+                    cpath.display()
+                )));
+            }
+            let ratio = c["mlp_ratio"].as_f64().unwrap_or(4.0);
+            (Layout::Dinov2, (hidden as f64 * ratio) as usize)
+        }
+        "dinov3_vit" => (
+            Layout::Dinov3 {
+                registers: get("num_register_tokens")?,
+                rope_theta: c["rope_theta"].as_f64().unwrap_or(100.0),
+                gated_mlp: flag("use_gated_mlp", false),
+            },
+            get("intermediate_size")?,
+        ),
+        other => {
+            return Err(WeightError::Invalid(format!(
+                "'{}': model_type '{other}' is not a DINO image tower (dinov2, dinov3_vit)",
+                cpath.display()
+            )))
+        }
+    };
+    let act = c["hidden_act"].as_str().unwrap_or("gelu");
+    if act != "gelu" {
+        return Err(WeightError::Invalid(format!(
+            "'{}': hidden_act '{act}' is not supported (gelu)",
+            cpath.display()
+        )));
+    }
+    let config = DinoConfig {
+        hidden,
+        layers: get("num_hidden_layers")?,
+        heads: get("num_attention_heads")?,
+        mlp,
+        patch: get("patch_size")?,
+        image_size: get("image_size")?,
+        eps: c["layer_norm_eps"].as_f64().unwrap_or(1e-6),
+        layout,
+    };
+    let v3 = matches!(config.layout, Layout::Dinov3 { .. });
+    if config.heads == 0
+        || hidden % config.heads != 0
+        || (v3 && !(hidden / config.heads).is_multiple_of(4))
+    {
+        return Err(WeightError::Invalid(format!(
+            "'{}': hidden_size {hidden} does not split into {} heads{}",
+            cpath.display(),
+            config.heads,
+            if v3 {
+                " of a multiple of 4 (rotary embeddings)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok((config, c))
+}
+
+/// Layer `i`'s weights, named as the checkpoint's layout names them.
+fn load_layer<B: Backend>(
+    f: &WeightFile,
+    i: usize,
+    config: &DinoConfig,
+    c: &serde_json::Value,
+    dev: &B::Device,
+) -> Result<Layer<B>, WeightError> {
+    let flag = |k: &str, default: bool| c[k].as_bool().unwrap_or(default);
+    let bias = |k: &str| flag(k, true);
+    let d = config.hidden;
+    let lin = |name: &str, i: usize, o: usize, b: bool| Linear::load(f, name, i, o, b, dev);
+    let (l, m) = (format!("layer.{i}"), config.mlp);
+    Ok(match config.layout {
+        Layout::Dinov2 => {
+            let l = format!("encoder.{l}");
+            let att = format!("{l}.attention.attention");
+            Layer {
+                norm1: LayerNorm::load(f, &format!("{l}.norm1"), d, config.eps, dev)?,
+                q: lin(&format!("{att}.query"), d, d, true)?,
+                k: lin(&format!("{att}.key"), d, d, true)?,
+                v: lin(&format!("{att}.value"), d, d, true)?,
+                o: lin(&format!("{l}.attention.output.dense"), d, d, true)?,
+                ls1: f.tensor(&format!("{l}.layer_scale1.lambda1"), [d], dev)?,
+                norm2: LayerNorm::load(f, &format!("{l}.norm2"), d, config.eps, dev)?,
+                fc1: lin(&format!("{l}.mlp.fc1"), d, m, true)?,
+                gate: None,
+                fc2: lin(&format!("{l}.mlp.fc2"), m, d, true)?,
+                ls2: f.tensor(&format!("{l}.layer_scale2.lambda1"), [d], dev)?,
+            }
+        }
+        Layout::Dinov3 { gated_mlp, .. } => {
+            let att = format!("{l}.attention");
+            let mb = bias("mlp_bias");
+            Layer {
+                norm1: LayerNorm::load(f, &format!("{l}.norm1"), d, config.eps, dev)?,
+                q: lin(&format!("{att}.q_proj"), d, d, bias("query_bias"))?,
+                k: lin(&format!("{att}.k_proj"), d, d, flag("key_bias", false))?,
+                v: lin(&format!("{att}.v_proj"), d, d, bias("value_bias"))?,
+                o: lin(&format!("{att}.o_proj"), d, d, bias("proj_bias"))?,
+                ls1: f.tensor(&format!("{l}.layer_scale1.lambda1"), [d], dev)?,
+                norm2: LayerNorm::load(f, &format!("{l}.norm2"), d, config.eps, dev)?,
+                fc1: lin(&format!("{l}.mlp.up_proj"), d, m, mb)?,
+                gate: if gated_mlp {
+                    Some(lin(&format!("{l}.mlp.gate_proj"), d, m, mb)?)
+                } else {
+                    None
+                },
+                fc2: lin(&format!("{l}.mlp.down_proj"), m, d, mb)?,
+                ls2: f.tensor(&format!("{l}.layer_scale2.lambda1"), [d], dev)?,
+            }
+        }
+    })
 }

@@ -282,7 +282,19 @@ impl Renderer {
         let cols = ((n as f64).sqrt().ceil() as u32).clamp(1, max_cols);
         let rows = n.div_ceil(cols);
         self.ensure_atlas(width, height, cols, rows);
+        let draws = self.upload(views, width, height);
+        let used_rows = self.draw_and_copy(&draws, cols, rows, width, height)?;
+        self.read_tiles(n, cols, width, height, used_rows, frames)
+    }
 
+    /// Writes every view's instances (grouped per view and mesh) and camera uniforms to the
+    /// GPU; returns each view's instance ranges per mesh.
+    fn upload(
+        &mut self,
+        views: &[View<'_>],
+        width: u32,
+        height: u32,
+    ) -> Vec<[std::ops::Range<u32>; MESH_COUNT]> {
         // Instances of all views, grouped per view and mesh.
         if self.scratch.len() < views.len() {
             self.scratch.resize_with(views.len(), Default::default);
@@ -315,15 +327,39 @@ impl Renderer {
         }
         self.ensure_instances(std::mem::size_of_val(all.as_slice()) as u64);
         self.ensure_uniforms(uniform_bytes.len() as u64);
-        let (instance_buf, _) = self.instances.as_ref().expect("instance buffer");
-        let (uniform_buf, bind_group, _) = self.uniforms.as_ref().expect("uniform buffer");
+        let (Some((instance_buf, _)), Some((uniform_buf, _, _))) =
+            (self.instances.as_ref(), self.uniforms.as_ref())
+        else {
+            // `ensure_instances` and `ensure_uniforms` just made both.
+            return draws;
+        };
         if !all.is_empty() {
             self.queue
                 .write_buffer(instance_buf, 0, bytemuck::cast_slice(&all));
         }
         self.queue.write_buffer(uniform_buf, 0, &uniform_bytes);
 
-        let atlas = self.atlas.as_ref().expect("atlas");
+        draws
+    }
+
+    /// Draws every view into its tile of the atlas and copies the used rows to the readback
+    /// buffer; returns how many rows were copied.
+    fn draw_and_copy(
+        &mut self,
+        draws: &[[std::ops::Range<u32>; MESH_COUNT]],
+        cols: u32,
+        rows: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<u32, RenderError> {
+        let (Some(atlas), Some((instance_buf, _)), Some((_, bind_group, _))) = (
+            self.atlas.as_ref(),
+            self.instances.as_ref(),
+            self.uniforms.as_ref(),
+        ) else {
+            return Err(RenderError::Readback("the atlas was not set up".into()));
+        };
+        let stride = self.uniform_stride as usize;
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -398,6 +434,22 @@ impl Renderer {
         );
         self.queue.submit([encoder.finish()]);
 
+        Ok(used_rows)
+    }
+
+    /// Maps the readback buffer and cuts the atlas into one frame per view.
+    fn read_tiles(
+        &mut self,
+        n: u32,
+        cols: u32,
+        width: u32,
+        height: u32,
+        used_rows: u32,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), RenderError> {
+        let Some(atlas) = self.atlas.as_ref() else {
+            return Err(RenderError::Readback("the atlas was not set up".into()));
+        };
         let bytes = (atlas.bytes_per_row * used_rows) as u64;
         let slice = atlas.readback.slice(..bytes);
         let (tx, rx) = mpsc::channel();
