@@ -654,6 +654,7 @@ fn goal_frame(a: GoalFrameArgs) -> Result<()> {
     if let Some(out) = &a.out {
         check_png(out)?;
     }
+    crate::common::check_goal_frame(a.goal_frame)?;
     let vae = a
         .vae
         .clone()
@@ -679,6 +680,7 @@ fn heatmap(a: HeatmapArgs) -> Result<()> {
     if !(64..=4096).contains(&a.size) {
         bail!("--size must be between 64 and 4096 (got {})", a.size);
     }
+    crate::common::check_goal_frame(a.goal_frame)?;
     let reward = genreward_reward::RewardSettings {
         vae: a.vae,
         fb: match a.fb {

@@ -4,7 +4,9 @@
 
 use anyhow::{bail, Result};
 use genreward_models::DeviceKind;
-use genreward_reward::{FbChoice, RewardSettings, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_EVERY};
+use genreward_reward::{
+    FbChoice, RewardSettings, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_EVERY, WINDOW,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,6 +112,7 @@ impl RewardArgs {
         if self.every == 0 {
             bail!("--every must be at least 1");
         }
+        check_goal_frame(self.goal_frame)?;
         Ok(RewardSettings {
             vae: self.vae.clone(),
             every: self.every,
@@ -134,4 +137,15 @@ pub fn warn_fb_note(terms: &genreward_reward::GenRewardTerms) {
     if let Some(note) = &terms.fb_note {
         eprintln!("warning: {note}");
     }
+}
+
+/// `--goal-frame` indexes the goal video's 16 sampled frames.
+pub fn check_goal_frame(frame: Option<usize>) -> Result<()> {
+    if let Some(k) = frame.filter(|k| *k >= WINDOW) {
+        bail!(
+            "--goal-frame {k} is out of range: the goal video is sampled to {WINDOW} frames (0..={})",
+            WINDOW - 1
+        );
+    }
+    Ok(())
 }

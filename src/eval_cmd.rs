@@ -7,7 +7,6 @@ use genreward_agent::PolicyChoice;
 use genreward_eval::{EvalAgentConfig, EvalFbConfig, EvalRewardConfig, PROBE_MIN_EPISODES};
 use genreward_models::DeviceKind;
 use genreward_render::CameraName;
-use genreward_reward::WINDOW;
 use genreward_sim::{TaskKind, TaskList};
 use std::path::PathBuf;
 
@@ -130,12 +129,7 @@ pub fn eval_fb(a: EvalFbArgs) -> Result<()> {
     if a.episodes == 0 || a.steps == 0 {
         bail!("--episodes and --steps must be at least 1");
     }
-    if let Some(k) = a.goal_frame.filter(|&k| k >= WINDOW) {
-        bail!(
-            "--goal-frame {k} is out of range: the goal video is sampled to {WINDOW} frames (0..={})",
-            WINDOW - 1
-        );
-    }
+    crate::common::check_goal_frame(a.goal_frame)?;
     let cfg = EvalFbConfig {
         fb: a.fb,
         vae: a.vae,

@@ -303,7 +303,7 @@ fn read_frames(f: &Path, size: u32) -> Result<Vec<Vec<u8>>> {
     Ok(data
         .chunks_exact(n)
         .map(|c| to_model_input(c, w, h, size))
-        .collect())
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 /// Frame files under `dir`, recursively: every `.npy` but the float arrays a dataset keeps

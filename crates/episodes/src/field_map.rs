@@ -133,8 +133,11 @@ pub fn field_map(a: &FieldMapConfig) -> Result<(Picture, FieldMapReport)> {
     };
     let top = render_envs(&mut renderer, &[env.world()], view)?.remove(0);
     let pose = CameraName::Topview.pose(hand);
+    let picture = Picture::from_rgb(top.width, top.height, top.rgb).ok_or_else(|| {
+        crate::EpisodesError::Invalid("the renderer returned a frame of the wrong size".into())
+    })?;
     let mut pic = draw_field(
-        Picture::from_rgb(top.width, top.height, top.rgb),
+        picture,
         &pose.view_proj(1.0),
         &field,
         &[

@@ -316,13 +316,13 @@ impl Variant<'_> {
                 continue;
             };
             if goals.len() > 1 || k == 0 {
-                term.set_goal(goal);
+                term.set_goal(goal)?;
             }
             // Per step: encoding the frames too when F reads them.
             let t0 = std::time::Instant::now();
             if frame_state {
                 let refs: Vec<&[u8]> = frames[k].iter().map(Vec::as_slice).collect();
-                states[k] = term.frame_states(&refs, view.width, view.height);
+                states[k] = term.frame_states(&refs, view.width, view.height)?;
             }
             let encode_ms = t0.elapsed().as_secs_f64() * 1e3;
             let r = term.score(&states[k], &actions[k])?;

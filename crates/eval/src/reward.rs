@@ -231,7 +231,7 @@ impl Variant<'_> {
             term.reset();
             let mut last = None;
             for f in &ep {
-                if let Some(v) = term.push(f, view.width, view.height) {
+                if let Some(v) = term.push(f, view.width, view.height)? {
                     last = Some(v);
                     ms.push(term.last_ms());
                 }

@@ -9,6 +9,7 @@
 //! tiny random-weight model (`tests/clip.rs`, fixtures made by `scripts/make_vit_fixtures.py`).
 
 use crate::bpe::{find_vocab, BpeTokenizer};
+use crate::frames::FrameSizeError;
 use crate::vit::{attention, frames_to_pixels, patchify, Act, LayerNorm, Linear};
 use crate::weights::{find_safetensors, WeightError, WeightFile};
 use burn::tensor::backend::Backend;
@@ -277,7 +278,13 @@ impl<B: Backend> ClipModel<B> {
 
     /// Image embeddings of RGB frames (`w x h`, any size): centre-cropped, resized (bicubic) and
     /// normalised as OpenCLIP's preprocessing does, then encoded.
-    pub fn encode_frames(&self, frames: &[&[u8]], w: u32, h: u32) -> Tensor<B, 2> {
+    /// A frame whose bytes are not `w x h x 3` is a [`FrameSizeError`].
+    pub fn encode_frames(
+        &self,
+        frames: &[&[u8]],
+        w: u32,
+        h: u32,
+    ) -> Result<Tensor<B, 2>, FrameSizeError> {
         let s = self.config.image_size as u32;
         let px = frames_to_pixels::<B>(
             frames,
@@ -288,7 +295,7 @@ impl<B: Backend> ClipModel<B> {
             self.config.std,
             &self.device,
         );
-        self.encode_pixels(px)
+        Ok(self.encode_pixels(px?))
     }
 
     /// Token ids of `texts`, `[N, context]`.
@@ -348,14 +355,21 @@ impl<B: Backend> ClipModel<B> {
     }
 
     /// The cosine similarity of each frame with `text` (CLIP's score before the logit scale).
-    pub fn score_frames(&self, frames: &[&[u8]], w: u32, h: u32, text: &str) -> Vec<f32> {
-        let img = normalize(self.encode_frames(frames, w, h));
+    pub fn score_frames(
+        &self,
+        frames: &[&[u8]],
+        w: u32,
+        h: u32,
+        text: &str,
+    ) -> Result<Vec<f32>, FrameSizeError> {
+        let img = normalize(self.encode_frames(frames, w, h)?);
         let txt = normalize(self.encode_text(&[text]));
-        img.matmul(txt.transpose())
+        Ok(img
+            .matmul(txt.transpose())
             .into_data()
             .convert::<f32>()
             .to_vec()
-            .expect("f32")
+            .expect("f32"))
     }
 }
 

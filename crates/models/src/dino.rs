@@ -12,6 +12,7 @@
 //! values for a ViT-S. Frames are resized (Pillow's bicubic) and normalised with ImageNet's mean
 //! and std. Checked against transformers 5.17 on tiny random-weight models (`tests/dino.rs`).
 
+use crate::frames::FrameSizeError;
 use crate::vit::{attention, frames_to_pixels, patchify, Act, LayerNorm, Linear};
 use crate::weights::{find_safetensors, WeightError, WeightFile};
 use burn::tensor::backend::Backend;
@@ -283,13 +284,25 @@ impl<B: Backend> DinoModel<B> {
     }
 
     /// Features of RGB frames (`w x h`, any size), resized to the model's image size.
-    pub fn encode_frames(&self, frames: &[&[u8]], w: u32, h: u32) -> Tensor<B, 2> {
+    pub fn encode_frames(
+        &self,
+        frames: &[&[u8]],
+        w: u32,
+        h: u32,
+    ) -> Result<Tensor<B, 2>, FrameSizeError> {
         self.encode_frames_at(frames, w, h, self.config.image_size as u32)
     }
 
     /// Features of RGB frames resized to `side x side` (a multiple of the patch size; DINOv2
     /// interpolates its position embeddings, DINOv3's rotary ones take any grid).
-    pub fn encode_frames_at(&self, frames: &[&[u8]], w: u32, h: u32, side: u32) -> Tensor<B, 2> {
+    /// A frame whose bytes are not `w x h x 3` is a [`FrameSizeError`].
+    pub fn encode_frames_at(
+        &self,
+        frames: &[&[u8]],
+        w: u32,
+        h: u32,
+        side: u32,
+    ) -> Result<Tensor<B, 2>, FrameSizeError> {
         let px = frames_to_pixels::<B>(
             frames,
             w,
@@ -299,7 +312,7 @@ impl<B: Backend> DinoModel<B> {
             IMAGENET_STD,
             &self.device,
         );
-        self.encode_pixels(px)
+        Ok(self.encode_pixels(px?))
     }
 }
 

@@ -3,6 +3,34 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+/// A frame whose byte count is not `width x height x 3`, or a frame list of the wrong length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameSizeError {
+    #[error("frame {index} holds {bytes} bytes; a {width}x{height} RGB frame holds {}", *width as u64 * *height as u64 * 3)]
+    Bytes {
+        index: usize,
+        bytes: usize,
+        width: u32,
+        height: u32,
+    },
+    #[error("{got} frame(s) given where {clips} clip(s) of {t} need {}", clips * t)]
+    Count { got: usize, clips: usize, t: usize },
+}
+
+/// Checks that every frame holds `w x h x 3` bytes.
+pub fn check_frames(frames: &[&[u8]], w: u32, h: u32) -> Result<(), FrameSizeError> {
+    let want = w as u64 * h as u64 * 3;
+    match frames.iter().position(|f| f.len() as u64 != want) {
+        Some(index) => Err(FrameSizeError::Bytes {
+            index,
+            bytes: frames[index].len(),
+            width: w,
+            height: h,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Stacks `clips` of `t` frames each, every frame `size x size x 3` bytes, into a
 /// `[clips, 3, t, size, size]` tensor with values in `[-1, 1]` (`v / 127.5 - 1`).
 pub fn clips_to_tensor<B: Backend>(
@@ -11,13 +39,19 @@ pub fn clips_to_tensor<B: Backend>(
     t: usize,
     size: usize,
     device: &B::Device,
-) -> Tensor<B, 5> {
-    assert_eq!(frames.len(), clips * t, "frames must hold clips * t frames");
+) -> Result<Tensor<B, 5>, FrameSizeError> {
+    if frames.len() != clips * t {
+        return Err(FrameSizeError::Count {
+            got: frames.len(),
+            clips,
+            t,
+        });
+    }
+    check_frames(frames, size as u32, size as u32)?;
     let hw = size * size;
     let mut data = vec![0f32; clips * t * hw * 3];
     // Target layout [clip, channel, time, y, x].
     for (i, f) in frames.iter().enumerate() {
-        assert_eq!(f.len(), hw * 3, "frame size");
         let (clip, ti) = (i / t, i % t);
         for c in 0..3 {
             let base = ((clip * 3 + c) * t + ti) * hw;
@@ -27,7 +61,10 @@ pub fn clips_to_tensor<B: Backend>(
             }
         }
     }
-    Tensor::from_data(TensorData::new(data, [clips, 3, t, size, size]), device)
+    Ok(Tensor::from_data(
+        TensorData::new(data, [clips, 3, t, size, size]),
+        device,
+    ))
 }
 
 /// The inverse of [`clips_to_tensor`] for one clip: `[1, 3, T, H, W]` (or the first clip of a

@@ -154,14 +154,14 @@ pub fn frames_to_pixels<B: Backend>(
     mean: [f32; 3],
     std: [f32; 3],
     dev: &B::Device,
-) -> Tensor<B, 4> {
+) -> Result<Tensor<B, 4>, crate::frames::FrameSizeError> {
+    crate::frames::check_frames(frames, w, h)?;
     let s = size as usize;
     let (w, h) = (w as usize, h as usize);
     let side = w.min(h);
     let (x0, y0) = ((w - side) / 2, (h - side) / 2);
     let mut out = vec![0f32; frames.len() * 3 * s * s];
     for (i, f) in frames.iter().enumerate() {
-        assert_eq!(f.len(), w * h * 3, "frame of w x h x 3 bytes");
         let mut sq = Vec::with_capacity(side * side * 3);
         for y in y0..y0 + side {
             sq.extend_from_slice(&f[(y * w + x0) * 3..(y * w + x0 + side) * 3]);
@@ -173,10 +173,10 @@ pub fn frames_to_pixels<B: Backend>(
             }
         }
     }
-    Tensor::from_data(
+    Ok(Tensor::from_data(
         burn::tensor::TensorData::new(out, [frames.len(), 3, s, s]),
         dev,
-    )
+    ))
 }
 
 /// Resizes RGB bytes `w x h` to `ow x oh` as Pillow's `Image.resize(..., BICUBIC)` does (the

@@ -136,6 +136,7 @@ fn embeddings_match_open_clip() {
         m.config.std,
         &Default::default(),
     )
+    .unwrap()
     .into_data()
     .to_vec()
     .unwrap();
@@ -149,7 +150,7 @@ fn embeddings_match_open_clip() {
         "preprocessing differs from OpenCLIP's by {worst}"
     );
     let err = rel_err(
-        &to_rows(m.encode_frames(&frames, 20, 20)),
+        &to_rows(m.encode_frames(&frames, 20, 20).unwrap()),
         &rows(&e["u8_image_embeddings"]),
     );
     eprintln!("uint8 frames: pixels within {worst:.1e}, embeddings {err:.2e}");
@@ -159,9 +160,19 @@ fn embeddings_match_open_clip() {
     );
 
     // Scores are cosines.
-    let s = m.score_frames(&frames, 20, 20, texts[1]);
+    let s = m.score_frames(&frames, 20, 20, texts[1]).unwrap();
     assert_eq!(s.len(), n);
     assert!(s.iter().all(|v| v.abs() <= 1.0 + 1e-5));
+
+    // A frame of the wrong size is an error that says which and why, not a panic.
+    let short = &frames[1][..frame - 3];
+    let e = m
+        .score_frames(&[frames[0], short], 20, 20, texts[1])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "frame 1 holds 1197 bytes; a 20x20 RGB frame holds 1200"
+    );
 }
 
 #[test]

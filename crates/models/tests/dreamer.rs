@@ -594,7 +594,7 @@ fn a_state_target_of_some_entries_picks_them_in_order() {
     for k in 0..6 {
         let mut s = square_step(k, k == 0);
         s.vector = (0..39).map(|i| k as f32 + i as f32 / 100.0).collect();
-        replay.push(0, s);
+        replay.push(0, s).unwrap();
     }
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -805,7 +805,7 @@ fn square_step(k: usize, first: bool) -> Step {
 fn square_replay() -> Replay {
     let mut replay = Replay::new(1, 1000);
     for k in 0..40 {
-        replay.push(0, square_step(k, k % 20 == 0));
+        replay.push(0, square_step(k, k % 20 == 0)).unwrap();
     }
     replay
 }
@@ -817,9 +817,9 @@ fn replay_samples_consecutive_steps_and_keeps_its_capacity() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     assert!(r.sample(&mut rng, 2, 3).is_none());
     for k in 0..7 {
-        r.push(0, square_step(k, k == 0));
+        r.push(0, square_step(k, k == 0)).unwrap();
         if k < 2 {
-            r.push(1, square_step(100 + k, k == 0));
+            r.push(1, square_step(100 + k, k == 0)).unwrap();
         }
     }
     // Stream 0 keeps its last 5 steps (2..7); stream 1 is too short for length 3.
@@ -849,6 +849,15 @@ fn replay_samples_consecutive_steps_and_keeps_its_capacity() {
         assert_eq!(px(1, 2, c, y, x), f[(y * 64 + x) * 3 + c] as f32 / 255.0);
     }
     assert_eq!(b.action.dims(), [2, 4, 4]);
+    // What it cannot hold is an error, and nothing is stored.
+    let mut small = square_step(50, false);
+    small.frame.truncate(32 * 32 * 3);
+    assert_eq!(
+        r.push(0, small).unwrap_err().to_string(),
+        "replay frames are 64x64 RGB (12288 bytes), not 3072 bytes"
+    );
+    assert!(r.push(2, square_step(51, false)).is_err());
+    assert_eq!(r.added, 9);
 }
 
 /// The whole agent trains on replayed sequences (world model, actor and critic in one update)
@@ -1034,4 +1043,32 @@ fn the_shipped_agent_loads_and_saves_byte_for_byte() {
         bytes(dir.path()) == bytes(&shipped),
         "the shipped agent saves other bytes than it was loaded from"
     );
+}
+
+#[test]
+fn a_saved_config_the_model_cannot_be_built_from_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = AgentConfig::sized(16, 16, 4, 2, 16, 4, 39).with_latents(4, 4);
+    let agent = cfg.init::<B>(&dev());
+    for (field, value) in [("blocks", 3), ("horizon", 0)] {
+        let mut bad = cfg.clone();
+        match field {
+            "blocks" => bad.world.rssm.blocks = value,
+            _ => bad.actor_critic.horizon = value,
+        }
+        genreward_models::checkpoint::save::<B, _, _>(
+            dir.path(),
+            &agent,
+            &bad,
+            &serde_json::json!({}),
+        )
+        .unwrap();
+        let e = load_agent::<B>(dir.path(), &dev()).unwrap_err().to_string();
+        assert!(
+            e.contains("is not a valid DreamerV3 agent config") && !e.contains('\n'),
+            "{field}: {e}"
+        );
+    }
+    cfg.actor_critic.horizon = 1;
+    assert!(cfg.check().is_ok());
 }

@@ -189,7 +189,9 @@ fn load_png_dir(dir: &Path) -> Result<Video, RecordError> {
         check_budget(dir, frames.len() + 1, w, h)?;
         frames.push(rgb);
     }
-    let (w, h) = size.expect("at least one frame");
+    let Some((w, h)) = size else {
+        return Err(invalid(dir, "the folder holds no .png frames"));
+    };
     Video::new(dir, w, h, frames)
 }
 

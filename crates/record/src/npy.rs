@@ -152,12 +152,15 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), RecordError> 
 /// Writes `data` as a C-ordered little-endian float32 `.npy` array of `shape`.
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), RecordError> {
     let count: usize = shape.iter().product();
-    assert_eq!(
-        count,
-        data.len(),
-        "npy shape {shape:?} does not hold {} values",
-        data.len()
-    );
+    if count != data.len() {
+        return Err(RecordError::InvalidNpy {
+            path: path.to_path_buf(),
+            message: format!(
+                "a shape of {shape:?} holds {count} values, not the {} given",
+                data.len()
+            ),
+        });
+    }
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let tuple = if dims.len() == 1 {
         format!("({},)", dims[0])
@@ -334,5 +337,10 @@ mod float_tests {
             .unwrap_err()
             .to_string()
             .contains("needs 16 bytes"));
+        // A shape that does not hold the data is refused before anything is written.
+        let q = dir.path().join("b.npy");
+        let e = write_npy_f32(&q, &[4, 2], &v).unwrap_err().to_string();
+        assert!(e.contains("holds 8 values, not the 6 given"), "{e}");
+        assert!(!q.exists());
     }
 }

@@ -23,14 +23,13 @@ impl Picture {
         }
     }
 
-    /// Wraps an RGB frame (`width * height * 3` bytes).
-    pub fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Picture {
-        assert_eq!(
-            rgb.len(),
-            width as usize * height as usize * 3,
-            "frame size"
-        );
-        Picture { width, height, rgb }
+    /// Wraps an RGB frame; `None` unless it holds `width * height * 3` bytes.
+    pub fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Option<Picture> {
+        (rgb.len() as u64 == width as u64 * height as u64 * 3).then_some(Picture {
+            width,
+            height,
+            rgb,
+        })
     }
 
     /// Sets pixel (x, y); outside the picture does nothing.

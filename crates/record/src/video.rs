@@ -506,7 +506,7 @@ impl BoxBuf {
     }
 
     fn finish(self) -> Vec<u8> {
-        assert!(self.open.is_empty(), "unclosed box");
+        debug_assert!(self.open.is_empty(), "unclosed box");
         self.buf
     }
 }

@@ -78,25 +78,26 @@ impl<B: Backend> FbReward<B> {
             device,
             last_ms: 0.0,
         };
-        r.set_goal(goal_frame);
+        r.set_goal(goal_frame)?;
         Ok(r)
     }
 
     /// Aims at another goal frame (at the encoder's frame size): `z = B(features(frame))`.
-    pub fn set_goal(&mut self, goal_frame: &[u8]) {
-        let feats = self.encoder.features(&[goal_frame]);
+    pub fn set_goal(&mut self, goal_frame: &[u8]) -> Result<(), RewardError> {
+        let feats = self.encoder.features(&[goal_frame])?;
         let g = Tensor::<B, 2>::from_data(TensorData::new(feats, [1, self.goal_dim]), &self.device);
         self.z = self.model.backward_map(g).reshape([self.model.z_dim()]);
+        Ok(())
     }
 
     /// F's states of frames (any size; brought to the encoder's as the goal video's are), for a
     /// model whose state is [`StateKind::Frame`].
-    pub fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32> {
+    pub fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Result<Vec<f32>, RewardError> {
         let size = self.encoder.frame_size();
-        let prepped: Vec<Vec<u8>> = frames
+        let prepped = frames
             .iter()
             .map(|f| crate::prep::to_model_input(f, w, h, size))
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&[u8]> = prepped.iter().map(Vec::as_slice).collect();
         self.encoder.features(&refs)
     }
@@ -176,12 +177,12 @@ pub trait StepTerm: Send {
     /// The term for `n` steps (flat states and actions, see [`FbReward::score`]).
     fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError>;
     /// Aims at another goal frame (at the VAE's size).
-    fn set_goal(&mut self, goal_frame: &[u8]);
+    fn set_goal(&mut self, goal_frame: &[u8]) -> Result<(), RewardError>;
     /// What F reads as the state: pass [`score`](Self::score) observations, or the
     /// [`frame_states`](Self::frame_states) of the step's camera frames.
     fn state_kind(&self) -> StateKind;
     /// F's states of camera frames (`w x h`, any size), for [`StateKind::Frame`].
-    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32>;
+    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Result<Vec<f32>, RewardError>;
     /// Milliseconds of the last call.
     fn last_ms(&self) -> f64;
     /// The goal features B reads, as the checkpoint's `meta.json` names them (kind, weights,
@@ -201,13 +202,13 @@ where
     fn score(&mut self, states: &[f32], actions: &[f32]) -> Result<Vec<f64>, RewardError> {
         FbReward::score(self, states, actions)
     }
-    fn set_goal(&mut self, goal_frame: &[u8]) {
+    fn set_goal(&mut self, goal_frame: &[u8]) -> Result<(), RewardError> {
         FbReward::set_goal(self, goal_frame)
     }
     fn state_kind(&self) -> StateKind {
         self.state
     }
-    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Vec<f32> {
+    fn frame_states(&self, frames: &[&[u8]], w: u32, h: u32) -> Result<Vec<f32>, RewardError> {
         FbReward::frame_states(self, frames, w, h)
     }
     fn last_ms(&self) -> f64 {

@@ -198,7 +198,7 @@ impl<B: Backend> GoalEncoder<B> {
                     (None, Some(r)) if r.is_dir() => r.clone(),
                     (None, r) => {
                         return Err(RewardError::Invalid(format!(
-                            "FB checkpoint '{fbn}' reads DINO goal features of '{}', which is not here: pass --dino DIR with those weights",
+                            "FB checkpoint '{fbn}' reads DINO goal features of '{}', which is not here: give the folder that holds those weights",
                             r.as_deref().unwrap_or(Path::new("?")).display()
                         )))
                     }
@@ -253,16 +253,17 @@ impl<B: Backend> GoalEncoder<B> {
     }
 
     /// Features of frames (`frame_size` squared RGB each): `frames.len()` rows, concatenated.
-    pub fn features(&self, frames: &[&[u8]]) -> Vec<f32> {
+    /// A frame of another size is [`RewardError::Frames`].
+    pub fn features(&self, frames: &[&[u8]]) -> Result<Vec<f32>, RewardError> {
         match self {
             GoalEncoder::Vae { encoder, .. } => encoder.frame_features(frames),
             GoalEncoder::Dino(d) => {
                 let mut out = Vec::with_capacity(frames.len() * d.model.feature_dim());
                 for chunk in frames.chunks(32) {
-                    let f = d.model.encode_frames_at(chunk, d.frame, d.frame, d.side);
+                    let f = d.model.encode_frames_at(chunk, d.frame, d.frame, d.side)?;
                     out.extend(f.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
                 }
-                out
+                Ok(out)
             }
         }
     }

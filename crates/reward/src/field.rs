@@ -198,7 +198,7 @@ pub fn reward_field_frames(
         )));
     }
     let t0 = std::time::Instant::now();
-    let states = term.frame_states(frames, w, h);
+    let states = term.frame_states(frames, w, h)?;
     let encode_ms = t0.elapsed().as_secs_f64() * 1e3;
     let actions: Vec<f32> = (0..n).flat_map(|_| action.map(|v| v as f32)).collect();
     let values = term.score(&states, &actions)?;
@@ -259,12 +259,19 @@ mod tests {
                 })
                 .collect())
         }
-        fn set_goal(&mut self, _g: &[u8]) {}
+        fn set_goal(&mut self, _g: &[u8]) -> Result<(), crate::RewardError> {
+            Ok(())
+        }
         fn state_kind(&self) -> crate::features::StateKind {
             crate::features::StateKind::Obs39
         }
-        fn frame_states(&self, _f: &[&[u8]], _w: u32, _h: u32) -> Vec<f32> {
-            Vec::new()
+        fn frame_states(
+            &self,
+            _f: &[&[u8]],
+            _w: u32,
+            _h: u32,
+        ) -> Result<Vec<f32>, crate::RewardError> {
+            Ok(Vec::new())
         }
         fn last_ms(&self) -> f64 {
             self.0

@@ -39,7 +39,7 @@ impl GoalVideo {
         let window = indices
             .iter()
             .map(|&i| to_model_input(&video.frames[i], video.width, video.height, size))
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(GoalVideo {
             video,
             indices,

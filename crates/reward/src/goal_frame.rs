@@ -40,7 +40,7 @@ pub fn choose_last(features: &[f32], dim: usize) -> GoalFrameChoice {
     }
 }
 
-/// Applies the user's `--goal-frame`: the scores stay, the frame and method change.
+/// Applies the user's goal frame (`--goal-frame`): the scores stay, the frame and method change.
 pub fn override_frame(
     mut choice: GoalFrameChoice,
     frame: Option<usize>,
@@ -48,7 +48,7 @@ pub fn override_frame(
     if let Some(k) = frame {
         if k >= choice.scores.len() {
             return Err(RewardError::Invalid(format!(
-                "--goal-frame {k} is out of range: the goal video is sampled to {} frames (0..={})",
+                "goal frame {k} is out of range: the goal video is sampled to {} frames (0..={})",
                 choice.scores.len(),
                 choice.scores.len() - 1
             )));
@@ -100,7 +100,7 @@ impl GoalFramePicker {
                     .map(|&i| v.frames[i].as_slice())
                     .collect();
                 let scores: Vec<f64> = clip
-                    .score_frames(&frames, v.width, v.height, text)
+                    .score_frames(&frames, v.width, v.height, text)?
                     .into_iter()
                     .map(f64::from)
                     .collect();
@@ -116,7 +116,7 @@ impl GoalFramePicker {
             }
             None => {
                 let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
-                let feats = self.encoder.frame_features(&refs);
+                let feats = self.encoder.frame_features(&refs)?;
                 choose_last(&feats, self.encoder.frame_feature_dim())
             }
         };
@@ -227,6 +227,6 @@ mod tests {
         assert_eq!((u.frame, u.method.as_str()), (1, "user"));
         assert_eq!(u.scores, c.scores);
         let e = override_frame(c, Some(3)).unwrap_err().to_string();
-        assert!(e.contains("--goal-frame 3 is out of range"), "{e}");
+        assert!(e.contains("goal frame 3 is out of range"), "{e}");
     }
 }

@@ -48,6 +48,14 @@ pub enum RewardError {
     Weights(#[from] genreward_models::weights::WeightError),
     #[error("goal video '{path}' has {frames} frame(s); a goal video needs at least 2")]
     TooShort { path: String, frames: usize },
+    #[error("a frame of {width}x{height} RGB needs {} bytes, not {bytes}", *width as u64 * *height as u64 * 3)]
+    FrameSize {
+        bytes: usize,
+        width: u32,
+        height: u32,
+    },
+    #[error(transparent)]
+    Frames(#[from] genreward_models::frames::FrameSizeError),
     #[error("{0}")]
     Invalid(String),
 }

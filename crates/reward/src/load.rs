@@ -59,7 +59,9 @@ pub fn load_video_reward(
     device: DeviceKind,
 ) -> Result<(Box<dyn FrameTerm>, GoalVideo), RewardError> {
     if every == 0 {
-        return Err(RewardError::Invalid("--every must be at least 1".into()));
+        return Err(RewardError::Invalid(
+            "r_video's interval must be at least 1 step".into(),
+        ));
     }
     let size = vae_frame_size(vae)?;
     let goal = GoalVideo::load(goal, size)?;
@@ -79,11 +81,11 @@ pub fn video_term(
             load_encoder::<Cpu>(vae, Default::default())?,
             goal,
             every,
-        )),
+        )?),
         DeviceKind::Wgpu => Box::new(VideoReward::new(
             load_encoder::<Gpu>(vae, gpu_device())?,
             goal,
             every,
-        )),
+        )?),
     })
 }

@@ -9,17 +9,27 @@
 use image::imageops::{self, FilterType};
 use image::RgbImage;
 
-/// `rgb` (`w x h x 3` bytes) as a `size x size x 3` frame (see the module docs).
-pub fn to_model_input(rgb: &[u8], w: u32, h: u32, size: u32) -> Vec<u8> {
-    assert_eq!(rgb.len(), (w * h * 3) as usize, "frame bytes");
-    if w == size && h == size {
-        return rgb.to_vec();
+use crate::RewardError;
+
+/// `rgb` (`w x h x 3` bytes) as a `size x size x 3` frame (see the module docs); a buffer of
+/// another length, or an empty frame, is [`RewardError::FrameSize`].
+pub fn to_model_input(rgb: &[u8], w: u32, h: u32, size: u32) -> Result<Vec<u8>, RewardError> {
+    let wrong = || RewardError::FrameSize {
+        bytes: rgb.len(),
+        width: w,
+        height: h,
+    };
+    if w == 0 || h == 0 || rgb.len() as u64 != w as u64 * h as u64 * 3 {
+        return Err(wrong());
     }
-    let img = RgbImage::from_raw(w, h, rgb.to_vec()).expect("sized buffer");
+    if w == size && h == size {
+        return Ok(rgb.to_vec());
+    }
+    let img = RgbImage::from_raw(w, h, rgb.to_vec()).ok_or_else(wrong)?;
     let side = w.min(h);
     let (x0, y0) = ((w - side) / 2, (h - side) / 2);
     let square = imageops::crop_imm(&img, x0, y0, side, side).to_image();
-    imageops::resize(&square, size, size, FilterType::Triangle).into_raw()
+    Ok(imageops::resize(&square, size, size, FilterType::Triangle).into_raw())
 }
 
 #[cfg(test)]
@@ -29,7 +39,7 @@ mod tests {
     #[test]
     fn model_size_frames_pass_unchanged() {
         let f: Vec<u8> = (0..64 * 64 * 3).map(|i| (i * 7 % 251) as u8).collect();
-        assert_eq!(to_model_input(&f, 64, 64, 64), f);
+        assert_eq!(to_model_input(&f, 64, 64, 64).unwrap(), f);
     }
 
     #[test]
@@ -49,9 +59,18 @@ mod tests {
                 f[((y * w + x) * 3 + c) as usize] = 255;
             }
         }
-        let out = to_model_input(&f, w, h, 16);
+        let out = to_model_input(&f, w, h, 16).unwrap();
         assert_eq!(out.len(), 16 * 16 * 3);
         // The centred 128x128 square is all green.
         assert!(out.chunks(3).all(|p| p == [0, 255, 0]), "{:?}", &out[..12]);
+    }
+
+    #[test]
+    fn a_buffer_of_the_wrong_length_is_an_error_that_names_the_sizes() {
+        let e = to_model_input(&[0u8; 10], 2, 2, 64)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "a frame of 2x2 RGB needs 12 bytes, not 10");
+        assert!(to_model_input(&[], 0, 0, 64).is_err());
     }
 }

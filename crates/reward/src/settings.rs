@@ -132,7 +132,7 @@ fn check_live(terms: &GenRewardTerms, settings: &RewardSettings) -> Result<(), R
                 && fb.state_kind() == crate::features::StateKind::Model =>
         {
             Err(RewardError::Invalid(format!(
-                "the FB in {} reads a DreamerV3 agent's model state: only a live run of that agent scores it (rollout --policy agent:DIR --goal FILE --fb DIR/fb)",
+                "the FB in {} reads a DreamerV3 agent's model state: only a live run of that agent scores it (a rollout of the agent toward a goal)",
                 terms
                     .fb_dir
                     .as_ref()

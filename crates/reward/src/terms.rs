@@ -103,7 +103,7 @@ pub fn load_genreward_video(
                     None,
                     None,
                     Some(format!(
-                        "r_fb is off: the shipped FB representation does not fit --vae ({e}); pass --fb trained on it"
+                        "r_fb is off: the shipped FB representation does not fit this VAE ({e}); give an FB trained on it"
                     )),
                 ),
                 Err(e) => return Err(e),

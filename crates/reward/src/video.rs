@@ -12,6 +12,7 @@
 use crate::goal::GoalVideo;
 use crate::prep::to_model_input;
 use crate::sample::{uniform_indices, WINDOW};
+use crate::RewardError;
 use burn::tensor::backend::Backend;
 use genreward_models::frames::clips_to_tensor;
 use genreward_models::{VideoVae, VideoVaeConfig};
@@ -51,24 +52,25 @@ impl<B: Backend> VideoEncoder<B> {
     }
 
     /// The flattened latent mean of `frames` (each `size x size x 3`), in `[Z, T, h, w]` order.
-    pub fn encode(&self, frames: &[&[u8]]) -> Vec<f32> {
+    pub fn encode(&self, frames: &[&[u8]]) -> Result<Vec<f32>, RewardError> {
         let s = self.config.frame_size;
-        let x = clips_to_tensor::<B>(frames, 1, frames.len(), s, &self.device);
+        let x = clips_to_tensor::<B>(frames, 1, frames.len(), s, &self.device)?;
         let (mean, _) = self.model.encode(x);
-        mean.into_data()
+        Ok(mean
+            .into_data()
             .convert::<f32>()
             .to_vec::<f32>()
-            .expect("f32 latents")
+            .expect("f32 latents"))
     }
 
     /// Per-frame features: each frame encoded alone (a one-frame clip), the latent mean
     /// flattened to `latent_channels * (size/8)^2` values; `frames.len()` rows, concatenated.
     /// Frames go through the model in chunks of 256.
-    pub fn frame_features(&self, frames: &[&[u8]]) -> Vec<f32> {
+    pub fn frame_features(&self, frames: &[&[u8]]) -> Result<Vec<f32>, RewardError> {
         let s = self.config.frame_size;
         let mut out = Vec::with_capacity(frames.len() * self.frame_feature_dim());
         for chunk in frames.chunks(256) {
-            let x = clips_to_tensor::<B>(chunk, chunk.len(), 1, s, &self.device);
+            let x = clips_to_tensor::<B>(chunk, chunk.len(), 1, s, &self.device)?;
             let (mean, _) = self.model.encode(x);
             out.extend(
                 mean.into_data()
@@ -77,7 +79,7 @@ impl<B: Backend> VideoEncoder<B> {
                     .expect("f32 latents"),
             );
         }
-        out
+        Ok(out)
     }
 
     /// Length of one frame's [`frame_features`](Self::frame_features).
@@ -87,7 +89,7 @@ impl<B: Backend> VideoEncoder<B> {
     }
 
     /// The latent of the goal video's sampled window.
-    pub fn encode_goal(&self, goal: &GoalVideo) -> Vec<f32> {
+    pub fn encode_goal(&self, goal: &GoalVideo) -> Result<Vec<f32>, RewardError> {
         let refs: Vec<&[u8]> = goal.window.iter().map(Vec::as_slice).collect();
         self.encode(&refs)
     }
@@ -125,16 +127,20 @@ pub struct VideoReward<B: Backend> {
 impl<B: Backend> VideoReward<B> {
     /// `every` = K: the reward is computed on steps where `step + 1` is a multiple of K (a K of
     /// 0 counts as 1; the loaders refuse it first).
-    pub fn new(encoder: VideoEncoder<B>, goal: &GoalVideo, every: usize) -> Self {
+    pub fn new(
+        encoder: VideoEncoder<B>,
+        goal: &GoalVideo,
+        every: usize,
+    ) -> Result<Self, RewardError> {
         let every = every.max(1);
-        let goal_latent = encoder.encode_goal(goal);
-        VideoReward {
+        let goal_latent = encoder.encode_goal(goal)?;
+        Ok(VideoReward {
             encoder,
             goal_latent,
             every,
             history: Vec::new(),
             last_ms: 0.0,
-        }
+        })
     }
 
     /// Starts a new episode.
@@ -143,8 +149,9 @@ impl<B: Backend> VideoReward<B> {
     }
 
     /// Aims at another goal video (its 16 sampled frames encoded once).
-    pub fn set_goal(&mut self, goal: &GoalVideo) {
-        self.goal_latent = self.encoder.encode_goal(goal);
+    pub fn set_goal(&mut self, goal: &GoalVideo) -> Result<(), RewardError> {
+        self.goal_latent = self.encoder.encode_goal(goal)?;
+        Ok(())
     }
 
     pub fn every(&self) -> usize {
@@ -156,26 +163,27 @@ impl<B: Backend> VideoReward<B> {
     }
 
     /// Feeds the frame the policy saw at the next step (`w x h` RGB). Returns `Some(r_video)` on
-    /// the steps where it is paid, `None` (pay 0) elsewhere.
-    pub fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Option<f64> {
+    /// the steps where it is paid, `None` (pay 0) elsewhere; a frame whose bytes are not
+    /// `w x h x 3` is [`RewardError::FrameSize`] and is not kept.
+    pub fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Result<Option<f64>, RewardError> {
         self.history
-            .push(to_model_input(rgb, w, h, self.encoder.size()));
-        if self.history.len().is_multiple_of(self.every) {
-            Some(self.score_now())
+            .push(to_model_input(rgb, w, h, self.encoder.size())?);
+        Ok(if self.history.len().is_multiple_of(self.every) {
+            Some(self.score_now()?)
         } else {
             None
-        }
+        })
     }
 
     /// `r_video` of the frames so far (at least one), whether due or not.
-    pub fn score_now(&mut self) -> f64 {
+    pub fn score_now(&mut self) -> Result<f64, RewardError> {
         let t0 = Instant::now();
         let idx = uniform_indices(self.history.len(), WINDOW);
         let refs: Vec<&[u8]> = idx.iter().map(|&i| self.history[i].as_slice()).collect();
-        let z = self.encoder.encode(&refs);
+        let z = self.encoder.encode(&refs)?;
         let r = cosine(&z, &self.goal_latent);
         self.last_ms = t0.elapsed().as_secs_f64() * 1e3;
-        r
+        Ok(r)
     }
 }
 
@@ -201,9 +209,9 @@ pub trait FrameTerm: Send {
     /// A new episode begins.
     fn reset(&mut self);
     /// Aims at another goal video (sampled for this term's model, as loaded).
-    fn set_goal(&mut self, goal: &GoalVideo);
+    fn set_goal(&mut self, goal: &GoalVideo) -> Result<(), RewardError>;
     /// The frame the policy saw at the next step; `Some(value)` when the term is paid.
-    fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Option<f64>;
+    fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Result<Option<f64>, RewardError>;
     /// Milliseconds of the last computation (encode + cosine).
     fn last_ms(&self) -> f64;
 }
@@ -218,10 +226,10 @@ where
     fn reset(&mut self) {
         VideoReward::reset(self)
     }
-    fn set_goal(&mut self, goal: &GoalVideo) {
+    fn set_goal(&mut self, goal: &GoalVideo) -> Result<(), RewardError> {
         VideoReward::set_goal(self, goal)
     }
-    fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Option<f64> {
+    fn push(&mut self, rgb: &[u8], w: u32, h: u32) -> Result<Option<f64>, RewardError> {
         VideoReward::push(self, rgb, w, h)
     }
     fn last_ms(&self) -> f64 {

@@ -94,7 +94,7 @@ pub fn score_run(
         let mut paid = Vec::new();
         let mut r_video = Vec::with_capacity(recs.len());
         for f in frames.frames.iter().take(recs.len()) {
-            let value = terms.video.push(f, frames.width, frames.height);
+            let value = terms.video.push(f, frames.width, frames.height)?;
             if let Some(v) = value {
                 paid.push(v);
                 ms.push(terms.video.last_ms());
@@ -118,7 +118,7 @@ pub fn score_run(
                         .take(recs.len())
                         .map(Vec::as_slice)
                         .collect();
-                    states = fb.frame_states(&refs, frames.width, frames.height);
+                    states = fb.frame_states(&refs, frames.width, frames.height)?;
                 }
                 let r = fb
                     .score(&states, &actions)

@@ -197,7 +197,7 @@ impl Recorder {
 
     fn record_step(&mut self, rec: &mut StepRecord) -> Result<()> {
         if let (Some(t), Some(f)) = (&mut self.terms, self.pending.first()) {
-            let value = t.video.push(&f.rgb, f.width, f.height);
+            let value = t.video.push(&f.rgb, f.width, f.height)?;
             if value.is_some() {
                 self.term_ms.push(t.video.last_ms());
                 self.last_term = value;
@@ -210,7 +210,7 @@ impl Recorder {
                 let t0 = std::time::Instant::now();
                 let (mut s, a) = fb_inputs(&rec.obs, &rec.action);
                 match fb.state_kind() {
-                    StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height),
+                    StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height)?,
                     StateKind::Model => match &self.model_state {
                         Some(m) => s = m.clone(),
                         None => return Err(RunError::Invalid(format!(

@@ -115,9 +115,12 @@ impl Actor for Policy {
 }
 
 impl Policy {
-    /// `noise_std` must be finite and >= 0 (0 disables noise); `seed` fixes the stream.
+    /// Gaussian action noise of `noise_std` (0, a negative value or NaN disable it; an infinite
+    /// one too); `seed` fixes the stream.
     pub fn new(kind: PolicyKind, task: TaskKind, noise_std: f64, seed: u64) -> Policy {
-        let noise = (noise_std > 0.0).then(|| Normal::new(0.0, noise_std).expect("finite std"));
+        let noise = (noise_std > 0.0 && noise_std.is_finite())
+            .then(|| Normal::new(0.0, noise_std).ok())
+            .flatten();
         Policy {
             kind,
             task,

@@ -408,15 +408,15 @@ fn featurize<B: burn::tensor::backend::Backend>(
     encoder: &GoalEncoder<B>,
     input: FbInput,
     bar: &ProgressBar,
-) -> FbData {
+) -> Result<FbData> {
     let mut data = FbData::new(input, encoder.dim());
     for ep in eps {
         let refs: Vec<&[u8]> = ep.frames.iter().map(Vec::as_slice).collect();
-        let feats = encoder.features(&refs);
+        let feats = encoder.features(&refs)?;
         bar.inc(1);
         data.push(ep, feats, input);
     }
-    data
+    Ok(data)
 }
 
 /// The key goal features are cached under (DINO features only: they are slow on a CPU).
@@ -440,7 +440,7 @@ fn cached_featurize<B: burn::tensor::backend::Backend>(
     bar: &ProgressBar,
 ) -> Result<FbData> {
     let Some(key) = key else {
-        return Ok(featurize(eps, encoder, input, bar));
+        return featurize(eps, encoder, input, bar);
     };
     let (npy, json) = (
         out.join(format!("features_{name}.npy")),
@@ -473,7 +473,7 @@ fn cached_featurize<B: burn::tensor::backend::Backend>(
             }
         }
     }
-    let data = featurize(eps, encoder, input, bar);
+    let data = featurize(eps, encoder, input, bar)?;
     std::fs::create_dir_all(out)?;
     let all: Vec<f32> = data.features.iter().flatten().copied().collect();
     genreward_record::write_npy_f32(&npy, &[all.len() / dim.max(1), dim], &all)?;

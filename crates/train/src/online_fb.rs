@@ -121,7 +121,7 @@ impl<B: AutodiffBackend> OnlineFb<B> {
         freeze_after: usize,
         device: &B::Device,
     ) -> Result<Self> {
-        let goal = encoder.features(&[goal_frame]);
+        let goal = encoder.features(&[goal_frame])?;
         let meta_of = |v: serde_json::Value, d: &Path| -> Result<OnlineFbMeta> {
             serde_json::from_value(v)
                 .with_context(|| format!("{}: meta.json is not an FB checkpoint's", d.display()))
@@ -183,19 +183,21 @@ impl<B: AutodiffBackend> OnlineFb<B> {
     }
 
     /// Aims environment `env` at another goal frame (at the VAE's size).
-    pub fn set_goal(&mut self, env: usize, goal_frame: &[u8]) {
-        self.goals[env] = self.encoder.features(&[goal_frame]);
+    pub fn set_goal(&mut self, env: usize, goal_frame: &[u8]) -> Result<()> {
+        self.goals[env] = self.encoder.features(&[goal_frame])?;
         self.refresh_z();
+        Ok(())
     }
 
     /// Goal features of frames at the VAE's size, one row each.
-    pub fn features(&self, frames: &[&[u8]]) -> Vec<Vec<f32>> {
+    pub fn features(&self, frames: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
         let d = self.encoder.dim();
-        self.encoder
-            .features(frames)
+        Ok(self
+            .encoder
+            .features(frames)?
             .chunks(d)
             .map(<[f32]>::to_vec)
-            .collect()
+            .collect())
     }
 
     /// `r_fb = F(s, a, z)^T z` of one state `[envs, S]` and action `[envs, 4]` per environment,

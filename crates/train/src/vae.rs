@@ -294,7 +294,7 @@ impl TrainJob<'_> {
         if self.val.is_empty() {
             return Ok(f64::NAN);
         }
-        let v = val_psnr(model, &self.val, size, device);
+        let v = val_psnr(model, &self.val, size, device)?;
         lp.log(&ValLine {
             step: lp.step,
             val_psnr_db: v,
@@ -328,7 +328,7 @@ impl TrainJob<'_> {
             self.val.iter().step_by(step).take(3).collect()
         };
         let top: Vec<Vec<u8>> = show.iter().flat_map(|e| e.frames.iter().cloned()).collect();
-        let (recon, _) = reconstruct_frames(model, &top, size, device);
+        let (recon, _) = reconstruct_frames(model, &top, size, device)?;
         write_side_by_side(
             &self.cfg.out.join("recon.mp4"),
             &top,
@@ -367,7 +367,7 @@ impl BackendJob for TrainJob<'_> {
                 .map(|_| random_clip(&self.train, c.clip, c.max_stride, &mut rng))
                 .collect();
             let flat: Vec<&[u8]> = clips.iter().flatten().copied().collect();
-            let batch = clips_to_tensor::<B>(&flat, c.batch, c.clip, size, &device);
+            let batch = clips_to_tensor::<B>(&flat, c.batch, c.clip, size, &device)?;
             let s = trainer.step(batch);
             window.push((c.batch * c.clip) as f64 / t.elapsed().as_secs_f64());
             if window.len() > 20 {
@@ -427,28 +427,29 @@ fn val_psnr<B: Backend>(
     val: &[Episode],
     size: usize,
     device: &B::Device,
-) -> f64 {
+) -> Result<f64> {
     let mut total = 0.0;
     for chunk in val.chunks(4) {
         let flat: Vec<&[u8]> = chunk.iter().flat_map(reward_window).collect();
-        let x = clips_to_tensor::<B>(&flat, chunk.len(), WINDOW, size, device);
+        let x = clips_to_tensor::<B>(&flat, chunk.len(), WINDOW, size, device)?;
         total += eval_mse(model, x) * chunk.len() as f64;
     }
-    psnr_db(total / val.len() as f64)
+    Ok(psnr_db(total / val.len() as f64))
 }
 
 /// Reconstructs consecutive frames in 16-frame chunks; returns the frames and the PSNR over all.
+/// Frames must be `size x size` RGB.
 pub fn reconstruct_frames<B: Backend>(
     model: &VideoVae<B>,
     frames: &[Vec<u8>],
     size: usize,
     device: &B::Device,
-) -> (Vec<Vec<u8>>, f64) {
+) -> Result<(Vec<Vec<u8>>, f64)> {
     let mut out = Vec::with_capacity(frames.len());
     let mut se = 0.0;
     for chunk in frames.chunks(WINDOW) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        let x = clips_to_tensor::<B>(&refs, 1, refs.len(), size, device);
+        let x = clips_to_tensor::<B>(&refs, 1, refs.len(), size, device)?;
         let r = model.forward(x.clone(), false).recon;
         let rf = tensor_to_frames(r);
         for (a, b) in chunk.iter().zip(&rf) {
@@ -465,7 +466,7 @@ pub fn reconstruct_frames<B: Backend>(
     }
     let n = frames.iter().map(Vec::len).sum::<usize>().max(1) as f64;
     let mse01 = se / n;
-    (out, 10.0 * (1.0 / mse01.max(1e-12)).log10())
+    Ok((out, 10.0 * (1.0 / mse01.max(1e-12)).log10()))
 }
 
 /// Writes input above reconstruction, each `size x size`, scaled up `scale` times (nearest).
@@ -534,7 +535,7 @@ impl BackendJob for ReconJob {
         let enc = genreward_reward::load_encoder::<B>(&self.vae, device.clone())?;
         let size = enc.size();
         let model = enc.model().valid();
-        let (recon, psnr) = reconstruct_frames(&model, &self.frames, size as usize, &device);
+        let (recon, psnr) = reconstruct_frames(&model, &self.frames, size as usize, &device)?;
         write_side_by_side(&self.out, &self.frames, &recon, size, 4)?;
         Ok(psnr)
     }
@@ -553,7 +554,7 @@ pub fn reconstruct(cfg: &ReconstructConfig) -> Result<ReconstructReport> {
         .frames
         .iter()
         .map(|f| to_model_input(f, video.width, video.height, size))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let psnr = run_on(
         cfg.device,
         ReconJob {

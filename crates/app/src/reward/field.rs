@@ -82,10 +82,13 @@ impl RewardMut<'_> {
         let Some(top) = sim.render_view(spec) else {
             return;
         };
+        let Some(picture) = Picture::from_rgb(top.width, top.height, top.rgb) else {
+            return;
+        };
         let hand = genreward_sim::obs::hand(&obs);
         let pose = CameraName::Topview.pose(hand);
         let pic = genreward_episodes::draw_field(
-            Picture::from_rgb(top.width, top.height, top.rgb),
+            picture,
             &pose.view_proj(1.0),
             &values,
             &[

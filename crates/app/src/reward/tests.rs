@@ -61,7 +61,13 @@ fn the_worker_scores_as_the_models_do_and_follows_the_goal_frame() {
     assert_eq!(panel.terms.r_fb.len(), 20);
     let want_video: Vec<f64> = sim.view.frames[..20]
         .iter()
-        .map(|f| direct.video.push(&f.rgb, f.width, f.height).unwrap_or(0.0))
+        .map(|f| {
+            direct
+                .video
+                .push(&f.rgb, f.width, f.height)
+                .unwrap()
+                .unwrap_or(0.0)
+        })
         .collect();
     assert_eq!(want_video.iter().filter(|v| **v != 0.0).count(), 2);
     assert!(
@@ -84,7 +90,7 @@ fn the_worker_scores_as_the_models_do_and_follows_the_goal_frame() {
         panel.parts().follow(sim.shown());
     }
     panel.parts().finish(&mut sim.parts());
-    fb.set_goal(&direct.goal.window[2]);
+    fb.set_goal(&direct.goal.window[2]).unwrap();
     let (s, a) = inputs(&sim, 0..26);
     let aimed = fb.score(&s, &a).unwrap();
     assert!(
@@ -111,7 +117,7 @@ fn the_worker_scores_as_the_models_do_and_follows_the_goal_frame() {
     direct.video.reset();
     let last = sim.view.frames[..8]
         .iter()
-        .filter_map(|f| direct.video.push(&f.rgb, f.width, f.height))
+        .filter_map(|f| direct.video.push(&f.rgb, f.width, f.height).unwrap())
         .collect::<Vec<_>>();
     assert_eq!(last.len(), 1);
     assert!(

@@ -248,7 +248,12 @@ impl State {
                         r_fb: Err("no FB model".into()),
                     });
                 };
-                fb.set_goal(&frame);
+                if let Err(e) = fb.set_goal(&frame) {
+                    return Some(Done::Aimed {
+                        k,
+                        r_fb: Err(e.to_string()),
+                    });
+                }
                 let scored = if self.actions.is_empty() {
                     Ok(Vec::new())
                 } else {
@@ -303,9 +308,13 @@ impl State {
         } = input;
         let mut r_video = None;
         let mut ms_video = 0.0;
+        let mut error = None;
         if score {
             if let Some(f) = &frame {
-                r_video = self.models.video.push(&f.rgb, f.width, f.height);
+                match self.models.video.push(&f.rgb, f.width, f.height) {
+                    Ok(v) => r_video = v,
+                    Err(e) => error = Some(format!("r_video at step {t}: {e}")),
+                }
                 if r_video.is_some() {
                     ms_video = self.models.video.last_ms();
                 }
@@ -318,21 +327,25 @@ impl State {
                 r_fb: 0.0,
                 ms_video,
                 ms_fb: 0.0,
-                error: None,
+                error,
             });
         };
         let t0 = Instant::now();
         let state: Vec<f32> = match fb.state_kind() {
             StateKind::Obs39 => obs.iter().map(|&v| v as f32).collect(),
             StateKind::Frame => match &frame {
-                Some(f) => fb.frame_states(&[&f.rgb], f.width, f.height),
+                Some(f) => fb
+                    .frame_states(&[&f.rgb], f.width, f.height)
+                    .unwrap_or_else(|e| {
+                        error = Some(format!("r_fb at step {t}: {e}"));
+                        Vec::new()
+                    }),
                 None => Vec::new(),
             },
             // The app's terms do not load such a model (`load_terms` refuses it).
             StateKind::Model => Vec::new(),
         };
         let action: Vec<f32> = action.iter().map(|&v| v as f32).collect();
-        let mut error = None;
         // A frame-state model without a frame (no renderer) cannot score the step: r_fb is 0.
         self.kept.push(!state.is_empty());
         if !state.is_empty() {

@@ -112,6 +112,34 @@ impl AgentConfig {
         self
     }
 
+    /// What a config read from a file must hold for [`init`](Self::init) and training: GRU
+    /// blocks that divide the deterministic state, and an imagination horizon of at least one.
+    pub fn check(&self) -> Result<(), String> {
+        let r = &self.world.rssm;
+        if r.blocks == 0 || !r.deter.is_multiple_of(r.blocks) {
+            return Err(format!(
+                "deter ({}) must be a multiple of blocks ({})",
+                r.deter, r.blocks
+            ));
+        }
+        if self.actor_critic.horizon == 0 {
+            return Err("the imagination horizon must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Reads and checks the config saved in `dir`.
+    pub fn read(dir: &std::path::Path) -> Result<Self, crate::CheckpointError> {
+        let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+        cfg.check()
+            .map_err(|reason| crate::CheckpointError::BadConfig {
+                path: dir.join(crate::checkpoint::CONFIG_FILE),
+                kind: "DreamerV3 agent",
+                reason,
+            })?;
+        Ok(cfg)
+    }
+
     pub fn init<B: Backend>(&self, device: &B::Device) -> Agent<B> {
         let critic = self.actor_critic.critic(device);
         // The slow critic starts as a copy of the critic, as in the reference.
@@ -364,7 +392,7 @@ impl<B: AutodiffBackend> Learner<B> {
         dir: &std::path::Path,
         device: &B::Device,
     ) -> Result<Self, crate::CheckpointError> {
-        let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+        let cfg = AgentConfig::read(dir)?;
         let mut learner = Learner::loaded(cfg, dir, device)?;
         let optim = crate::checkpoint::load_record::<_, B>(dir, "optimizer", device)?;
         learner.optim = learner.optim.load_record(optim);
@@ -383,7 +411,7 @@ impl<B: AutodiffBackend> Learner<B> {
         warmup: usize,
         device: &B::Device,
     ) -> Result<Self, crate::CheckpointError> {
-        let mut cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+        let mut cfg = AgentConfig::read(dir)?;
         if let Some(lr) = lr {
             cfg.lr = lr;
         }
@@ -412,7 +440,7 @@ pub fn load_agent<B: Backend>(
     dir: &std::path::Path,
     device: &B::Device,
 ) -> Result<(Agent<B>, AgentConfig), crate::CheckpointError> {
-    let cfg: AgentConfig = crate::checkpoint::read_config(dir, "DreamerV3 agent")?;
+    let cfg = AgentConfig::read(dir)?;
     let agent = crate::checkpoint::load_weights(dir, cfg.init(device), device)?;
     Ok((agent, cfg))
 }

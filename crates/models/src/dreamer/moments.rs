@@ -31,7 +31,10 @@ impl Default for Moments {
 /// The `pct`-th percentile of `sorted` (ascending), with linear interpolation between the two
 /// nearest ranks (NumPy's default).
 pub fn percentile(sorted: &[f64], pct: f64) -> f64 {
-    assert!(!sorted.is_empty(), "percentile of nothing");
+    debug_assert!(!sorted.is_empty(), "percentile of nothing");
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let pos = (pct / 100.0).clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let (i, frac) = (pos.floor() as usize, pos - pos.floor());
     let j = (i + 1).min(sorted.len() - 1);

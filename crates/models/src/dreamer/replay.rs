@@ -23,6 +23,15 @@ pub struct Step {
     pub goal: Vec<f32>,
 }
 
+/// A step the replay cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("replay frames are {IMAGE}x{IMAGE} RGB ({want} bytes), not {got} bytes", want = IMAGE * IMAGE * 3, got = .0)]
+    FrameBytes(usize),
+    #[error("environment {env} of a replay of {envs}")]
+    Env { env: usize, envs: usize },
+}
+
 pub struct Replay {
     streams: Vec<VecDeque<Step>>,
     capacity: usize,
@@ -40,18 +49,23 @@ impl Replay {
         }
     }
 
-    pub fn push(&mut self, env: usize, step: Step) {
-        assert_eq!(
-            step.frame.len(),
-            IMAGE * IMAGE * 3,
-            "replay frames are 64x64 RGB"
-        );
-        let s = &mut self.streams[env];
+    /// Appends `step` to environment `env`'s stream; a frame that is not 64x64 RGB, or an `env`
+    /// past the streams, is an error and nothing is stored.
+    pub fn push(&mut self, env: usize, step: Step) -> Result<(), ReplayError> {
+        if step.frame.len() != IMAGE * IMAGE * 3 {
+            return Err(ReplayError::FrameBytes(step.frame.len()));
+        }
+        let envs = self.streams.len();
+        let s = self
+            .streams
+            .get_mut(env)
+            .ok_or(ReplayError::Env { env, envs })?;
         if s.len() == self.capacity {
             s.pop_front();
         }
         s.push_back(step);
         self.added += 1;
+        Ok(())
     }
 
     /// Steps held.

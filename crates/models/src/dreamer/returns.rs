@@ -15,7 +15,8 @@ pub fn lambda_returns<B: Backend>(
     lambda: f64,
 ) -> Tensor<B, 2> {
     let [steps, n] = value.dims();
-    assert!(steps >= 2, "a trajectory needs at least two states");
+    // An imagination horizon of at least 1 (`AgentConfig::check`) gives two states or more.
+    debug_assert!(steps >= 2, "a trajectory needs at least two states");
     let row = |t: &Tensor<B, 2>, i: usize| t.clone().slice([i..i + 1, 0..n]);
     let mut next = row(&value, steps - 1);
     let mut out = Vec::with_capacity(steps - 1);

@@ -55,8 +55,9 @@ impl RssmConfig {
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Rssm<B> {
-        assert!(
-            self.deter.is_multiple_of(self.blocks),
+        // `AgentConfig::check` refuses configs from files that break this.
+        debug_assert!(
+            self.blocks > 0 && self.deter.is_multiple_of(self.blocks),
             "deter must be a multiple of blocks"
         );
         let z = self.stoch * self.classes;

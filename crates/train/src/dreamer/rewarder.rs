@@ -62,7 +62,7 @@ impl Rewarder {
         };
         let video = terms
             .video
-            .push(&frame.rgb, frame.width, frame.height)
+            .push(&frame.rgb, frame.width, frame.height)?
             .unwrap_or(0.0);
         let fb = match (online_fb, terms.fb.as_mut()) {
             (Some(rf), _) => rf,
@@ -159,12 +159,12 @@ impl PerEpisode {
             genreward_episodes::expert_goal(task, slot.seed, self.view, episode_steps, renderer)?;
         let choice = self.picker.pick(&goal, goal_frame)?;
         let frame = &goal.window[choice.frame];
-        terms.video.set_goal(&goal);
+        terms.video.set_goal(&goal)?;
         if let Some(fb) = terms.fb.as_mut() {
-            fb.set_goal(frame);
+            fb.set_goal(frame)?;
         }
         if let Some(fb) = online {
-            fb.set_goal(i, frame);
+            fb.set_goal(i, frame)?;
         }
         Ok(())
     }

@@ -384,7 +384,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
             false,
             &self.device,
         );
-        let (fb_rewards, goal_feats) = self.online_terms(&obs, &actions, &scored);
+        let (fb_rewards, goal_feats) = self.online_terms(&obs, &actions, &scored)?;
         for (i, slot) in self.slots.iter().enumerate() {
             self.replay.push(
                 i,
@@ -397,7 +397,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
                     is_terminal: false,
                     goal: goal_feats[i].clone(),
                 },
-            );
+            )?;
         }
         let (summed, ended) = self.hold(&actions, obs, scored, fb_rewards.as_deref())?;
         self.counts.agent_steps += self.slots.len();
@@ -432,10 +432,10 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
         obs: &[[f64; OBS_DIM]],
         actions: &[[f64; ACT_DIM]],
         scored: &[Frame],
-    ) -> (Option<Vec<f64>>, Vec<Vec<f32>>) {
+    ) -> Result<(Option<Vec<f64>>, Vec<Vec<f32>>)> {
         let n = self.slots.len();
         let Some(fb) = self.online.as_ref() else {
-            return (None, vec![Vec::new(); n]);
+            return Ok((None, vec![Vec::new(); n]));
         };
         let states = match fb.state {
             FbState::Dreamer => self.acting.state.feat(),
@@ -447,7 +447,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
         let act: Vec<f32> = actions.iter().flatten().map(|&v| v as f32).collect();
         let act = Tensor::from_data(TensorData::new(act, [n, ACT_DIM]), &self.device);
         let refs: Vec<&[u8]> = scored.iter().map(|f| f.rgb.as_slice()).collect();
-        (Some(fb.reward(states, act)), fb.features(&refs))
+        Ok((Some(fb.reward(states, act)), fb.features(&refs)?))
     }
 
     /// Holds each action for the action repeat (fewer steps when the episode ends first);
@@ -509,7 +509,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
         let goal = match self.online.as_ref() {
             Some(fb) => {
                 let g = render_envs(&mut self.renderer, &world, self.cfg.reward_view())?;
-                fb.features(&[g[0].rgb.as_slice()]).remove(0)
+                fb.features(&[g[0].rgb.as_slice()])?.remove(0)
             }
             None => Vec::new(),
         };
@@ -525,7 +525,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
                 is_terminal: false,
                 goal,
             },
-        );
+        )?;
         self.lp.log(&EpisodeLine {
             kind: "episode",
             env_steps: self.counts.env_steps,
