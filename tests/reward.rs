@@ -1,5 +1,6 @@
-//! The video-level reward end to end: goal videos, the VAE's data, training, reconstruction,
-//! live and offline scoring, and the errors a user can hit. Models here are tiny configs.
+//! The reward commands on the command line: goal videos, datasets, training, reconstruction,
+//! rollouts scored live and offline, the shipped models' figures, and the errors a user can hit.
+//! Models here are tiny configs or the shipped ones.
 
 mod common;
 use common::{genreward, last_json, ok};
@@ -51,8 +52,12 @@ fn goal_writes_every_format_and_stops_after_success_plus_hold() {
 }
 
 /// dataset -> train vae -> reconstruct -> rollout --goal -> score, all with a tiny model.
+/// The reward commands' contract on the command line: each prints one JSON line of the shape
+/// scripts read, and bad input is one `error:` line and exit code 1 naming the flag. What the
+/// stages compute (training, resuming, live and offline scores agreeing) is tested through the
+/// library in `crates/train/tests/pipeline.rs`.
 #[test]
-fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
+fn reward_commands_print_their_json_and_refuse_bad_input_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = d.join("data");
@@ -61,7 +66,7 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "--out",
         s(&data),
         "--tasks",
-        "reach,push",
+        "reach",
         "--train-episodes",
         "1",
         "--val-episodes",
@@ -70,71 +75,38 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "20",
     ]);
     ok(&o);
-    assert_eq!(last_json(&o)["frames"], 2 * 5 * 2 * 20);
-    let ep = genreward_record::load_video(&data.join("train/reach/random/obs_1000.npy")).unwrap();
-    assert_eq!(ep.len(), 20);
-    assert!(data.join("val/push/expert/obs_1500.npy").is_file());
+    let j = last_json(&o);
+    assert_eq!(j["frames"], 5 * 2 * 20, "{j}");
+    assert!(j["frames_per_sec"].as_f64().unwrap() > 0.0);
+    let train_dir = data.join("train");
 
     let vae = d.join("vae");
-    let train_dir = data.join("train");
-    let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "vae",
-            "--data",
-            s(&train_dir),
-            "--out",
-            s(&vae),
-            "--batch",
-            "2",
-            "--clip",
-            "4",
-            "--channels",
-            "8,8,8",
-            "--temporal-blocks",
-            "1",
-            "--checkpoint-every",
-            "2",
-        ];
-        args.extend_from_slice(extra);
-        genreward(&args)
-    };
-    let o = train(&["--steps", "3"]);
+    let o = genreward(&[
+        "train",
+        "vae",
+        "--data",
+        s(&train_dir),
+        "--out",
+        s(&vae),
+        "--batch",
+        "2",
+        "--clip",
+        "4",
+        "--channels",
+        "8,8,8",
+        "--temporal-blocks",
+        "1",
+        "--steps",
+        "2",
+    ]);
     ok(&o);
     let j = last_json(&o);
-    assert_eq!(j["steps"], 3);
+    assert_eq!(j["steps"], 2);
     assert!(j["val_psnr_db"].as_f64().unwrap() > 0.0, "{j}");
-    for f in [
-        "config.json",
-        "model.mpk",
-        "optimizer.mpk",
-        "meta.json",
-        "metrics.jsonl",
-        "recon.mp4",
-    ] {
-        assert!(vae.join(f).is_file(), "{f}");
-    }
-    let o = train(&["--steps", "5", "--resume"]);
-    ok(&o);
-    assert_eq!(last_json(&o)["steps"], 5, "resume continues the step count");
-    let m = lines(&vae.join("metrics.jsonl"));
-    assert!(m.iter().any(|l| l["step"] == 5));
+    assert_eq!(j["device"], "cpu");
 
-    // The dataset keeps what the policy saw and did beside the frames; the FB representation
-    // trains on it (tiny), resumes, and is evaluated against the VAE it learned from.
-    let (shape, states) =
-        genreward_record::read_npy_f32(&data.join("train/push/expert/state_1000.npy")).unwrap();
-    assert_eq!(shape, vec![20, 39]);
-    assert!(
-        (states[1] - 0.6).abs() < 0.05,
-        "hand y at reset {}",
-        states[1]
-    );
-    let (shape, _) =
-        genreward_record::read_npy_f32(&data.join("train/push/expert/action_1000.npy")).unwrap();
-    assert_eq!(shape, vec![20, 4]);
     let fb = d.join("fb");
-    let train_fb = |extra: &[&str]| {
+    let train_fb = |out: &Path, steps: &str, extra: &[&str]| {
         let mut args = vec![
             "train",
             "fb",
@@ -143,126 +115,39 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             "--vae",
             s(&vae),
             "--out",
-            s(&fb),
+            s(out),
             "--batch",
             "8",
             "--hidden",
             "16",
             "--z-dim",
             "4",
-            "--checkpoint-every",
-            "2",
+            "--steps",
+            steps,
         ];
         args.extend_from_slice(extra);
         genreward(&args)
     };
-    let o = train_fb(&["--steps", "3"]);
+    let o = train_fb(&fb, "2", &[]);
     ok(&o);
     let j = last_json(&o);
-    assert_eq!(j["steps"], 3);
+    assert_eq!(j["steps"], 2);
     assert!(
         j["validation"]["val_loss"].as_f64().unwrap().is_finite(),
         "{j}"
     );
-    for f in [
-        "config.json",
-        "model.mpk",
-        "target.mpk",
-        "optimizer.mpk",
-        "meta.json",
-        "metrics.jsonl",
-    ] {
-        assert!(fb.join(f).is_file(), "{f}");
-    }
-    let o = train_fb(&["--steps", "5", "--resume"]);
+    // Training a frozen model again says so.
+    ok(&train_fb(&fb, "2", &["--resume", "--freeze-after", "2"]));
+    let o = train_fb(&fb, "4", &["--resume"]);
     ok(&o);
-    assert_eq!(last_json(&o)["steps"], 5, "resume continues the step count");
-    // Frozen after 6 steps: a later --resume asking for more trains nothing.
-    let o = train_fb(&["--steps", "8", "--resume", "--freeze-after", "6"]);
-    ok(&o);
-    assert_eq!(last_json(&o)["steps"], 6);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fb.join("meta.json")).unwrap()).unwrap();
-    assert_eq!(
-        (&meta["freeze_after"], &meta["frozen"]),
-        (&6.into(), &true.into())
-    );
-    let o = train_fb(&["--steps", "9", "--resume"]);
-    ok(&o);
-    assert_eq!(last_json(&o)["steps"], 6);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("frozen at step 6"));
-    let eval = |extra: &[&str]| {
-        let mut args = vec![
-            "eval-fb",
-            "--fb",
-            s(&fb),
-            "--tasks",
-            "reach",
-            "--episodes",
-            "2",
-            "--steps",
-            "12",
-        ];
-        args.extend_from_slice(extra);
-        genreward(&args)
-    };
-    let o = eval(&["--vae", s(&vae)]);
-    ok(&o);
-    let j = last_json(&o);
-    assert_eq!(
-        j["tasks"][0]["goal_frames"],
-        serde_json::json!([15, 15]),
-        "{j}"
-    );
-    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
-    assert!(j["tasks"][0]["mean"][0][1].as_f64().unwrap().is_finite());
-    let o = eval(&["--vae", s(&vae), "--goal-frame", "16"]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--goal-frame 16 is out of range"));
-    // Scoring with another VAE's features is refused (the shipped VAE here).
-    let o = eval(&[]);
-    assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("trained on the features of another VAE"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-
-    // F can read the current frame's features instead of the observation.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("frozen at step 2"));
     let fb_frame = d.join("fb_frame");
-    let o = genreward(&[
-        "train",
-        "fb",
-        "--data",
-        s(&train_dir),
-        "--vae",
-        s(&vae),
-        "--out",
-        s(&fb_frame),
-        "--batch",
-        "8",
-        "--hidden",
-        "16",
-        "--z-dim",
-        "4",
-        "--steps",
-        "2",
-        "--state",
-        "frame",
-    ]);
-    ok(&o);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fb_frame.join("meta.json")).unwrap())
-            .unwrap();
-    assert_eq!(meta["state"], "frame");
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fb_frame.join("config.json")).unwrap())
-            .unwrap();
-    assert_eq!(cfg["state_dim"], cfg["goal_dim"]);
+    ok(&train_fb(&fb_frame, "2", &["--state", "frame"]));
+
     let o = genreward(&[
         "eval-fb",
         "--fb",
-        s(&fb_frame),
+        s(&fb),
         "--vae",
         s(&vae),
         "--tasks",
@@ -273,11 +158,16 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         "12",
     ]);
     ok(&o);
-    assert!(last_json(&o)["tasks"][0]["mean"][0][1]
-        .as_f64()
-        .unwrap()
-        .is_finite());
-    // Its reward field re-renders the scene per cell: the cells differ, so the frames did.
+    let j = last_json(&o);
+    assert_eq!(
+        j["tasks"][0]["goal_frames"],
+        serde_json::json!([15, 15]),
+        "{j}"
+    );
+    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
+    assert!(j["tasks"][0]["mean"][0][1].as_f64().unwrap().is_finite());
+
+    // The reward field of a frame-reading F re-renders the scene per cell.
     let heat = d.join("heat_frame.png");
     let o = genreward(&[
         "heatmap",
@@ -302,31 +192,6 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     let (lo, hi) = (j["min"].as_f64().unwrap(), j["max"].as_f64().unwrap());
     assert!(lo.is_finite() && hi.is_finite() && lo < hi, "{j}");
     assert!(heat.is_file());
-    let o = genreward(&[
-        "train",
-        "fb",
-        "--data",
-        s(&train_dir),
-        "--out",
-        s(&d.join("x")),
-        "--state",
-        "joints",
-    ]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown FB state 'joints'"));
-    // An FB on DreamerV3's model state trains inside train dreamer, not on dataset episodes.
-    let o = genreward(&[
-        "train",
-        "fb",
-        "--data",
-        s(&train_dir),
-        "--out",
-        s(&d.join("x")),
-        "--state",
-        "dreamer",
-    ]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("train dreamer --fb-state dreamer"));
 
     let goal = d.join("goal.npy");
     ok(&genreward(&[
@@ -350,14 +215,8 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     ]);
     ok(&o);
     assert!(last_json(&o)["psnr_db"].as_f64().unwrap() > 5.0);
-    let rv = genreward_record::load_video(&recon).unwrap();
-    assert_eq!(
-        (rv.width, rv.height),
-        (256, 512),
-        "input above reconstruction, 4x"
-    );
 
-    // Live: r_video every 8 steps.
+    // Live: the run's JSON, its steps and its manifest.
     let run = d.join("run");
     let o = genreward(&[
         "rollout",
@@ -393,175 +252,18 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
     let steps = lines(&run.join("steps.jsonl"));
     assert_eq!(steps.len(), 24);
-    for st in &steps {
-        let k = st["step"].as_u64().unwrap();
-        let rv = st["terms"]["r_video"].as_f64().unwrap();
-        let renv = st["terms"]["r_env"].as_f64().unwrap();
-        let rfb = st["terms"]["r_fb"].as_f64().unwrap();
-        if (k + 1) % 8 == 0 {
-            assert!(rv.abs() > 1e-6 && rv.abs() <= 1.0 + 1e-9, "step {k}: {rv}");
-        } else {
-            assert_eq!(rv, 0.0, "step {k}");
-        }
-        assert!(rfb.is_finite() && rfb != 0.0, "step {k}: r_fb {rfb}");
-        let want = renv + 0.5 * rv + 0.25 * rfb;
-        assert!((st["reward"].as_f64().unwrap() - want).abs() < 1e-9);
-        assert_eq!(
-            renv,
-            st["dense_reward"].as_f64().unwrap(),
-            "dense env reward paid"
-        );
+    for k in ["r_env", "r_video", "r_fb"] {
+        assert!(steps[7]["terms"][k].is_f64(), "{k}: {}", steps[7]);
     }
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["goal"]["every"], 8);
-    assert_eq!(manifest["goal"]["sampled"].as_array().unwrap().len(), 16);
-    assert_eq!(manifest["goal"]["beta"], 0.25);
-    assert_eq!(manifest["goal"]["goal_frame"]["frame"], 15);
     assert_eq!(manifest["goal"]["goal_frame"]["method"], "last");
     assert!(manifest["goal"]["fb"].as_str().unwrap().ends_with("fb"));
 
-    // Offline: the same frames, the same model, the same numbers.
+    // Offline: the scored lines and the report.
     let out = d.join("scored.jsonl");
-    let o = genreward(&[
-        "score",
-        "--run",
-        s(&run),
-        "--goal",
-        s(&goal),
-        "--vae",
-        s(&vae),
-        "--every",
-        "8",
-        "--alpha",
-        "0.5",
-        "--fb",
-        s(&fb),
-        "--beta",
-        "0.25",
-        "--out",
-        s(&out),
-    ]);
-    ok(&o);
-    let j = last_json(&o);
-    assert_eq!(j["windows"], 3);
-    assert!(j["ms_per_window"].as_f64().unwrap() > 0.0);
-    assert!(j["ms_per_step_fb"].as_f64().unwrap() > 0.0);
-    let scored = lines(&out);
-    assert_eq!(scored.len(), 24);
-    for (a, b) in scored.iter().zip(&steps) {
-        assert_eq!(a["r_video"], b["terms"]["r_video"], "step {}", a["step"]);
-        assert_eq!(a["r_env"], b["terms"]["r_env"]);
-        // One step at a time live, the whole episode in one batch here: the same values.
-        let (x, y) = (
-            a["r_fb"].as_f64().unwrap(),
-            b["terms"]["r_fb"].as_f64().unwrap(),
-        );
-        assert!(
-            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
-            "step {}: {x} {y}",
-            a["step"]
-        );
-        let (x, y) = (a["reward"].as_f64().unwrap(), b["reward"].as_f64().unwrap());
-        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0));
-    }
-    let fin = j["episodes"][0]["final_r_video"].as_f64().unwrap();
-    assert_eq!(fin, steps[23]["terms"]["r_video"].as_f64().unwrap());
-
-    // Rescored sparse (the recorded dense reward paid every 8th step), with another goal frame:
-    // r_env follows the formula, r_fb changes with the goal frame.
-    let out2 = d.join("scored2.jsonl");
-    let o = genreward(&[
-        "score",
-        "--run",
-        s(&run),
-        "--goal",
-        s(&goal),
-        "--vae",
-        s(&vae),
-        "--every",
-        "8",
-        "--fb",
-        s(&fb),
-        "--sparse-every",
-        "8",
-        "--goal-frame",
-        "0",
-        "--out",
-        s(&out2),
-    ]);
-    ok(&o);
-    let j2 = last_json(&o);
-    assert_eq!(j2["goal"]["goal_frame"]["method"], "user");
-    assert_eq!(j2["weights"]["sparse_every"], 8);
-    let scored2 = lines(&out2);
-    let mut fb_moved = false;
-    for ((a, b), st) in scored2.iter().zip(&scored).zip(&steps) {
-        let k = a["step"].as_u64().unwrap();
-        let dense = st["dense_reward"].as_f64().unwrap();
-        let want = if (k + 1) % 8 == 0 { dense } else { 0.0 };
-        assert_eq!(a["r_env"].as_f64().unwrap(), want, "step {k}");
-        fb_moved |= a["r_fb"] != b["r_fb"];
-        let w = want + 10.0 * a["r_video"].as_f64().unwrap() + 0.005 * a["r_fb"].as_f64().unwrap();
-        assert!(
-            (a["reward"].as_f64().unwrap() - w).abs() < 1e-9,
-            "default weights 10, 0.005"
-        );
-    }
-    assert!(fb_moved, "another goal frame, another r_fb");
-
-    // B reading DINO features (the paper's goal features; the tiny DINOv3 fixture here): trained,
-    // recorded with its weights' fingerprint, scored, and refused with other weights.
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/models/tests/fixtures");
-    let dino_w = d.join("dino_weights");
-    std::fs::create_dir_all(&dino_w).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(fixtures.join("dinov3_tiny").join(f), dino_w.join(f)).unwrap();
-    }
-    let fb_dino = d.join("fb_dino");
-    let train_dino = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "fb",
-            "--data",
-            s(&train_dir),
-            "--vae",
-            s(&vae),
-            "--out",
-            s(&fb_dino),
-            "--batch",
-            "8",
-            "--hidden",
-            "16",
-            "--z-dim",
-            "4",
-            "--dino",
-            s(&dino_w),
-        ];
-        args.extend_from_slice(extra);
-        genreward(&args)
-    };
-    let o = train_dino(&["--dino-size", "30"]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr)
-        .contains("not a positive multiple of the DINO patch size 8"));
-    ok(&train_dino(&["--steps", "2"]));
-    // The DINO features are kept and reused by --resume.
-    assert!(fb_dino.join("features_train.npy").is_file());
-    let o = train_dino(&["--resume", "--steps", "3"]);
-    ok(&o);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("goal features of train read from"));
-    assert_eq!(last_json(&o)["steps"], 3);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fb_dino.join("meta.json")).unwrap()).unwrap();
-    let gf = &meta["goal_features"];
-    assert_eq!(gf["kind"], "dino", "{gf}");
-    assert_eq!(gf["layout"], "dinov3");
-    assert_eq!(gf["dim"], 64);
-    assert_eq!(gf["size"], 32, "the tower's own image_size by default");
-    assert_eq!(gf["dino_fingerprint"].as_str().unwrap().len(), 16);
-    let scored_dino_path = d.join("scored_dino.jsonl");
-    let score_dino = |fb: &Path, extra: &[&str]| {
+    let score = |extra: &[&str]| {
         let mut args = vec![
             "score",
             "--run",
@@ -572,106 +274,34 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             s(&vae),
             "--every",
             "8",
-            "--fb",
-            s(fb),
             "--out",
-            s(&scored_dino_path),
+            s(&out),
         ];
         args.extend_from_slice(extra);
         genreward(&args)
     };
-    let o = score_dino(&fb_dino, &[]);
+    let o = score(&["--fb", s(&fb), "--sparse-every", "8", "--goal-frame", "0"]);
     ok(&o);
-    assert_eq!(last_json(&o)["goal"]["goal_features"]["kind"], "dino");
-    let scored_dino = lines(&scored_dino_path);
-    assert_eq!(scored_dino.len(), 24);
-    assert!(scored_dino
-        .iter()
-        .all(|l| l["r_fb"].as_f64().unwrap().is_finite()));
-    // The weights moved away: named by --dino (same bytes) they still score, the same numbers.
-    std::fs::remove_dir_all(&dino_w).unwrap();
-    let o = score_dino(&fb_dino, &[]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("which is not here: pass --dino DIR"), "{err}");
-    let o = score_dino(&fb_dino, &["--dino", s(&fixtures.join("dinov3_tiny"))]);
-    ok(&o);
-    assert_eq!(lines(&scored_dino_path), scored_dino);
-    let o = score_dino(&fb_dino, &["--dino", s(&fixtures.join("dinov2_tiny"))]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("trained on other DINO weights"));
-    let o = score_dino(&fb, &["--dino", s(&fixtures.join("dinov3_tiny"))]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("does not apply"));
-    // An FB model reading frames scores the recorded frames the same as the live run would.
-    let run_f = d.join("run_frame");
-    ok(&genreward(&[
-        "rollout",
-        "--task",
-        "reach",
-        "--seed",
-        "11",
-        "--max-steps",
-        "10",
-        "--goal",
-        s(&goal),
-        "--vae",
-        s(&vae),
-        "--every",
-        "8",
-        "--fb",
-        s(&fb_frame),
-        "--out",
-        s(&run_f),
-    ]));
-    let out3 = d.join("scored3.jsonl");
-    ok(&genreward(&[
-        "score",
-        "--run",
-        s(&run_f),
-        "--goal",
-        s(&goal),
-        "--vae",
-        s(&vae),
-        "--every",
-        "8",
-        "--fb",
-        s(&fb_frame),
-        "--out",
-        s(&out3),
-    ]));
-    for (a, b) in lines(&out3).iter().zip(&lines(&run_f.join("steps.jsonl"))) {
-        let (x, y) = (
-            a["r_fb"].as_f64().unwrap(),
-            b["terms"]["r_fb"].as_f64().unwrap(),
-        );
-        assert!(
-            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
-            "step {}: {x} {y}",
-            a["step"]
-        );
+    let j = last_json(&o);
+    assert_eq!(j["windows"], 3);
+    assert!(j["ms_per_window"].as_f64().unwrap() > 0.0);
+    assert_eq!(j["goal"]["goal_frame"]["method"], "user");
+    assert_eq!(j["weights"]["sparse_every"], 8);
+    assert!(j["episodes"][0]["final_r_video"].is_f64(), "{j}");
+    let scored = lines(&out);
+    assert_eq!(scored.len(), 24);
+    for k in ["episode", "step", "r_env", "r_video", "r_fb", "reward"] {
+        assert!(scored[0].get(k).is_some(), "{k}: {}", scored[0]);
     }
     // A user's VAE without --fb: the shipped FB does not fit it, so r_fb is left out with a
     // warning and r_video still works.
-    let o = genreward(&[
-        "score",
-        "--run",
-        s(&run),
-        "--goal",
-        s(&goal),
-        "--vae",
-        s(&vae),
-        "--every",
-        "8",
-        "--out",
-        s(&out2),
-    ]);
+    let o = score(&[]);
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("warning: r_fb is off"));
-    assert!(lines(&out2)[0].get("r_fb").is_none());
+    assert!(lines(&out)[0].get("r_fb").is_none());
     assert!(last_json(&o)["ms_per_step_fb"].is_null());
 
-    // Bad input.
+    // Bad input: one `error:` line, exit code 1, the flag named where one is at fault.
     let bad = |args: &[&str], want: &str| {
         let o = genreward(args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -684,81 +314,52 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
     };
     let one = d.join("one.npy");
     genreward_record::save_frames(&one, 64, 64, 1, &[vec![0u8; 64 * 64 * 3]]).unwrap();
-    let o_ = s(&out);
-    bad(
-        &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&one),
-            "--vae",
-            s(&vae),
-            "--out",
-            o_,
-        ],
-        "at least 2",
-    );
-    bad(
-        &[
-            "score",
-            "--run",
-            s(&d.join("nope")),
-            "--goal",
-            s(&goal),
-            "--vae",
-            s(&vae),
-            "--out",
-            o_,
-        ],
-        "not a run folder",
-    );
-    bad(
-        &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&goal),
-            "--vae",
-            s(&d.join("novae")),
-            "--out",
-            o_,
-        ],
-        "not found",
-    );
-    bad(
-        &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&goal),
-            "--vae",
-            s(&vae),
-            "--device",
-            "tpu",
-            "--out",
-            o_,
-        ],
-        "unknown device",
-    );
-    bad(
-        &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&goal),
-            "--vae",
-            s(&vae),
+    std::fs::write(d.join("junk.mp4"), b"not a video").unwrap();
+    let (r, g, v, o_) = (s(&run), s(&goal), s(&vae), s(&out));
+    for (args, want) in [
+        (
+            vec!["--run", r, "--goal", s(&one), "--vae", v],
+            "at least 2",
+        ),
+        (
+            vec!["--run", s(&d.join("nope")), "--goal", g, "--vae", v],
+            "not a run folder",
+        ),
+        (
+            vec!["--run", r, "--goal", g, "--vae", s(&d.join("novae"))],
+            "not found",
+        ),
+        (
+            vec!["--run", r, "--goal", g, "--vae", v, "--device", "tpu"],
+            "unknown device",
+        ),
+        (
+            vec!["--run", r, "--goal", g, "--vae", v, "--every", "0"],
             "--every",
-            "0",
-            "--out",
-            o_,
-        ],
-        "--every",
-    );
+        ),
+        (
+            vec![
+                "--run",
+                r,
+                "--goal",
+                g,
+                "--vae",
+                v,
+                "--fb",
+                s(&d.join("nofb")),
+            ],
+            "not found",
+        ),
+        (
+            vec!["--run", r, "--goal", s(&d.join("junk.mp4")), "--vae", v],
+            "cannot read video",
+        ),
+    ] {
+        let mut a = vec!["score"];
+        a.extend(args);
+        a.extend(["--out", o_]);
+        bad(&a, want);
+    }
     for (flag, value, want) in [
         ("--beta", "nan", "--beta must be a finite number"),
         ("--alpha", "inf", "--alpha must be a finite number"),
@@ -769,11 +370,11 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             &[
                 "score",
                 "--run",
-                s(&run),
+                r,
                 "--goal",
-                s(&goal),
+                g,
                 "--vae",
-                s(&vae),
+                v,
                 "--fb",
                 s(&fb),
                 flag,
@@ -790,35 +391,22 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
         );
     }
     bad(
-        &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&goal),
-            "--vae",
-            s(&vae),
-            "--fb",
-            s(&d.join("nofb")),
-            "--out",
-            o_,
-        ],
-        "not found",
+        &["eval-fb", "--fb", s(&fb), "--vae", v, "--goal-frame", "16"],
+        "--goal-frame 16 is out of range",
     );
-    std::fs::write(d.join("junk.mp4"), b"not a video").unwrap();
     bad(
         &[
-            "score",
-            "--run",
-            s(&run),
-            "--goal",
-            s(&d.join("junk.mp4")),
-            "--vae",
-            s(&vae),
-            "--out",
-            o_,
+            "eval-fb",
+            "--fb",
+            s(&fb),
+            "--tasks",
+            "reach",
+            "--episodes",
+            "2",
+            "--steps",
+            "12",
         ],
-        "cannot read video",
+        "trained on the features of another VAE",
     );
     bad(
         &[
@@ -830,6 +418,35 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             s(&d.join("v2")),
         ],
         "does not exist",
+    );
+    let x_dir = d.join("x");
+    let x = s(&x_dir);
+    bad(
+        &[
+            "train",
+            "fb",
+            "--data",
+            s(&train_dir),
+            "--out",
+            x,
+            "--state",
+            "joints",
+        ],
+        "unknown FB state 'joints'",
+    );
+    // An FB on DreamerV3's model state trains inside train dreamer, not on dataset episodes.
+    bad(
+        &[
+            "train",
+            "fb",
+            "--data",
+            s(&train_dir),
+            "--out",
+            x,
+            "--state",
+            "dreamer",
+        ],
+        "train dreamer --fb-state dreamer",
     );
     bad(
         &["goal", "--task", "reach", "--out", s(&d.join("g.avi"))],
@@ -851,9 +468,9 @@ fn tiny_vae_trains_reconstructs_and_scores_runs_live_and_offline() {
             "--run",
             s(&nocam),
             "--goal",
-            s(&goal),
+            g,
             "--vae",
-            s(&vae),
+            v,
             "--out",
             o_,
         ],
