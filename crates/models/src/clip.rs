@@ -117,6 +117,42 @@ fn count_blocks(f: &WeightFile, prefix: &str) -> usize {
         .count()
 }
 
+/// `open_clip_config.json` beside the weights (`null` when there is none).
+fn read_open_clip_config(dir: &Path) -> Result<serde_json::Value, WeightError> {
+    let path = dir.join("open_clip_config.json");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => serde_json::from_str(&s).map_err(|e| WeightError::Corrupt {
+            path,
+            reason: e.to_string(),
+        }),
+        Err(_) => Ok(serde_json::Value::Null),
+    }
+}
+
+/// The text tower's attention mask: 0 on and below the diagonal, -1e9 above.
+fn causal_mask<B: Backend>(ctx: usize, dev: &B::Device) -> Tensor<B, 2> {
+    let mut mask = vec![0f32; ctx * ctx];
+    for r in 0..ctx {
+        for c in r + 1..ctx {
+            mask[r * ctx + c] = -1e9;
+        }
+    }
+    Tensor::from_data(TensorData::new(mask, [ctx, ctx]), dev)
+}
+
+/// `exp(logit_scale)` from the weights, or CLIP's 100 when they hold none.
+fn read_logit_scale(f: &WeightFile) -> Result<f32, WeightError> {
+    if !f.has("logit_scale") {
+        return Ok(100.0);
+    }
+    Ok(f.values("logit_scale")?
+        .0
+        .first()
+        .copied()
+        .unwrap_or(0.0)
+        .exp())
+}
+
 fn cfg_usize(v: &serde_json::Value, key: &str, default: usize) -> usize {
     v.get(key)
         .and_then(|x| x.as_u64())
@@ -129,14 +165,7 @@ impl<B: Backend> ClipModel<B> {
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self, WeightError> {
         let path = find_safetensors(dir)?;
         let f = WeightFile::open(&path)?;
-        let cfg_json: serde_json::Value =
-            match std::fs::read_to_string(dir.join("open_clip_config.json")) {
-                Ok(s) => serde_json::from_str(&s).map_err(|e| WeightError::Corrupt {
-                    path: dir.join("open_clip_config.json"),
-                    reason: e.to_string(),
-                })?,
-                Err(_) => serde_json::Value::Null,
-            };
+        let cfg_json = read_open_clip_config(dir)?;
         let model_cfg = &cfg_json["model_cfg"];
         let (vc, tc) = (&model_cfg["vision_cfg"], &model_cfg["text_cfg"]);
         // Sizes from the tensors; what they cannot tell from the config (or OpenCLIP's defaults).
@@ -212,22 +241,7 @@ impl<B: Backend> ClipModel<B> {
             .map(|i| Block::load(&f, &format!("transformer.resblocks.{i}"), tw, 4 * tw, dev))
             .collect::<Result<Vec<_>, _>>()?;
         let ctx = config.context_length;
-        let mut mask = vec![0f32; ctx * ctx];
-        for r in 0..ctx {
-            for c in r + 1..ctx {
-                mask[r * ctx + c] = -1e9;
-            }
-        }
-        let logit_scale = if f.has("logit_scale") {
-            f.values("logit_scale")?
-                .0
-                .first()
-                .copied()
-                .unwrap_or(0.0)
-                .exp()
-        } else {
-            100.0
-        };
+        let logit_scale = read_logit_scale(&f)?;
         Ok(ClipModel {
             conv1: f.tensor("visual.conv1.weight", [vw, 3, patch, patch], dev)?,
             class_embedding: f.tensor("visual.class_embedding", [vw], dev)?,
@@ -241,7 +255,7 @@ impl<B: Backend> ClipModel<B> {
             text_blocks,
             ln_final: LayerNorm::load(&f, "ln_final", tw, 1e-5, dev)?,
             text_proj: Linear::from_in_out(f.tensor("text_projection", [tw, embed_dim], dev)?),
-            causal: Tensor::from_data(TensorData::new(mask, [ctx, ctx]), dev),
+            causal: causal_mask(ctx, dev),
             logit_scale,
             tokenizer,
             config,
