@@ -18,6 +18,23 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `eval-fb` of `fb` on two reach episodes of each behaviour, 12 steps each.
+fn eval_fb_args<'a>(fb: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "eval-fb",
+        "--fb",
+        fb,
+        "--tasks",
+        "reach",
+        "--episodes",
+        "2",
+        "--steps",
+        "12",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
 #[test]
 fn goal_writes_every_format_and_stops_after_success_plus_hold() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,19 +161,7 @@ fn reward_commands_print_their_json_and_refuse_bad_input_in_one_line() {
     let fb_frame = d.join("fb_frame");
     ok(&train_fb(&fb_frame, "2", &["--state", "frame"]));
 
-    let o = genreward(&[
-        "eval-fb",
-        "--fb",
-        s(&fb),
-        "--vae",
-        s(&vae),
-        "--tasks",
-        "reach",
-        "--episodes",
-        "2",
-        "--steps",
-        "12",
-    ]);
+    let o = genreward(&eval_fb_args(s(&fb), &["--vae", s(&vae)]));
     ok(&o);
     let j = last_json(&o);
     assert_eq!(
@@ -391,21 +396,11 @@ fn reward_commands_print_their_json_and_refuse_bad_input_in_one_line() {
         );
     }
     bad(
-        &["eval-fb", "--fb", s(&fb), "--vae", v, "--goal-frame", "16"],
+        &eval_fb_args(s(&fb), &["--vae", v, "--goal-frame", "16"]),
         "--goal-frame 16 is out of range",
     );
     bad(
-        &[
-            "eval-fb",
-            "--fb",
-            s(&fb),
-            "--tasks",
-            "reach",
-            "--episodes",
-            "2",
-            "--steps",
-            "12",
-        ],
+        &eval_fb_args(s(&fb), &[]),
         "trained on the features of another VAE",
     );
     bad(

@@ -145,8 +145,8 @@ pub fn record_rollout(
             break;
         }
     }
-    let term_ms = rec.term_ms.clone();
-    let fb_ms = rec.fb_ms.clone();
+    let (term_ms, fb_ms) = rec.term_times();
+    let (term_ms, fb_ms) = (term_ms.to_vec(), fb_ms.to_vec());
     manifest.files = rec.finish()?;
     manifest.interrupted = stop.load(Ordering::SeqCst);
     write_manifest(&out, &manifest)?;

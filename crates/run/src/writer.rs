@@ -53,13 +53,6 @@ pub struct Recorder {
     error: Option<RunError>,
     /// GenReward's terms, when the run has a goal.
     terms: Option<LiveTerms>,
-    /// The last value r_video paid this episode, and this step's r_fb (shown by the overlay).
-    last_term: Option<f64>,
-    last_fb: Option<f64>,
-    /// Milliseconds of every computation of r_video.
-    pub term_ms: Vec<f64>,
-    /// Milliseconds of every step's r_fb.
-    pub fb_ms: Vec<f64>,
     /// Files written, relative to the run folder.
     pub files: Vec<String>,
 }
@@ -101,10 +94,6 @@ impl Recorder {
             stop,
             error: None,
             terms: None,
-            last_term: None,
-            last_fb: None,
-            term_ms: Vec::new(),
-            fb_ms: Vec::new(),
             files: vec!["steps.jsonl".into()],
         })
     }
@@ -132,6 +121,10 @@ impl Recorder {
             alpha,
             beta,
             goal_frame,
+            last_video: None,
+            last_fb: None,
+            video_ms: Vec::new(),
+            fb_ms: Vec::new(),
         });
         Ok(self)
     }
@@ -148,13 +141,22 @@ impl Recorder {
         Ok(self)
     }
 
+    /// Milliseconds of every computation of r_video and of every step's r_fb so far (empty
+    /// without a goal).
+    pub fn term_times(&self) -> (&[f64], &[f64]) {
+        match &self.terms {
+            Some(t) => (&t.video_ms, &t.fb_ms),
+            None => (&[], &[]),
+        }
+    }
+
     /// Starts episode `index`: opens its observation file.
     pub fn begin_episode(&mut self, index: usize) -> Result<()> {
         if let Some(t) = &mut self.terms {
             t.video.reset();
+            t.last_video = None;
+            t.last_fb = None;
         }
-        self.last_term = None;
-        self.last_fb = None;
         if let Some(spec) = self.obs {
             let name = format!("obs_{index:03}.npy");
             let path = self.out_dir.join(&name);
@@ -199,8 +201,8 @@ impl Recorder {
         if let (Some(t), Some(f)) = (&mut self.terms, self.pending.first()) {
             let value = t.video.push(&f.rgb, f.width, f.height)?;
             if value.is_some() {
-                self.term_ms.push(t.video.last_ms());
-                self.last_term = value;
+                t.video_ms.push(t.video.last_ms());
+                t.last_video = value;
             }
             let v = value.unwrap_or(0.0);
             rec.terms.insert("r_env".into(), rec.reward);
@@ -223,8 +225,8 @@ impl Recorder {
                 let r = fb
                     .score(&s, &a)
                     .map_err(|e| RunError::Invalid(format!("step {}: {e}", rec.step)))?[0];
-                self.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-                self.last_fb = Some(r);
+                t.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                t.last_fb = Some(r);
                 rec.terms.insert(fb.name().into(), r);
                 r_fb = r;
             }
@@ -263,11 +265,11 @@ impl Recorder {
                     rec.success,
                 );
                 if let Some(t) = &self.terms {
-                    let mut text = match self.last_term {
+                    let mut text = match t.last_video {
                         Some(v) => format!("{} {v:.3}", short_name(t.video.name())),
                         None => String::new(),
                     };
-                    if let (Some(fb), Some(v)) = (&t.fb, self.last_fb) {
+                    if let (Some(fb), Some(v)) = (&t.fb, t.last_fb) {
                         if !text.is_empty() {
                             text.push(' ');
                         }
@@ -315,6 +317,12 @@ struct LiveTerms {
     beta: f64,
     /// The goal frame (RGB, side x side) the overlay shows as an inset.
     goal_frame: Option<(Vec<u8>, u32)>,
+    /// The last value r_video paid this episode, and this step's r_fb (shown by the overlay).
+    last_video: Option<f64>,
+    last_fb: Option<f64>,
+    /// Milliseconds of every computation of r_video, and of every step's r_fb.
+    video_ms: Vec<f64>,
+    fb_ms: Vec<f64>,
 }
 
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.
