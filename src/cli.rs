@@ -108,9 +108,9 @@ struct RolloutArgs {
     /// Steps per episode (Meta-World: 500; the paper uses 256).
     #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     max_steps: usize,
-    /// Pay the environment reward only every K steps (the paper uses 64); 0 = every step.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    sparse_every: usize,
+    /// Pay the environment reward only every K steps (the paper uses 64; default: every step).
+    #[arg(long, allow_negative_numbers = true)]
+    sparse_every: Option<usize>,
     /// Gaussian action noise standard deviation (seeded).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     noise: f64,
@@ -397,6 +397,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     }
     if a.max_steps == 0 {
         bail!("--max-steps must be at least 1");
+    }
+    if a.sparse_every == Some(0) {
+        bail!("--sparse-every must be at least 1");
     }
     // The agent acts on the frames it was trained on. Those are what the run saves unless
     // --camera (or --goal, which scores corner2 by default) asks for others: then the agent's

@@ -218,7 +218,7 @@ pub fn eval_agent(
         episodes: cfg.episodes,
         seed: cfg.seed,
         max_steps: cfg.max_steps,
-        sparse_every: 0,
+        sparse_every: None,
         noise: 0.0,
         physics: PhysicsConfig::default(),
     };

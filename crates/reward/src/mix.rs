@@ -40,11 +40,10 @@ impl MixWeights {
 
 /// `r_env` as paid: the dense values of one episode, or only those of every `K`-th step.
 pub fn paid_env(dense: &[f64], sparse_every: Option<usize>) -> Vec<f64> {
-    let k = sparse_every.unwrap_or(1);
     dense
         .iter()
         .enumerate()
-        .map(|(t, &r)| genreward_sim::rollout::sparse_reward(r, t, k))
+        .map(|(t, &r)| genreward_sim::rollout::sparse_reward(r, t, sparse_every))
         .collect()
 }
 

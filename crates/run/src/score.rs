@@ -67,13 +67,13 @@ pub fn score_run(
             reason: "it has no camera observations (record it with rollout --camera)".into(),
         });
     }
-    let k = sparse_every.unwrap_or(run.manifest.config.sparse_every);
+    let k = sparse_every.or(run.manifest.config.sparse_every);
     let steps = run.steps()?;
     let Loaded { mut terms, info } = loaded;
     let weights = MixWeights {
         alpha: info.alpha,
         beta: info.beta,
-        sparse_every: (k > 1).then_some(k),
+        sparse_every: k.filter(|k| *k > 1),
     };
     let mut lines = Vec::with_capacity(steps.len());
     let mut summaries = Vec::new();

@@ -15,7 +15,7 @@ fn run(dir: &std::path::Path) {
         episodes: 2,
         seed: 3,
         max_steps: 5,
-        sparse_every: 1,
+        sparse_every: None,
         noise: 0.0,
         physics: PhysicsConfig::default(),
     };

@@ -18,8 +18,10 @@ pub struct RolloutConfig {
     /// Episode `i` uses placement seed `seed + i` and noise stream `(seed, i)`.
     pub seed: u32,
     pub max_steps: usize,
-    /// Pay the environment reward only every K steps (0 or 1: every step).
-    pub sparse_every: usize,
+    /// Pay the environment reward only every K steps (`None`: every step; see
+    /// [`sparse_reward`]). Older manifests hold a number, 0 or 1 for every step.
+    #[serde(default, deserialize_with = "de_sparse_every")]
+    pub sparse_every: Option<usize>,
     /// Gaussian action noise standard deviation.
     pub noise: f64,
     pub physics: PhysicsConfig,
@@ -69,13 +71,20 @@ fn ser_obs<S: serde::Serializer>(o: &[f64; OBS_DIM], s: S) -> Result<S::Ok, S::E
     s.collect_seq(o.iter())
 }
 
-/// The reward paid at 0-based `step` when the environment pays every `k` steps.
-pub fn sparse_reward(dense: f64, step: usize, k: usize) -> f64 {
-    if k <= 1 || (step + 1).is_multiple_of(k) {
-        dense
-    } else {
-        0.0
+/// The reward paid at 0-based `step`: `dense` on every step (`every` is `None`, or 1), or
+/// only on the steps where `step + 1` is a multiple of K (`Some(K)`), 0 elsewhere. The one rule
+/// of "dense or every K steps", used by rollouts, rescoring, the app and DreamerV3's trainer.
+pub fn sparse_reward(dense: f64, step: usize, every: Option<usize>) -> f64 {
+    match every {
+        Some(k) if k > 1 && !(step + 1).is_multiple_of(k) => 0.0,
+        _ => dense,
     }
+}
+
+/// Reads `sparse_every` as written now (`null` or K) or before (0 or 1 for every step).
+fn de_sparse_every<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let k: Option<usize> = serde::Deserialize::deserialize(d)?;
+    Ok(k.filter(|k| *k > 1))
 }
 
 /// Outcome of one episode.
@@ -215,6 +224,41 @@ impl RolloutSummary {
             mean_return: eps.iter().map(|e| e.episode_return).sum::<f64>() / n,
             mean_steps_to_success: (!succ.is_empty())
                 .then(|| succ.iter().sum::<f64>() / succ.len() as f64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_env_reward_is_paid_every_step_or_on_every_kth() {
+        let paid = |every| -> Vec<f64> { (0..6).map(|t| sparse_reward(2.0, t, every)).collect() };
+        assert_eq!(paid(None), vec![2.0; 6]);
+        assert_eq!(paid(Some(1)), vec![2.0; 6]);
+        assert_eq!(paid(Some(3)), vec![0.0, 0.0, 2.0, 0.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn manifests_old_and_new_read_one_way() {
+        let config = |every: &str| -> RolloutConfig {
+            let mut v = serde_json::to_value(RolloutConfig {
+                task: TaskKind::Reach,
+                policy: PolicyKind::Expert,
+                episodes: 1,
+                seed: 0,
+                max_steps: 1,
+                sparse_every: None,
+                noise: 0.0,
+                physics: PhysicsConfig::default(),
+            })
+            .unwrap();
+            v["sparse_every"] = serde_json::from_str(every).unwrap();
+            serde_json::from_value(v).unwrap()
+        };
+        for (written, read) in [("0", None), ("1", None), ("null", None), ("64", Some(64))] {
+            assert_eq!(config(written).sparse_every, read, "{written}");
         }
     }
 }

@@ -112,7 +112,7 @@ fn record(out: &Path, goal: &Path, settings: &RewardSettings, steps: usize) -> V
         episodes: 1,
         seed: 11,
         max_steps: steps,
-        sparse_every: 1,
+        sparse_every: None,
         noise: 0.0,
         physics: PhysicsConfig::default(),
     };

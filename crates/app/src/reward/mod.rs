@@ -142,8 +142,7 @@ impl Reward {
                 self.goal.frame = f.frame;
             }
         }
-        weights.sparse_every =
-            (manifest.config.sparse_every > 1).then_some(manifest.config.sparse_every);
+        weights.sparse_every = manifest.config.sparse_every;
         self.terms.recorded = manifest.goal.clone();
     }
 

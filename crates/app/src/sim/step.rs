@@ -129,7 +129,7 @@ impl SimMut<'_> {
                     self.view.frames.push(f);
                 }
                 ep.shapes.push(scene);
-                let paid = sparse_reward(r.reward, step, 0);
+                let paid = sparse_reward(r.reward, step, None);
                 ep.history.push(StepRecord {
                     episode: 0,
                     step,

@@ -197,7 +197,7 @@ fn record_run(dir: &Path, task: TaskKind, policy: PolicyKind, episodes: usize, s
         episodes,
         seed: 40,
         max_steps: steps,
-        sparse_every: 0,
+        sparse_every: None,
         noise: 0.0,
         physics: PhysicsConfig::default(),
     };

@@ -53,7 +53,7 @@ impl Rewarder {
         action: &[f64; ACT_DIM],
         online_fb: Option<f64>,
     ) -> Result<Terms> {
-        let env = sparse_reward(dense, t, self.weights.sparse_every.unwrap_or(1));
+        let env = sparse_reward(dense, t, self.weights.sparse_every);
         let Some(terms) = self.terms.as_mut() else {
             return Ok(Terms {
                 env,
