@@ -20,7 +20,8 @@
 //! (nothing fitted) is scored on the same test half: what its model reconstructs of the hand,
 //! the object or the goal, whichever of them it was taught.
 
-use anyhow::{bail, Context, Result};
+use crate::error::bail;
+use crate::{EvalError, Result};
 use genreward_agent::{AgentActor, PolicyChoice};
 use genreward_render::{render_specs, Renderer, ViewSpec};
 use genreward_sim::rollout::{run_episode, StepObserver};
@@ -170,16 +171,16 @@ pub struct AgentReport {
 
 impl AgentReport {
     /// The report with every episode under `per_episode`, pretty-printed.
-    pub fn full_json(&self) -> Result<String> {
-        let mut full = serde_json::to_value(self)?;
-        full["per_episode"] = serde_json::to_value(&self.per_episode)?;
-        Ok(serde_json::to_string_pretty(&full)?)
+    pub fn full_json(&self) -> String {
+        // Plain numbers, strings and lists: serialising them cannot fail.
+        let mut full = serde_json::to_value(self).unwrap_or_default();
+        full["per_episode"] = serde_json::to_value(&self.per_episode).unwrap_or_default();
+        serde_json::to_string_pretty(&full).unwrap_or_default()
     }
 
     /// Writes [`Self::full_json`] to `path`.
     pub fn write_full(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.full_json()?)
-            .with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(path, self.full_json()).map_err(|e| EvalError::write(path, e))
     }
 }
 
@@ -229,7 +230,10 @@ pub fn eval_agent(
     let mut policy_actor = Policy::for_run(policy, task, 0.0, cfg.seed);
     let mut watch = Watch {
         renderer: match agent {
-            Some(_) => Some(Renderer::new().context("the agent needs the renderer")?),
+            Some(_) => Some(
+                Renderer::new()
+                    .map_err(|e| EvalError::from(e).during("the agent needs the renderer"))?,
+            ),
             None => None,
         },
         view: agent.as_ref().map(|p| p.view()),
@@ -248,7 +252,7 @@ pub fn eval_agent(
         };
         let s = run_episode(&rollout, i, actor, &mut watch)?;
         if let Some(e) = watch.error.take() {
-            return Err(e.context("rendering the agent's view failed"));
+            return Err(e.during("rendering the agent's view failed"));
         }
         bar.inc(s.steps as u64);
         outcomes.push(EpisodeOutcome {
@@ -383,7 +387,7 @@ struct Watch {
     /// The episode's first observation (where its object and goal are).
     first: Option<[f64; genreward_sim::OBS_DIM]>,
     closest: f64,
-    error: Option<anyhow::Error>,
+    error: Option<EvalError>,
 }
 
 impl StepObserver for Watch {
@@ -602,10 +606,14 @@ fn probe(per_episode: &[Vec<Sample>], features: impl Fn(&Sample) -> &[f32]) -> R
             best = Some((e, lambda));
         }
     }
-    let (_, lambda) = best.context("the probe's ridge regression found no solution")?;
+    let Some((_, lambda)) = best else {
+        bail!("the probe's ridge regression found no solution");
+    };
     let (x, y) = flat(fit_eps);
     let (tx, ty) = flat(test_eps);
-    let ridge = Ridge::fit(&x, &y, lambda).context("the probe's ridge regression failed")?;
+    let Some(ridge) = Ridge::fit(&x, &y, lambda) else {
+        bail!("the probe's ridge regression failed");
+    };
     let pred: Vec<Vec<f64>> = tx.iter().map(|s| ridge.predict(s)).collect();
     let guess: Vec<Vec<f64>> = tx.iter().map(|_| ridge.target_mean.clone()).collect();
     let cm = |k: usize| Readout {
@@ -798,7 +806,7 @@ mod tests {
             "goal": [0.0, 0.8, 0.2],
         }]);
         assert_eq!(
-            report.full_json().unwrap(),
+            report.full_json(),
             serde_json::to_string_pretty(&old).unwrap()
         );
     }

@@ -13,8 +13,9 @@
 //! * `auc_expert_vs_random`: of the mean r_fb per episode;
 //! * the mean r_fb of each behaviour, and `ms_per_step_fb` (batched scoring, per step).
 
+use crate::error::bail;
 use crate::{episode_seeds, mean};
-use anyhow::{bail, Result};
+use crate::{EvalError, Result};
 use genreward_episodes::{expert_goal, Lockstep, VARIANTS};
 use genreward_models::DeviceKind;
 use genreward_render::{CameraName, Renderer, Size, ViewSpec};
@@ -159,7 +160,7 @@ pub fn eval_fb(cfg: &EvalFbConfig, bar: &ProgressBar) -> Result<FbReport> {
     let side = genreward_reward::load::vae_frame_size(&vae)?;
     let size: Size = format!("{side}x{side}")
         .parse()
-        .map_err(anyhow::Error::msg)?;
+        .map_err(EvalError::Invalid)?;
     let view = ViewSpec::new(cfg.camera, size);
     let seeds = episode_seeds(cfg.seed, cfg.episodes);
     let mut renderer = Renderer::new()?;

@@ -18,8 +18,11 @@
 //! length, message and position and clears it when done. Nothing here prints.
 
 pub mod agent;
+mod error;
 pub mod fb;
 pub mod reward;
+
+pub use error::{EvalError, Result};
 
 pub use agent::{
     eval_agent, AgentReport, ClosestCm, EpisodeOutcome, EvalAgentConfig, ProbeFit, ProbeReport,

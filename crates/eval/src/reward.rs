@@ -7,8 +7,9 @@
 //! probability that a random expert episode outscores a random random-action episode, ties
 //! counting half).
 
+use crate::error::bail;
 use crate::{episode_seeds, mean};
-use anyhow::{bail, Context, Result};
+use crate::{EvalError, Result};
 use genreward_episodes::{expert_goal, Lockstep, VARIANTS};
 use genreward_models::DeviceKind;
 use genreward_render::{CameraName, Renderer, Size, ViewSpec};
@@ -127,7 +128,7 @@ pub fn eval_reward(cfg: &EvalRewardConfig, bar: &ProgressBar) -> Result<RewardRe
     let side = genreward_reward::load::vae_frame_size(&vae)?;
     let size: Size = format!("{side}x{side}")
         .parse()
-        .map_err(anyhow::Error::msg)?;
+        .map_err(EvalError::Invalid)?;
     let view = ViewSpec::new(cfg.camera, size);
     let goal_length = cfg.goal_length.unwrap_or(cfg.steps);
     let seeds = episode_seeds(cfg.seed, cfg.episodes);
@@ -236,7 +237,10 @@ impl Variant<'_> {
                     ms.push(term.last_ms());
                 }
             }
-            finals.push(last.context("r_video was not paid at the episode's last step")?);
+            let Some(last) = last else {
+                bail!("r_video was not paid at the episode's last step");
+            };
+            finals.push(last);
         }
         Ok(finals)
     }

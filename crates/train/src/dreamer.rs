@@ -16,8 +16,9 @@ mod trainer;
 pub use config::{Cnn, DreamerGoal, DreamerReward, StateDims, TrainDreamerConfig};
 pub use trainer::{BestEval, DreamerReport, DreamerTrainer};
 
+use crate::error::bail;
 use crate::online_fb::FbState;
-use anyhow::{bail, Result};
+use crate::Result;
 use burn::tensor::backend::AutodiffBackend;
 use genreward_models::backend::{run_on, BackendJob};
 use genreward_models::dreamer::DreamerMeta;

@@ -7,9 +7,10 @@
 //! [`TrainFbConfig::dino`] (the paper's choice), else the video VAE's per-frame latent mean
 //! (4 x 8 x 8 = 256 values), the fallback that works with nothing downloaded.
 
+use crate::error::{bail, During};
 use crate::json::nan_if_null;
 use crate::train_loop::TrainLoop;
-use anyhow::{bail, Result};
+use crate::Result;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
@@ -211,7 +212,10 @@ impl FbMeta {
             return Ok(None);
         };
         Ok(Some(serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{} is not an FB checkpoint's meta: {e}", path.display())
+            crate::TrainError::Invalid(format!(
+                "{} is not an FB checkpoint's meta: {e}",
+                path.display()
+            ))
         })?))
     }
 
@@ -474,10 +478,11 @@ fn cached_featurize<B: burn::tensor::backend::Backend>(
         }
     }
     let data = featurize(eps, encoder, input, bar)?;
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out).during(|| format!("cannot create {}", out.display()))?;
     let all: Vec<f32> = data.features.iter().flatten().copied().collect();
     genreward_record::write_npy_f32(&npy, &[all.len() / dim.max(1), dim], &all)?;
-    std::fs::write(&json, serde_json::to_string(&want)?)?;
+    std::fs::write(&json, serde_json::to_string(&want)?)
+        .during(|| format!("cannot write {}", json.display()))?;
     Ok(data)
 }
 

@@ -8,6 +8,7 @@
 //! JSON line the CLI prints. Nothing here prints; human notes go to `tracing`.
 
 pub mod dreamer;
+mod error;
 pub mod fb;
 mod json;
 pub mod online_fb;
@@ -18,6 +19,7 @@ pub use dreamer::{
     train_dreamer, BestEval, Cnn, DreamerGoal, DreamerReport, DreamerReward, DreamerTrainer,
     StateDims, TrainDreamerConfig, EVAL_SEED,
 };
+pub use error::{Result, TrainError};
 pub use fb::{train_fb, FbMeta, FbReport, FbValidation, TrainFbConfig};
 pub use online_fb::{FbState, OnlineFb, OnlineFbMeta, OnlineFbSummary};
 pub use train_loop::{LoopMeta, TrainLoop};

@@ -11,7 +11,8 @@
 //! `z = B(goal frame)` is paid from the model state the agent acts from, recomputed as `B`
 //! trains and fixed once it freezes.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, During};
+use crate::Result;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -41,7 +42,7 @@ impl FbState {
 }
 
 impl std::str::FromStr for FbState {
-    type Err = anyhow::Error;
+    type Err = crate::TrainError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "obs39" => Ok(FbState::Obs39),
@@ -124,18 +125,16 @@ impl<B: AutodiffBackend> OnlineFb<B> {
         let goal = encoder.features(&[goal_frame])?;
         let meta_of = |v: serde_json::Value, d: &Path| -> Result<OnlineFbMeta> {
             serde_json::from_value(v)
-                .with_context(|| format!("{}: meta.json is not an FB checkpoint's", d.display()))
+                .during(|| format!("{}: meta.json is not an FB checkpoint's", d.display()))
         };
         let (trainer, meta) = if resume && dir.join("config.json").is_file() {
-            let t = FbTrainer::<B>::resume(dir, FB_LR, device).with_context(|| {
-                format!("cannot resume the FB representation in {}", dir.display())
-            })?;
+            let t = FbTrainer::<B>::resume(dir, FB_LR, device)
+                .during(|| format!("cannot resume the FB representation in {}", dir.display()))?;
             let meta = meta_of(genreward_models::checkpoint::read_meta(dir), dir)?;
             (t, Some(meta))
         } else if let Some(from) = start {
-            let ck = genreward_models::FbCheckpoint::<B>::load(from, None, device).with_context(
-                || format!("cannot load the FB representation in {}", from.display()),
-            )?;
+            let ck = genreward_models::FbCheckpoint::<B>::load(from, None, device)
+                .during(|| format!("cannot load the FB representation in {}", from.display()))?;
             let meta = meta_of(ck.meta, from)?;
             (FbTrainer::new(ck.model, ck.config, FB_LR), Some(meta))
         } else {
@@ -320,7 +319,7 @@ impl<B: AutodiffBackend> OnlineFb<B> {
         };
         self.trainer
             .save(&self.dir, &serde_json::to_value(meta)?)
-            .with_context(|| {
+            .during(|| {
                 format!(
                     "cannot save the FB representation in {}",
                     self.dir.display()

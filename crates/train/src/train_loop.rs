@@ -2,7 +2,8 @@
 //! spent, the caller's progress bar, the metrics file, and when to stop (the step budget, the
 //! time budget, the caller's stop flag; the trainer saves a checkpoint on the way out).
 
-use anyhow::{Context, Result};
+use crate::error::During;
+use crate::Result;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -54,7 +55,7 @@ impl TrainLoop {
         bar: &ProgressBar,
         stop: Arc<AtomicBool>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        std::fs::create_dir_all(out).during(|| format!("cannot create {}", out.display()))?;
         let meta = if resume {
             LoopMeta::read(out)
         } else {
@@ -65,7 +66,7 @@ impl TrainLoop {
             .create(true)
             .append(true)
             .open(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .during(|| format!("cannot write {}", path.display()))?;
         bar.set_length(steps as u64);
         bar.set_position(meta.step as u64);
         Ok(TrainLoop {

@@ -1,9 +1,10 @@
 //! The video VAE: [`train_vae`] (on the episodes of `genreward_episodes::write_dataset`) and
 //! [`reconstruct`] (any video through a checkpoint, input above reconstruction).
 
+use crate::error::{bail, During};
 use crate::json::{finite, nan_if_null};
 use crate::train_loop::TrainLoop;
-use anyhow::{bail, Context, Result};
+use crate::Result;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use genreward_episodes::{load_episodes, Episode};
@@ -227,8 +228,7 @@ pub fn train_vae(
     } else {
         cfg.frame_size as u32
     };
-    std::fs::create_dir_all(&cfg.out)
-        .with_context(|| format!("cannot create {}", cfg.out.display()))?;
+    std::fs::create_dir_all(&cfg.out).during(|| format!("cannot create {}", cfg.out.display()))?;
     let train = load_episodes(&cfg.data, size)?;
     let val_dirs = cfg.val_dirs();
     let val = if val_dirs.is_empty() {

@@ -1,11 +1,12 @@
 //! What a DreamerV3 run trains: [`TrainDreamerConfig`] and its typed parts.
 
+use crate::error::bail;
 use crate::online_fb::FbState;
-use anyhow::{bail, Result};
+use crate::Result;
 use genreward_models::dreamer::Preset;
 use genreward_render::{CameraName, Size, ViewSpec};
 use genreward_reward::RewardSettings;
-use genreward_sim::{TaskKind, OBS_DIM};
+use genreward_sim::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -30,7 +31,7 @@ impl DreamerReward {
 }
 
 impl std::str::FromStr for DreamerReward {
-    type Err = anyhow::Error;
+    type Err = crate::TrainError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "env" => Ok(DreamerReward::Env),
@@ -89,7 +90,7 @@ impl Cnn {
 }
 
 impl std::str::FromStr for Cnn {
-    type Err = anyhow::Error;
+    type Err = crate::TrainError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "strided" => Ok(Cnn::Strided),
@@ -99,50 +100,7 @@ impl std::str::FromStr for Cnn {
     }
 }
 
-/// Entries of the 39-d state, in order, each once: parsed from comma-separated names (`goal`
-/// 36:39, `hand` 0:3, `object` 4:7), ranges `A:B` (B not included) and indices.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateDims(pub Vec<usize>);
-
-impl std::str::FromStr for StateDims {
-    type Err = anyhow::Error;
-    fn from_str(list: &str) -> Result<Self> {
-        let mut dims = Vec::new();
-        for item in list.split(',').map(str::trim) {
-            let range = match item {
-                "goal" => 36..39,
-                "hand" => 0..3,
-                "object" => 4..7,
-                _ => {
-                    let num = |t: &str| {
-                        t.trim().parse::<usize>().map_err(|_| {
-                            anyhow::anyhow!(
-                                "{list}: `{item}` is not goal, hand, object, A:B or an index"
-                            )
-                        })
-                    };
-                    match item.split_once(':') {
-                        Some((lo, hi)) => num(lo)?..num(hi)?,
-                        None => {
-                            let i = num(item)?;
-                            i..i + 1
-                        }
-                    }
-                }
-            };
-            if range.is_empty() || range.end > OBS_DIM {
-                bail!("{list}: `{item}` is empty or outside the state's 0..{OBS_DIM}");
-            }
-            for i in range {
-                if dims.contains(&i) {
-                    bail!("{list}: entry {i} is named twice");
-                }
-                dims.push(i);
-            }
-        }
-        Ok(StateDims(dims))
-    }
-}
+pub use genreward_sim::StateDims;
 
 /// What [`super::train_dreamer`] trains and where it writes.
 #[derive(Clone, Debug)]

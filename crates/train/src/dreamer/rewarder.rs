@@ -2,7 +2,7 @@
 //! episode in progress, the per-episode goal, acting on a batch of frames.
 
 use crate::online_fb::{FbState, OnlineFb};
-use anyhow::Result;
+use crate::Result;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::agent::Acting;

@@ -3,9 +3,10 @@
 use super::config::{Cnn, TrainDreamerConfig};
 use super::rewarder::{act_all, new_env, obs_vec, write_video, PerEpisode, Slot, Terms};
 use super::{Setup, EVAL_SEED};
+use crate::error::{bail, During};
 use crate::online_fb::{FbState, OnlineFb, OnlineFbSummary};
 use crate::train_loop::TrainLoop;
-use anyhow::{bail, Context, Result};
+use crate::Result;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use genreward_models::dreamer::agent::Acting;
@@ -149,11 +150,11 @@ pub struct DreamerTrainer<B: AutodiffBackend> {
 fn learner<B: AutodiffBackend>(cfg: &TrainDreamerConfig, device: &B::Device) -> Result<Learner<B>> {
     if cfg.resume {
         return Learner::<B>::resume(&cfg.out, device)
-            .with_context(|| format!("cannot resume from {}", cfg.out.display()));
+            .during(|| format!("cannot resume from {}", cfg.out.display()));
     }
     if let Some(dir) = &cfg.init {
         return Learner::<B>::warm_start(dir, cfg.lr, cfg.warmup, device)
-            .with_context(|| format!("cannot load an agent from {}", dir.display()));
+            .during(|| format!("cannot load an agent from {}", dir.display()));
     }
     let with_state = cfg.state || cfg.state_target.is_some();
     let mut a = AgentConfig::preset(cfg.size, ACT_DIM, if with_state { OBS_DIM } else { 0 });
@@ -234,7 +235,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
         cfg.adopt_init_camera()?;
         let setup = super::setup(&cfg)?;
         std::fs::create_dir_all(&cfg.out)
-            .with_context(|| format!("cannot create {}", cfg.out.display()))?;
+            .during(|| format!("cannot create {}", cfg.out.display()))?;
         Self::with_setup(&cfg, setup, device, bar, stop)
     }
 
