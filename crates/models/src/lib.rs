@@ -23,6 +23,7 @@ pub mod dino;
 pub mod dreamer;
 pub mod fb;
 pub mod frames;
+pub mod goalgen;
 pub mod train;
 pub mod vae;
 pub mod vit;
