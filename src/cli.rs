@@ -49,6 +49,10 @@ enum Command {
     /// Write the video VAE's training data: expert, noisy-expert and random episodes of every
     /// task, rendered in batches, with held-out validation seeds.
     Dataset(DatasetArgs),
+    /// Write the goal-video generator's data: the expert's goal video of every task on
+    /// thousands of seeds (fixed, disjoint training and validation ranges), each as its VAE
+    /// latent beside its first frame.
+    GoalData(GoalDataArgs),
     /// Train a model.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -229,6 +233,30 @@ struct DatasetArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct GoalDataArgs {
+    /// Output folder: {train,val}/<task>/{latents,first}.npy, seeds.json, and goal_data.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Training seeds per task (from 10000).
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+    train: usize,
+    /// Validation seeds per task (from 20000).
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
+    val: usize,
+    /// Frames of each goal video, the 16 sampled from them (the episode's length).
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+    length: usize,
+    #[arg(long, default_value = "corner2")]
+    camera: CameraName,
+    /// VAE checkpoint folder (default: the shipped assets/models/vae).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// Comma-separated task names, or all.
+    #[arg(long, default_value = "all")]
+    tasks: TaskList,
+}
+
+#[derive(clap::Args, Debug)]
 struct ScoreArgs {
     /// A run folder recorded with camera observations (rollout --camera).
     #[arg(long)]
@@ -361,6 +389,7 @@ pub fn run() -> Result<()> {
         Command::View(a) => crate::view::view(a),
         Command::Goal(a) => goal(a),
         Command::Dataset(a) => dataset(a),
+        Command::GoalData(a) => goal_data(a),
         Command::Train(TrainCommand::Vae(a)) => crate::train_cmd::train_vae(a),
         Command::Train(TrainCommand::Fb(a)) => crate::train_cmd::train_fb(a),
         Command::Train(TrainCommand::Dreamer(a)) => crate::train_cmd::train_dreamer(a),
@@ -599,6 +628,41 @@ fn goal(a: GoalArgs) -> Result<()> {
         length: a.length,
     };
     print_json(&write_expert_goal(&g, &a.out)?)
+}
+
+fn goal_data(a: GoalDataArgs) -> Result<()> {
+    if a.train + a.val == 0 {
+        bail!("--train + --val must be at least 1");
+    }
+    let max = genreward_episodes::GOAL_MAX_SEEDS;
+    if a.train > max || a.val > max {
+        bail!("--train and --val must be at most {max} (the seed ranges stay apart)");
+    }
+    if a.length < genreward_reward::WINDOW {
+        bail!("--length must be at least {}", genreward_reward::WINDOW);
+    }
+    let vae = a.vae.unwrap_or_else(genreward_reward::default_vae_dir);
+    let encoder = genreward_reward::load_encoder::<burn::backend::Flex>(&vae, Default::default())?;
+    let side = encoder.size();
+    let cfg = genreward_episodes::GoalDataConfig {
+        out: a.out,
+        tasks: a.tasks.0,
+        train: a.train,
+        val: a.val,
+        view: ViewSpec::new(
+            a.camera,
+            genreward_render::Size {
+                width: side,
+                height: side,
+            },
+        ),
+        length: a.length,
+        vae,
+    };
+    let progress = bar(0, "goal videos");
+    let report = genreward_episodes::write_goal_data(&cfg, &encoder, &progress)?;
+    progress.finish_and_clear();
+    print_json(&report)
 }
 
 fn dataset(a: DatasetArgs) -> Result<()> {

@@ -5,6 +5,8 @@
 //!   ([`write_dataset`]) and its episodes read back ([`load_episodes`], [`load_trajectories`]);
 //! - [`goal`]: expert goal videos ([`expert_goal`], [`write_expert_goal`]), the stand-in for
 //!   the paper's generated ones;
+//! - [`goal_data`]: the goal-video generator's data, expert goal videos of many seeds as VAE
+//!   latents beside their first frames ([`write_goal_data`]), from fixed disjoint seed ranges;
 //! - [`field_map`]: the reward field over the table at the scene the expert reached, as a
 //!   picture ([`field_map()`], [`draw_field`]).
 
@@ -12,6 +14,7 @@ pub mod dataset;
 mod error;
 pub mod field_map;
 pub mod goal;
+pub mod goal_data;
 
 pub use dataset::{
     load_episodes, load_trajectories, write_dataset, DatasetConfig, DatasetReport, Episode,
@@ -21,4 +24,8 @@ pub use error::{EpisodesError, Result};
 pub use field_map::{draw_field, field_map, FieldMapConfig, FieldMapReport};
 pub use goal::{
     expert_goal, expert_goal_frames, write_expert_goal, ExpertGoal, GoalReport, HOLD_STEPS,
+};
+pub use goal_data::{
+    goal_video_frames, write_goal_data, GoalDataConfig, GoalDataReport, GOAL_EVAL_SEED,
+    GOAL_MAX_SEEDS, GOAL_TRAIN_SEED, GOAL_VAL_SEED,
 };
