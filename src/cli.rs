@@ -68,6 +68,9 @@ enum Command {
     Heatmap(HeatmapArgs),
     /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
     EvalReward(crate::eval_cmd::EvalRewardArgs),
+    /// How close generated goal videos come to each held-out seed's own expert video, beside
+    /// the baselines (another seed's expert, the task's mean, frame 0, retrieval).
+    EvalGoals(crate::eval_cmd::EvalGoalsArgs),
     /// How well r_fb rises toward success and ranks expert over random episodes on unseen
     /// seeds (every task).
     EvalFb(crate::eval_cmd::EvalFbArgs),
@@ -89,6 +92,8 @@ enum TrainCommand {
     Vae(crate::train_cmd::TrainVaeArgs),
     /// Train the forward-backward representation on dataset episodes (see `genreward dataset`).
     Fb(crate::train_cmd::TrainFbArgs),
+    /// Train the goal-video generator on expert goal latents (see `genreward goal-data`).
+    Goalgen(crate::train_cmd::TrainGoalGenArgs),
     /// Train a DreamerV3 agent on a task from pixels, with the environment's reward or the
     /// GenReward mix.
     Dreamer(crate::train_cmd::TrainDreamerArgs),
@@ -181,29 +186,64 @@ struct GoalArgs {
     /// Task name.
     #[arg(long)]
     task: TaskKind,
-    /// Placement seed of the scene the expert starts from.
+    /// Placement seed of the scene the goal starts from (its reset frame is the generator's
+    /// first frame; the expert starts from it).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u32,
     /// .mp4, .gif, .npy, or a folder name (no extension) for PNG frames.
     #[arg(long)]
     out: PathBuf,
+    /// generated: the goal-video generator's video from the first frame and the task (no
+    /// expert runs); expert: the scripted expert solving the seed's scene (the oracle).
+    #[arg(long, default_value = "generated", value_parser = ["generated", "expert"])]
+    source: String,
+    /// Generate from this image (.png, or .npy uint8 [1, H, W, 3], at the generator's size)
+    /// instead of the seed's reset frame.
+    #[arg(long)]
+    first_frame: Option<PathBuf>,
+    /// Samples drawn from the generator (one batch); --pick chooses the goal among them.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    samples: usize,
+    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
+    /// decoded).
+    #[arg(long, default_value = "medoid")]
+    pick: genreward_reward::SamplePick,
+    /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    gen_seed: u64,
+    /// Euler steps of the sampler (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    steps: Option<usize>,
+    /// Classifier-free guidance weight (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    guidance: Option<f64>,
+    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
+    #[arg(long)]
+    generator: Option<PathBuf>,
+    /// The VAE the generator was trained with (default: the shipped assets/models/vae).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// cpu (burn-flex) or wgpu, for the generator.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
     /// Camera (the agent's, by default).
     #[arg(long, default_value = "corner2")]
     camera: CameraName,
-    /// Frame size, WxH.
+    /// Frame size, WxH (the generator's is 64x64).
     #[arg(long, default_value = "64x64")]
     size: Size,
-    /// Give up if the expert has not succeeded after this many steps.
+    /// Frames of the goal video: the episode's length (rollout's default --max-steps is 500,
+    /// the paper's 256), so its 16 sampled frames line up in time with the agent's. A generated
+    /// goal is its 16 frames stretched to it (16: just them); an expert goal holds its final
+    /// state to it (0: stop `--hold` steps after the first success).
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
+    length: usize,
+    /// The expert gives up if it has not succeeded after this many steps.
     #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     max_steps: usize,
-    /// Steps kept after the first success.
+    /// Steps the expert's goal keeps after the first success.
     #[arg(long, default_value_t = HOLD_STEPS, allow_negative_numbers = true)]
     hold: usize,
-    /// Hold the final state longer, until the video has at least this many frames. A goal video
-    /// as long as the agent's episodes (256 in the paper's setting) lines the 16 sampled frames
-    /// up in time with the agent's (see docs/reward-video.md).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    length: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -392,12 +432,14 @@ pub fn run() -> Result<()> {
         Command::GoalData(a) => goal_data(a),
         Command::Train(TrainCommand::Vae(a)) => crate::train_cmd::train_vae(a),
         Command::Train(TrainCommand::Fb(a)) => crate::train_cmd::train_fb(a),
+        Command::Train(TrainCommand::Goalgen(a)) => crate::train_cmd::train_goalgen(a),
         Command::Train(TrainCommand::Dreamer(a)) => crate::train_cmd::train_dreamer(a),
         Command::Reconstruct(a) => crate::train_cmd::reconstruct(a),
         Command::Score(a) => score(a),
         Command::GoalFrame(a) => goal_frame(a),
         Command::Heatmap(a) => heatmap(a),
         Command::EvalReward(a) => crate::eval_cmd::eval_reward(a),
+        Command::EvalGoals(a) => crate::eval_cmd::eval_goals(a),
         Command::EvalFb(a) => crate::eval_cmd::eval_fb(a),
         Command::EvalAgent(a) => crate::eval_cmd::eval_agent(a),
         Command::Parity { dir } => parity(&dir),
@@ -616,18 +658,54 @@ fn bench(a: BenchArgs) -> Result<()> {
 }
 
 fn goal(a: GoalArgs) -> Result<()> {
-    if a.max_steps == 0 {
-        bail!("--max-steps must be at least 1");
+    if a.source == "expert" {
+        if a.first_frame.is_some() {
+            bail!("--first-frame needs --source generated (the expert starts from a seed's scene)");
+        }
+        if a.max_steps == 0 {
+            bail!("--max-steps must be at least 1");
+        }
+        let g = ExpertGoal {
+            task: a.task,
+            seed: a.seed,
+            view: ViewSpec::new(a.camera, a.size),
+            max_steps: a.max_steps,
+            hold: a.hold,
+            length: a.length,
+        };
+        return print_json(&write_expert_goal(&g, &a.out)?);
     }
-    let g = ExpertGoal {
+    if a.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    if a.steps == Some(0) {
+        bail!("--steps must be at least 1");
+    }
+    if a.length < 2 {
+        bail!("--length must be at least 2 for a generated goal");
+    }
+    let spec = genreward_episodes::GeneratedGoalSpec {
         task: a.task,
-        seed: a.seed,
+        first: match a.first_frame {
+            Some(p) => genreward_episodes::FirstFrame::Image(p),
+            None => genreward_episodes::FirstFrame::Seed(a.seed),
+        },
         view: ViewSpec::new(a.camera, a.size),
-        max_steps: a.max_steps,
-        hold: a.hold,
         length: a.length,
+        generator: a
+            .generator
+            .unwrap_or_else(genreward_reward::default_goalgen_dir),
+        vae: a.vae.unwrap_or_else(genreward_reward::default_vae_dir),
+        settings: genreward_reward::GenSettings {
+            steps: a.steps,
+            guidance: a.guidance,
+            samples: a.samples,
+            pick: a.pick,
+            seed: a.gen_seed,
+        },
+        device: a.device,
     };
-    print_json(&write_expert_goal(&g, &a.out)?)
+    print_json(&genreward_episodes::write_generated_goal(&spec, &a.out)?)
 }
 
 fn goal_data(a: GoalDataArgs) -> Result<()> {

@@ -105,6 +105,58 @@ pub struct EvalAgentArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct EvalGoalsArgs {
+    /// A goal-data folder (genreward goal-data): its train split gives the mean and retrieval
+    /// baselines, --split the seeds scored.
+    #[arg(long)]
+    data: PathBuf,
+    /// The split scored: val (seeds 20000+) or eval (30000+, written by goal-data --eval).
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// Seeds per task.
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    episodes: usize,
+    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
+    #[arg(long)]
+    generator: Option<PathBuf>,
+    /// The VAE it was trained with (default: the shipped assets/models/vae).
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// Euler steps (default: the generator's own).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Classifier-free guidance weight (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    guidance: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    gen_seed: u64,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
+    if a.episodes == 0 || a.steps == Some(0) {
+        bail!("--episodes and --steps must be at least 1");
+    }
+    let cfg = genreward_eval::EvalGoalsConfig {
+        data: a.data,
+        split: a.split,
+        per_task: a.episodes,
+        generator: a
+            .generator
+            .unwrap_or_else(genreward_reward::default_goalgen_dir),
+        vae: a.vae.unwrap_or_else(genreward_reward::default_vae_dir),
+        steps: a.steps,
+        guidance: a.guidance,
+        gen_seed: a.gen_seed,
+        device: a.device,
+    };
+    let report = genreward_eval::eval_goals(&cfg, &crate::common::bar(0, "tasks"))?;
+    eprintln!("{}", report.table());
+    crate::common::print_json(&report)
+}
+
 pub fn eval_reward(a: EvalRewardArgs) -> Result<()> {
     if a.episodes == 0 || a.steps == 0 {
         bail!("--episodes and --steps must be at least 1");

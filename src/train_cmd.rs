@@ -1,4 +1,4 @@
-//! `genreward train vae|fb|dreamer` and `genreward reconstruct`: the flags, checked and turned
+//! `genreward train vae|fb|goalgen|dreamer` and `genreward reconstruct`: the flags, checked and turned
 //! into the library's configs (`genreward_train`), one call, the report as the last JSON line.
 
 use crate::common::{bar, interrupt_flag, print_json, RewardArgs};
@@ -10,7 +10,7 @@ use genreward_reward::features::StateKind;
 use genreward_sim::TaskKind;
 use genreward_train::{
     Cnn, DreamerGoal, DreamerReward, FbState, ReconstructConfig, StateDims, TrainDreamerConfig,
-    TrainFbConfig, TrainVaeConfig,
+    TrainFbConfig, TrainGoalGenConfig, TrainVaeConfig,
 };
 use std::path::PathBuf;
 
@@ -123,6 +123,100 @@ pub fn train_vae(a: TrainVaeArgs) -> Result<()> {
     };
     let report =
         genreward_train::train_vae(&cfg, &bar(cfg.steps as u64, "steps"), interrupt_flag())?;
+    print_json(&report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// train goalgen
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainGoalGenArgs {
+    /// A folder written by `genreward goal-data` (goal_data.json, train/, val/).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder: the checkpoint (config.json, model.mpk, optimizer.mpk, meta.json),
+    /// metrics.jsonl and samples.mp4 (expert above generated, one validation seed per task).
+    #[arg(long)]
+    out: PathBuf,
+    /// The VAE the data was encoded with (default: the one goal_data.json names, else the
+    /// shipped one); its fingerprint must match the data's.
+    #[arg(long)]
+    vae: Option<PathBuf>,
+    /// Optimiser steps in all (with --resume: counting the steps already done).
+    #[arg(long, default_value_t = 20000, allow_negative_numbers = true)]
+    steps: usize,
+    /// Stop after this many minutes of training even if --steps is not reached.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Goal videos per batch.
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
+    batch: usize,
+    #[arg(long, default_value_t = 3e-4)]
+    lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u64,
+    /// Save the checkpoint and validate every N steps.
+    #[arg(long, default_value_t = 250, allow_negative_numbers = true)]
+    checkpoint_every: usize,
+    /// Continue the run saved in --out.
+    #[arg(long)]
+    resume: bool,
+    /// cpu (burn-flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+    /// Width of the transformer.
+    #[arg(long, default_value_t = 192)]
+    width: usize,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 6)]
+    depth: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 6)]
+    heads: usize,
+    /// Euler steps the checkpoint records as its sampler's default (and validates with).
+    #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GEN_STEPS)]
+    sample_steps: usize,
+    /// Classifier-free guidance weight the checkpoint records as its default.
+    #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GUIDANCE)]
+    guidance: f64,
+    /// Validation videos per task measured at each checkpoint (0: all).
+    #[arg(long, default_value_t = 10)]
+    val_per_task: usize,
+}
+
+pub fn train_goalgen(a: TrainGoalGenArgs) -> Result<()> {
+    if a.steps == 0 || a.batch == 0 || a.checkpoint_every == 0 || a.sample_steps == 0 {
+        bail!("--steps, --batch, --checkpoint-every and --sample-steps must be at least 1");
+    }
+    if !(a.lr > 0.0 && a.lr.is_finite()) {
+        bail!("--lr must be a positive number");
+    }
+    let cfg = TrainGoalGenConfig {
+        data: a.data,
+        out: a.out,
+        vae: a.vae,
+        steps: a.steps,
+        minutes: a.minutes,
+        batch: a.batch,
+        lr: a.lr,
+        warmup: a.warmup,
+        seed: a.seed,
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        device: a.device,
+        width: a.width,
+        depth: a.depth,
+        heads: a.heads,
+        sample_steps: a.sample_steps,
+        guidance: a.guidance,
+        val_per_task: a.val_per_task,
+        command: command(),
+    };
+    let report =
+        genreward_train::train_goalgen(&cfg, &bar(cfg.steps as u64, "steps"), interrupt_flag())?;
     print_json(&report)
 }
 

@@ -44,6 +44,10 @@ fn view(args: &[&str]) -> Output {
 fn push_goal(out: &Path) {
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
         "--task",
         "push",
         "--seed",
@@ -336,6 +340,10 @@ fn a_recorded_run_replays_and_dropped_goals_load_or_explain() {
     for (seed, out) in [("7", &goal), ("8", &other)] {
         ok(&genreward(&[
             "goal",
+            "--source",
+            "expert",
+            "--length",
+            "0",
             "--task",
             "push",
             "--seed",
@@ -427,6 +435,10 @@ fn the_models_run_on_the_apps_own_wgpu_device() {
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
         "--task",
         "reach",
         "--seed",

@@ -256,6 +256,8 @@ fn an_online_fb_on_the_model_state_trains_then_freezes() {
     let goal = dir.path().join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
         "--task",
         "reach",
         "--seed",
@@ -512,6 +514,8 @@ fn an_agent_run_is_scored_from_another_camera_than_it_sees() {
     let goal = dir.path().join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
         "--task",
         "reach",
         "--seed",

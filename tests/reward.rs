@@ -39,7 +39,19 @@ fn eval_fb_args<'a>(fb: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn goal_writes_every_format_and_stops_after_success_plus_hold() {
     let dir = tempfile::tempdir().unwrap();
     let npy = dir.path().join("g.npy");
-    let o = genreward(&["goal", "--task", "reach", "--seed", "3", "--out", s(&npy)]);
+    let o = genreward(&[
+        "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
+        "--task",
+        "reach",
+        "--seed",
+        "3",
+        "--out",
+        s(&npy),
+    ]);
     ok(&o);
     let j = last_json(&o);
     let succ = j["success_step"].as_u64().unwrap() as usize;
@@ -53,6 +65,10 @@ fn goal_writes_every_format_and_stops_after_success_plus_hold() {
         let p = dir.path().join(name);
         let o = genreward(&[
             "goal",
+            "--source",
+            "expert",
+            "--length",
+            "0",
             "--task",
             "reach",
             "--seed",
@@ -201,6 +217,10 @@ fn reward_commands_print_their_json_and_refuse_bad_input_in_one_line() {
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
         "--task",
         "reach",
         "--seed",
@@ -482,6 +502,10 @@ fn shipped_vae_reconstructs_unseen_episodes_and_scores_without_flags() {
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
         "--task",
         "pick-place",
         "--seed",
@@ -630,6 +654,10 @@ fn shipped_fb_field_points_at_the_goal_and_goal_frame_draws_the_strip() {
     let goal = d.join("goal.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
         "--task",
         "push",
         "--seed",

@@ -273,3 +273,140 @@ fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| EpisodesError::io("write", path, e))?;
     std::fs::write(path, text).map_err(|e| EpisodesError::io("write", path, e))
 }
+
+/// `goal_data.json`: what [`write_goal_data`] made the data from.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GoalDataInfo {
+    pub tasks: Vec<String>,
+    pub camera: ViewSpec,
+    /// Frames of each goal video the 16 were sampled from.
+    pub length: usize,
+    /// The VAE folder and its weights' fingerprint.
+    pub vae: String,
+    pub vae_fingerprint: String,
+    #[serde(default)]
+    pub train_seeds: Vec<u32>,
+    #[serde(default)]
+    pub val_seeds: Vec<u32>,
+}
+
+impl GoalDataInfo {
+    /// Reads `<dir>/goal_data.json`.
+    pub fn read(dir: &Path) -> Result<GoalDataInfo> {
+        let path = dir.join("goal_data.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            EpisodesError::io("read", &path, format!("{e} (is it a goal-data folder?)"))
+        })?;
+        serde_json::from_str(&text).map_err(|e| EpisodesError::io("read", &path, e))
+    }
+}
+
+/// One split of the generator's data in memory, every task's videos one after the other.
+#[derive(Clone, Debug)]
+pub struct GoalSplit {
+    /// Latent shape of one video, `[C, 16, h, w]`.
+    pub latent_shape: [usize; 4],
+    /// All latents, `len() * latent_shape.product()` values.
+    pub latents: Vec<f32>,
+    /// Side of the first frames.
+    pub frame: usize,
+    /// All first frames, `len()` RGB `frame x frame` images.
+    pub first: Vec<u8>,
+    /// Each video's task.
+    pub tasks: Vec<TaskKind>,
+    /// Each video's placement seed.
+    pub seeds: Vec<u32>,
+}
+
+#[derive(serde::Deserialize)]
+struct SeedsFile {
+    seeds: Vec<u32>,
+}
+
+impl GoalSplit {
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Values per latent video.
+    pub fn latent_len(&self) -> usize {
+        self.latent_shape.iter().product()
+    }
+
+    /// Video `i`'s latent.
+    pub fn latent(&self, i: usize) -> &[f32] {
+        let n = self.latent_len();
+        &self.latents[i * n..(i + 1) * n]
+    }
+
+    /// Video `i`'s first frame.
+    pub fn first_frame(&self, i: usize) -> &[u8] {
+        let n = self.frame * self.frame * 3;
+        &self.first[i * n..(i + 1) * n]
+    }
+
+    /// Reads `<dir>/<split>/<task>/` for every task of `goal_data.json` (a task folder without
+    /// videos is skipped); every task's latents must have one shape.
+    pub fn read(dir: &Path, split: &str) -> Result<GoalSplit> {
+        let info = GoalDataInfo::read(dir)?;
+        let mut out = GoalSplit {
+            latent_shape: [0; 4],
+            latents: Vec::new(),
+            frame: info.camera.width as usize,
+            first: Vec::new(),
+            tasks: Vec::new(),
+            seeds: Vec::new(),
+        };
+        for name in &info.tasks {
+            let task: TaskKind = name
+                .parse()
+                .map_err(|e: genreward_sim::UnknownTask| EpisodesError::Invalid(e.to_string()))?;
+            let tdir = dir.join(split).join(name);
+            let seeds_path = tdir.join("seeds.json");
+            let text = std::fs::read_to_string(&seeds_path)
+                .map_err(|e| EpisodesError::io("read", &seeds_path, e))?;
+            let seeds: SeedsFile = serde_json::from_str(&text)
+                .map_err(|e| EpisodesError::io("read", &seeds_path, e))?;
+            if seeds.seeds.is_empty() {
+                continue;
+            }
+            let (shape, latents) = genreward_record::read_npy_f32(&tdir.join("latents.npy"))?;
+            let (fshape, first) = genreward_record::read_npy_u8(&tdir.join("first.npy"))?;
+            let n = seeds.seeds.len();
+            let lat: [usize; 4] = match shape.as_slice() {
+                [k, c, t, h, w] if *k == n => [*c, *t, *h, *w],
+                _ => bail!(
+                    "{}: latents of shape {shape:?} do not hold the {n} videos of seeds.json",
+                    tdir.display()
+                ),
+            };
+            if fshape != [n, out.frame, out.frame, 3] {
+                bail!(
+                    "{}: first frames of shape {fshape:?}, expected [{n}, {f}, {f}, 3]",
+                    tdir.display(),
+                    f = out.frame
+                );
+            }
+            if out.latent_shape != [0; 4] && out.latent_shape != lat {
+                bail!(
+                    "{}: latents of shape {lat:?}, other tasks' are {:?}",
+                    tdir.display(),
+                    out.latent_shape
+                );
+            }
+            out.latent_shape = lat;
+            out.latents.extend(latents);
+            out.first.extend(first);
+            out.tasks.extend(std::iter::repeat_n(task, n));
+            out.seeds.extend(seeds.seeds);
+        }
+        if out.is_empty() {
+            bail!("{} holds no '{split}' goal videos", dir.display());
+        }
+        Ok(out)
+    }
+}

@@ -277,3 +277,29 @@ impl<B: Backend> FbCheckpoint<B> {
         })
     }
 }
+
+/// A loaded goal-video generator with its config and metadata.
+#[derive(Debug)]
+pub struct GoalGenCheckpoint<B: Backend> {
+    pub model: crate::goalgen::GoalGen<B>,
+    pub config: crate::goalgen::GoalGenConfig,
+    pub meta: serde_json::Value,
+}
+
+impl<B: Backend> GoalGenCheckpoint<B> {
+    /// Loads the generator in `dir`.
+    pub fn load(dir: &Path, device: &B::Device) -> Result<Self, CheckpointError> {
+        let (model, config) = load_folder(
+            dir,
+            "goal generator",
+            None,
+            |c: &crate::goalgen::GoalGenConfig| c.init::<B>(device),
+            device,
+        )?;
+        Ok(GoalGenCheckpoint {
+            model,
+            config,
+            meta: read_meta(dir),
+        })
+    }
+}

@@ -61,6 +61,11 @@ pub struct GoalGenConfig {
     /// Share of training examples whose task is replaced by the null task.
     #[config(default = 0.1)]
     pub uncond_prob: f64,
+    /// Share of training flow times drawn uniformly from [0, 1]; the rest are logit-normal.
+    /// Logit-normal times alone almost never fall near t = 0, where a few-step sampler takes
+    /// its first (and with 1 step its only) step.
+    #[config(default = 0.5)]
+    pub uniform_time: f64,
 }
 
 impl GoalGenConfig {
@@ -428,9 +433,15 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
         let device = x1.device();
         let dims = x1.dims();
         let b = dims[0];
-        // Logit-normal flow times.
+        // Flow times: uniform for a share, logit-normal for the rest.
         let t: Vec<f32> = (0..b)
-            .map(|_| (1.0 / (1.0 + (-normal(&mut self.rng)).exp())) as f32)
+            .map(|_| {
+                if self.rng.random::<f64>() < self.config.uniform_time {
+                    self.rng.random::<f64>() as f32
+                } else {
+                    (1.0 / (1.0 + (-normal(&mut self.rng)).exp())) as f32
+                }
+            })
             .collect();
         let tasks: Vec<i64> = task
             .iter()
@@ -473,6 +484,27 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
     pub fn save(&self, dir: &Path, meta: &serde_json::Value) -> Result<(), CheckpointError> {
         checkpoint::save(dir, &self.model, &self.config, meta)?;
         checkpoint::save_record::<_, B>(dir, "optimizer", self.optim.to_record())
+    }
+
+    /// Restores a run saved by [`save`](Self::save): weights, config and Adam's moments; `seed`
+    /// seeds the draws from here on.
+    pub fn resume(
+        dir: &Path,
+        lr: f64,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self, CheckpointError> {
+        let ck = checkpoint::GoalGenCheckpoint::<B>::load(dir, device)?;
+        let optim = AdamConfig::new()
+            .init()
+            .load_record(checkpoint::load_record::<_, B>(dir, "optimizer", device)?);
+        Ok(GoalGenTrainer {
+            model: ck.model,
+            config: ck.config,
+            optim,
+            lr,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        })
     }
 }
 

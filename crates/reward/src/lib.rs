@@ -3,6 +3,7 @@
 //! - [`sample`]: which 16 frames of a video (or of an episode so far) the reward looks at;
 //! - [`prep`]: frames of any size brought to the model's input (centre crop, resize);
 //! - [`goal_frame`]: which sampled goal frame the frame-level reward aims at;
+//! - [`generate`]: goal videos generated from a first frame and a task;
 //! - [`goal`]: the goal video, loaded from any readable file and sampled once;
 //! - [`fb`]: the frame-level reward `r_fb = F(s, a, z)^T z` toward a goal frame;
 //! - [`field`]: the reward field, r_fb with the hand or object moved over a grid;
@@ -15,6 +16,7 @@
 pub mod fb;
 pub mod features;
 pub mod field;
+pub mod generate;
 pub mod goal;
 pub mod goal_frame;
 pub mod load;
@@ -26,6 +28,9 @@ pub mod terms;
 pub mod video;
 
 pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
+pub use generate::{
+    default_goalgen_dir, stretch_to_length, GenSettings, GeneratedGoal, GoalGenerator, SamplePick,
+};
 pub use goal::GoalVideo;
 pub use goal_frame::{GoalFrameChoice, GoalFramePicker};
 pub use load::{default_vae_dir, load_encoder, load_video_reward, video_term};

@@ -1,6 +1,6 @@
 //! The trainers, as library calls: one training loop ([`train_loop::TrainLoop`]) and the video
 //! VAE ([`vae::train_vae`], [`vae::reconstruct`]), the FB representation on dataset episodes
-//! ([`fb::train_fb`]) and DreamerV3 ([`dreamer::train_dreamer`], [`dreamer::DreamerTrainer`],
+//! ([`fb::train_fb`]), the goal-video generator ([`goalgen::train_goalgen`]) and DreamerV3 ([`dreamer::train_dreamer`], [`dreamer::DreamerTrainer`],
 //! with an FB representation trained online beside it: [`online_fb`]).
 //!
 //! Every trainer takes a typed config, the caller's progress bar and a stop flag (set it to end
@@ -10,6 +10,7 @@
 pub mod dreamer;
 mod error;
 pub mod fb;
+pub mod goalgen;
 mod json;
 pub mod online_fb;
 pub mod train_loop;
@@ -21,6 +22,7 @@ pub use dreamer::{
 };
 pub use error::{Result, TrainError};
 pub use fb::{train_fb, FbMeta, FbReport, FbValidation, TrainFbConfig};
+pub use goalgen::{train_goalgen, GoalGenMeta, GoalGenReport, TrainGoalGenConfig};
 pub use online_fb::{FbState, OnlineFb, OnlineFbMeta, OnlineFbSummary};
 pub use train_loop::{LoopMeta, TrainLoop};
 pub use vae::{

@@ -1,0 +1,324 @@
+//! How close generated goal videos come to the expert's, on seeds the generator never saw:
+//! [`EvalGoalsConfig`] -> [`eval_goals`] -> [`GoalsReport`].
+//!
+//! The reference is each seed's own expert goal video as the reward reads it (its 16 sampled
+//! frames, as a VAE latent, from a goal-data folder's validation or evaluation split). Every
+//! method makes a 16-frame latent for the seed and is scored on frames 1-15 (frame 0 is the
+//! given first frame): the latent's mean squared error, and the PSNR of its decoding against
+//! the decoding of the expert's latent. Methods: the generator (1 Euler step, and its default
+//! steps), the expert on another seed of the task, the task's mean latent over the training
+//! seeds, frame 0 repeated, and the training seed whose first frame is nearest (retrieval).
+
+use crate::error::bail;
+use crate::Result;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+use genreward_episodes::GoalSplit;
+use genreward_models::backend::{run_on, BackendJob};
+use genreward_models::DeviceKind;
+use genreward_reward::GoalGenerator;
+use genreward_sim::TaskKind;
+use indicatif::ProgressBar;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What [`eval_goals`] measures.
+#[derive(Clone, Debug)]
+pub struct EvalGoalsConfig {
+    /// A goal-data folder: its `train` split gives the mean and retrieval baselines.
+    pub data: PathBuf,
+    /// The split scored (`val`, or `eval` for seeds never used in training or model choice).
+    pub split: String,
+    /// Seeds per task (at most those the split holds).
+    pub per_task: usize,
+    pub generator: PathBuf,
+    pub vae: PathBuf,
+    /// The sampler (`None`: the generator's defaults).
+    pub steps: Option<usize>,
+    pub guidance: Option<f64>,
+    pub gen_seed: u64,
+    pub device: DeviceKind,
+}
+
+/// One method's figures on one task.
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodScore {
+    pub method: String,
+    pub latent_mse: f64,
+    pub psnr_db: f64,
+    /// Seconds per goal (generation and decoding; 0 for the look-ups).
+    pub seconds_per_goal: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskGoals {
+    pub task: String,
+    pub seeds: usize,
+    pub methods: Vec<MethodScore>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GoalsReport {
+    pub split: String,
+    pub steps: usize,
+    pub guidance: f64,
+    pub tasks: Vec<TaskGoals>,
+    /// Each method's figures averaged over the tasks.
+    pub mean: Vec<MethodScore>,
+}
+
+impl GoalsReport {
+    /// The human table: one block per task, one line per method, then the means.
+    pub fn table(&self) -> String {
+        let mut out = Vec::new();
+        let block = |name: &str, ms: &[MethodScore], out: &mut Vec<String>| {
+            out.push(name.to_string());
+            for m in ms {
+                out.push(format!(
+                    "  {:<26} latent MSE {:.4}  PSNR {:5.2} dB  {:.3} s/goal",
+                    m.method, m.latent_mse, m.psnr_db, m.seconds_per_goal
+                ));
+            }
+        };
+        for t in &self.tasks {
+            block(
+                &format!("{} ({} seeds)", t.task, t.seeds),
+                &t.methods,
+                &mut out,
+            );
+        }
+        block("mean over tasks", &self.mean, &mut out);
+        out.join("\n")
+    }
+}
+
+/// Runs the evaluation; `bar` counts tasks.
+pub fn eval_goals(cfg: &EvalGoalsConfig, bar: &ProgressBar) -> Result<GoalsReport> {
+    if cfg.per_task == 0 {
+        bail!("at least one seed per task is needed");
+    }
+    let train = GoalSplit::read(&cfg.data, "train")?;
+    let test = GoalSplit::read(&cfg.data, &cfg.split)?;
+    run_on(
+        cfg.device,
+        Job {
+            cfg,
+            train,
+            test,
+            bar,
+        },
+    )
+}
+
+struct Job<'a> {
+    cfg: &'a EvalGoalsConfig,
+    train: GoalSplit,
+    test: GoalSplit,
+    bar: &'a ProgressBar,
+}
+
+fn rows_of(split: &GoalSplit, task: TaskKind) -> Vec<usize> {
+    (0..split.len())
+        .filter(|&i| split.tasks[i] == task)
+        .collect()
+}
+
+/// Mean squared error over frames 1 and after of `[C, T, h, w]` latents.
+fn latent_mse(a: &[f32], b: &[f32], shape: [usize; 4]) -> f64 {
+    let [c, t, h, w] = shape;
+    let mut se = 0.0;
+    for ci in 0..c {
+        for ti in 1..t {
+            let o = (ci * t + ti) * h * w;
+            for k in o..o + h * w {
+                se += ((a[k] - b[k]) as f64).powi(2);
+            }
+        }
+    }
+    se / (c * (t - 1) * h * w) as f64
+}
+
+/// PSNR of frames 1 and after.
+fn psnr(a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
+    let (mut se, mut n) = (0.0, 0usize);
+    for (x, y) in a.iter().zip(b).skip(1) {
+        for (&p, &q) in x.iter().zip(y) {
+            let d = (p as f64 - q as f64) / 255.0;
+            se += d * d;
+        }
+        n += x.len();
+    }
+    10.0 * (1.0 / (se / n.max(1) as f64).max(1e-12)).log10()
+}
+
+impl BackendJob for Job<'_> {
+    type Output = Result<GoalsReport>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let c = self.cfg;
+        let gen = GoalGenerator::<B>::load(&c.generator, &c.vae, device.clone())?;
+        let settings = gen.resolved(&genreward_reward::GenSettings {
+            steps: c.steps,
+            guidance: c.guidance,
+            seed: c.gen_seed,
+            ..Default::default()
+        });
+        let steps = settings.steps.unwrap_or(1);
+        let guidance = settings.guidance.unwrap_or(0.0);
+        let shape = self.test.latent_shape;
+        let len = self.test.latent_len();
+        let tensor = |rows: &[Vec<f32>]| -> Tensor<B, 5> {
+            let v: Vec<f32> = rows.iter().flatten().copied().collect();
+            Tensor::from_data(
+                TensorData::new(v, [rows.len(), shape[0], shape[1], shape[2], shape[3]]),
+                &device,
+            )
+        };
+        let to_vec = |t: Tensor<B, 5>| -> Vec<f32> {
+            t.into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .expect("f32 latents")
+        };
+        let tasks: Vec<TaskKind> = TaskKind::ALL
+            .into_iter()
+            .filter(|&t| !rows_of(&self.test, t).is_empty())
+            .collect();
+        self.bar.set_length(tasks.len() as u64);
+        let mut out = Vec::new();
+        for task in tasks {
+            let rows: Vec<usize> = rows_of(&self.test, task)
+                .into_iter()
+                .take(c.per_task)
+                .collect();
+            let train_rows = rows_of(&self.train, task);
+            if train_rows.is_empty() {
+                bail!("the training split holds no {} videos", task.name());
+            }
+            let truth: Vec<Vec<f32>> = rows.iter().map(|&i| self.test.latent(i).to_vec()).collect();
+            let firsts: Vec<&[u8]> = rows.iter().map(|&i| self.test.first_frame(i)).collect();
+            // The generator, 1 step and the default steps, timed with decoding.
+            let mut methods: Vec<(String, Vec<Vec<f32>>, f64)> = Vec::new();
+            for (name, k) in [
+                ("generated, 1 step".to_string(), 1),
+                (format!("generated, {steps} steps"), steps),
+            ] {
+                let t0 = std::time::Instant::now();
+                let first = gen.first_latents(&firsts)?;
+                let lat =
+                    gen.sample_latents(first, &vec![task; rows.len()], c.gen_seed, k, guidance);
+                let flat = to_vec(lat.clone());
+                let _ = gen.decode(lat);
+                let secs = t0.elapsed().as_secs_f64() / rows.len() as f64;
+                methods.push((name, flat.chunks(len).map(<[f32]>::to_vec).collect(), secs));
+            }
+            let n = rows.len();
+            methods.push((
+                "expert, another seed".into(),
+                (0..n).map(|j| truth[(j + 1) % n].clone()).collect(),
+                0.0,
+            ));
+            let mut mean = vec![0.0f32; len];
+            for &i in &train_rows {
+                for (m, v) in mean.iter_mut().zip(self.train.latent(i)) {
+                    *m += v / train_rows.len() as f32;
+                }
+            }
+            methods.push(("task mean latent".into(), vec![mean; n], 0.0));
+            let [ch, t, h, w] = shape;
+            methods.push((
+                "frame 0 repeated".into(),
+                truth
+                    .iter()
+                    .map(|x| {
+                        let mut v = x.clone();
+                        for ci in 0..ch {
+                            for ti in 1..t {
+                                let (src, dst) = (ci * t * h * w, (ci * t + ti) * h * w);
+                                v.copy_within(src..src + h * w, dst);
+                            }
+                        }
+                        v
+                    })
+                    .collect(),
+                0.0,
+            ));
+            methods.push((
+                "nearest first frame".into(),
+                rows.iter()
+                    .map(|&i| {
+                        let f = self.test.first_frame(i);
+                        let best = train_rows
+                            .iter()
+                            .copied()
+                            .min_by_key(|&j| {
+                                self.train
+                                    .first_frame(j)
+                                    .iter()
+                                    .zip(f)
+                                    .map(|(&a, &b)| (a as i64 - b as i64).pow(2))
+                                    .sum::<i64>()
+                            })
+                            .expect("training rows");
+                        self.train.latent(best).to_vec()
+                    })
+                    .collect(),
+                0.0,
+            ));
+            let truth_frames = gen.decode(tensor(&truth));
+            let scores = methods
+                .into_iter()
+                .map(|(method, lats, secs)| {
+                    let frames = gen.decode(tensor(&lats));
+                    let latent_mse = lats
+                        .iter()
+                        .zip(&truth)
+                        .map(|(a, b)| latent_mse(a, b, shape))
+                        .sum::<f64>()
+                        / n as f64;
+                    let psnr_db = frames
+                        .iter()
+                        .zip(&truth_frames)
+                        .map(|(a, b)| psnr(a, b))
+                        .sum::<f64>()
+                        / n as f64;
+                    MethodScore {
+                        method,
+                        latent_mse,
+                        psnr_db,
+                        seconds_per_goal: secs,
+                    }
+                })
+                .collect();
+            out.push(TaskGoals {
+                task: task.name().into(),
+                seeds: n,
+                methods: scores,
+            });
+            self.bar.inc(1);
+        }
+        self.bar.finish_and_clear();
+        let mean = out[0]
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let avg = |f: fn(&MethodScore) -> f64| {
+                    out.iter().map(|t| f(&t.methods[k])).sum::<f64>() / out.len() as f64
+                };
+                MethodScore {
+                    method: m.method.clone(),
+                    latent_mse: avg(|m| m.latent_mse),
+                    psnr_db: avg(|m| m.psnr_db),
+                    seconds_per_goal: avg(|m| m.seconds_per_goal),
+                }
+            })
+            .collect();
+        Ok(GoalsReport {
+            split: c.split.clone(),
+            steps,
+            guidance,
+            tasks: out,
+            mean,
+        })
+    }
+}

@@ -1,0 +1,508 @@
+//! The goal-video generator: [`train_goalgen`] on the data of
+//! `genreward_episodes::write_goal_data` (each training seed's expert goal video as a VAE latent,
+//! beside its first frame).
+//!
+//! Every `checkpoint_every` steps it measures, on the validation seeds: the flow-matching loss at
+//! fixed times and noise (comparable between runs), and the latent error of samples drawn with 1
+//! step and with the sampler's default steps against the expert's latent (frames 1 and after).
+//! At the end it writes `samples.mp4`: for one validation seed per task, the expert's goal video
+//! (decoded from its latent) above the generated one.
+
+use crate::error::{bail, During};
+use crate::json::finite;
+use crate::train_loop::TrainLoop;
+use crate::vae::write_side_by_side;
+use crate::Result;
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use genreward_episodes::{GoalDataInfo, GoalSplit};
+use genreward_models::backend::{run_on, BackendJob};
+use genreward_models::goalgen::{seeded_normal, GoalGen, GoalGenConfig, GoalGenTrainer};
+use genreward_models::DeviceKind;
+use genreward_reward::features::vae_fingerprint;
+use genreward_reward::generate::task_index;
+use genreward_reward::GoalGenerator;
+use genreward_sim::TaskKind;
+use genreward_stats::median;
+use indicatif::ProgressBar;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What [`train_goalgen`] trains, on what, and where it writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainGoalGenConfig {
+    /// A folder written by `write_goal_data` (goal_data.json, train/, val/).
+    pub data: PathBuf,
+    /// Output folder: config.json, model.mpk, optimizer.mpk, meta.json, metrics.jsonl,
+    /// samples.mp4.
+    pub out: PathBuf,
+    /// The VAE the data was encoded with (`None`: the one goal_data.json names, else the
+    /// shipped one); its fingerprint must match the data's.
+    pub vae: Option<PathBuf>,
+    /// Optimiser steps in all (when resuming: counting the steps already done).
+    pub steps: usize,
+    /// Stop after this many minutes even if `steps` is not reached.
+    pub minutes: Option<f64>,
+    /// Videos per batch.
+    pub batch: usize,
+    pub lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    pub warmup: usize,
+    pub seed: u64,
+    /// Save the checkpoint and validate every N steps.
+    pub checkpoint_every: usize,
+    /// Continue the run saved in `out` (its model config wins over the one here).
+    pub resume: bool,
+    pub device: DeviceKind,
+    pub width: usize,
+    pub depth: usize,
+    pub heads: usize,
+    /// Euler steps and guidance weight the checkpoint records as its sampler's defaults.
+    pub sample_steps: usize,
+    pub guidance: f64,
+    /// Validation videos per task measured at each checkpoint (all: 0).
+    pub val_per_task: usize,
+    /// The command line that asked for the run, recorded in `meta.json`.
+    #[serde(default)]
+    pub command: Vec<String>,
+}
+
+impl TrainGoalGenConfig {
+    /// Checks the numbers.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 || self.batch == 0 || self.checkpoint_every == 0 {
+            bail!("the steps, batch and checkpoint interval must be at least 1");
+        }
+        if self.sample_steps == 0 {
+            bail!("the sampler needs at least 1 step");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!(
+                "the learning rate must be a positive number (got {})",
+                self.lr
+            );
+        }
+        if !self.guidance.is_finite() {
+            bail!(
+                "the guidance weight must be a number (got {})",
+                self.guidance
+            );
+        }
+        self.model_config()
+            .check()
+            .map_err(crate::TrainError::Invalid)
+    }
+
+    fn model_config(&self) -> GoalGenConfig {
+        GoalGenConfig::new()
+            .with_width(self.width)
+            .with_depth(self.depth)
+            .with_heads(self.heads)
+            .with_tasks(TaskKind::ALL.len())
+    }
+}
+
+/// What [`train_goalgen`] did (the last line `train goalgen` prints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GoalGenReport {
+    pub device: DeviceKind,
+    pub out: String,
+    /// Steps done in all (a resumed run's included).
+    pub steps: usize,
+    pub train_seconds: f64,
+    /// Median over the last 20 steps.
+    pub videos_per_sec: f64,
+    pub train_videos: usize,
+    pub val_videos: usize,
+    /// The last validation figures (`None` when not finite).
+    pub val_loss: Option<f64>,
+    pub val_mse_1step: Option<f64>,
+    pub val_mse: Option<f64>,
+    pub params: usize,
+}
+
+/// A generator checkpoint's `meta.json` as [`train_goalgen`] writes it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GoalGenMeta {
+    pub step: usize,
+    pub train_seconds: f64,
+    pub val_loss: Option<f64>,
+    pub val_mse_1step: Option<f64>,
+    pub val_mse: Option<f64>,
+    pub command: Vec<String>,
+    pub data: String,
+    pub train_videos: usize,
+    pub val_videos: usize,
+    /// The task embedding's rows, in order (the null task follows).
+    pub tasks: Vec<String>,
+    /// Goal videos were this many frames (the 16 sampled from them) at this camera.
+    pub length: usize,
+    pub camera: Option<genreward_render::ViewSpec>,
+    pub vae: String,
+    pub vae_fingerprint: String,
+    pub sample_steps: usize,
+    pub guidance: f64,
+    pub batch: usize,
+    pub lr: f64,
+    pub device: String,
+    pub params: usize,
+    pub genreward_version: String,
+}
+
+#[derive(Serialize)]
+struct TrainLine {
+    step: usize,
+    loss: f64,
+    lr: f64,
+    videos_per_sec: f64,
+    elapsed_s: f64,
+}
+
+#[derive(Serialize)]
+struct ValLine {
+    step: usize,
+    val_loss: f64,
+    val_mse_1step: f64,
+    val_mse: f64,
+}
+
+/// Validation figures.
+#[derive(Clone, Copy)]
+struct Val {
+    loss: f64,
+    mse1: f64,
+    mse: f64,
+}
+
+const NO_VAL: Val = Val {
+    loss: f64::NAN,
+    mse1: f64::NAN,
+    mse: f64::NAN,
+};
+
+/// Trains (or, with `resume`, goes on training) the goal-video generator. `bar` shows the
+/// steps; `stop`, once set, ends the run after the step in hand (saved).
+pub fn train_goalgen(
+    cfg: &TrainGoalGenConfig,
+    bar: &ProgressBar,
+    stop: Arc<AtomicBool>,
+) -> Result<GoalGenReport> {
+    cfg.validate()?;
+    let info = GoalDataInfo::read(&cfg.data)?;
+    let vae = match &cfg.vae {
+        Some(v) => v.clone(),
+        None => {
+            let named = PathBuf::from(&info.vae);
+            if named.is_dir() {
+                named
+            } else {
+                genreward_reward::default_vae_dir()
+            }
+        }
+    };
+    let fingerprint = vae_fingerprint(&vae)?;
+    if fingerprint != info.vae_fingerprint {
+        bail!(
+            "the goal data in {} was encoded by another VAE (fingerprint {}; '{}' is {fingerprint})",
+            cfg.data.display(),
+            info.vae_fingerprint,
+            vae.display()
+        );
+    }
+    let train = GoalSplit::read(&cfg.data, "train")?;
+    let val = GoalSplit::read(&cfg.data, "val").ok();
+    tracing::info!(
+        "training on {} goal videos, validating on {}",
+        train.len(),
+        val.as_ref().map_or(0, GoalSplit::len)
+    );
+    std::fs::create_dir_all(&cfg.out).during(|| format!("cannot create {}", cfg.out.display()))?;
+    run_on(
+        cfg.device,
+        Job {
+            cfg,
+            info,
+            vae,
+            fingerprint,
+            train,
+            val,
+            bar,
+            stop,
+        },
+    )
+}
+
+struct Job<'a> {
+    cfg: &'a TrainGoalGenConfig,
+    info: GoalDataInfo,
+    vae: PathBuf,
+    fingerprint: String,
+    train: GoalSplit,
+    val: Option<GoalSplit>,
+    bar: &'a ProgressBar,
+    stop: Arc<AtomicBool>,
+}
+
+/// Rows `idx` of a split as a `[N, C, T, h, w]` latent tensor and their task indices.
+fn batch_of<B: Backend>(
+    split: &GoalSplit,
+    idx: &[usize],
+    device: &B::Device,
+) -> (Tensor<B, 5>, Vec<usize>) {
+    let mut v = Vec::with_capacity(idx.len() * split.latent_len());
+    for &i in idx {
+        v.extend_from_slice(split.latent(i));
+    }
+    let [c, t, h, w] = split.latent_shape;
+    let x = Tensor::from_data(TensorData::new(v, [idx.len(), c, t, h, w]), device);
+    (x, idx.iter().map(|&i| task_index(split.tasks[i])).collect())
+}
+
+fn task_tensor<B: Backend>(tasks: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    let v: Vec<i64> = tasks.iter().map(|&k| k as i64).collect();
+    Tensor::from_data(TensorData::new(v, [tasks.len()]), device)
+}
+
+fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
+    t.into_scalar().elem::<f64>()
+}
+
+/// The validation rows: the first `per_task` of every task (all with 0).
+fn val_rows(val: &GoalSplit, per_task: usize) -> Vec<usize> {
+    let mut seen = std::collections::HashMap::new();
+    (0..val.len())
+        .filter(|&i| {
+            let n = seen.entry(val.tasks[i]).or_insert(0usize);
+            *n += 1;
+            per_task == 0 || *n <= per_task
+        })
+        .collect()
+}
+
+impl Job<'_> {
+    fn meta(&self, lp: &TrainLoop, v: Val, params: usize) -> GoalGenMeta {
+        let c = self.cfg;
+        GoalGenMeta {
+            step: lp.step,
+            train_seconds: lp.elapsed(),
+            val_loss: finite(v.loss),
+            val_mse_1step: finite(v.mse1),
+            val_mse: finite(v.mse),
+            command: c.command.clone(),
+            data: c.data.display().to_string(),
+            train_videos: self.train.len(),
+            val_videos: self.val.as_ref().map_or(0, GoalSplit::len),
+            tasks: TaskKind::ALL.iter().map(|t| t.name().to_string()).collect(),
+            length: self.info.length,
+            camera: Some(self.info.camera),
+            vae: self.vae.display().to_string(),
+            vae_fingerprint: self.fingerprint.clone(),
+            sample_steps: c.sample_steps,
+            guidance: c.guidance,
+            batch: c.batch,
+            lr: c.lr,
+            device: c.device.to_string(),
+            params,
+            genreward_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// The validation figures, logged; NaN without validation data.
+    fn validate<B: Backend>(
+        &self,
+        model: &GoalGen<B>,
+        device: &B::Device,
+        lp: &mut TrainLoop,
+    ) -> Result<Val> {
+        let Some(val) = &self.val else {
+            return Ok(NO_VAL);
+        };
+        let rows = val_rows(val, self.cfg.val_per_task);
+        let (mut loss, mut mse1, mut mse) = (0.0, 0.0, 0.0);
+        for (k, chunk) in rows.chunks(32).enumerate() {
+            let (x1, tasks) = batch_of::<B>(val, chunk, device);
+            let n = chunk.len();
+            let dims = x1.dims();
+            let task = task_tensor::<B>(&tasks, device);
+            // Fixed times spread over (0, 1) and fixed noise: the same numbers at every check.
+            let t: Vec<f32> = (0..n)
+                .map(|i| ((i * 7 + k) % 16) as f32 / 16.0 + 1.0 / 32.0)
+                .collect();
+            let t = Tensor::<B, 1>::from_data(TensorData::new(t, [n]), device);
+            let x0 = seeded_normal::<B, 5>(dims, 1000 + k as u64, device);
+            loss += scalar(model.loss(x1.clone(), task.clone(), x0, t)) * n as f64;
+            let first = genreward_models::goalgen::first_latent(x1.clone());
+            let err = |steps: usize| {
+                let g = model.generate(
+                    first.clone(),
+                    task.clone(),
+                    7 + k as u64,
+                    steps,
+                    self.cfg.guidance,
+                );
+                let f = dims[2];
+                scalar((g - x1.clone()).narrow(2, 1, f - 1).powf_scalar(2.0).mean())
+            };
+            mse1 += err(1) * n as f64;
+            mse += err(self.cfg.sample_steps) * n as f64;
+        }
+        let n = rows.len() as f64;
+        let v = Val {
+            loss: loss / n,
+            mse1: mse1 / n,
+            mse: mse / n,
+        };
+        lp.log(&ValLine {
+            step: lp.step,
+            val_loss: v.loss,
+            val_mse_1step: v.mse1,
+            val_mse: v.mse,
+        })?;
+        Ok(v)
+    }
+
+    /// `samples.mp4`: for the first validation (else training) video of every task, the
+    /// expert's goal decoded from its latent above the generated one.
+    fn write_samples<B: Backend>(
+        &self,
+        model: GoalGen<B>,
+        config: GoalGenConfig,
+        device: &B::Device,
+    ) -> Result<()> {
+        let split = self.val.as_ref().unwrap_or(&self.train);
+        let mut rows = Vec::new();
+        for task in TaskKind::ALL {
+            if let Some(i) = (0..split.len()).find(|&i| split.tasks[i] == task) {
+                rows.push(i);
+            }
+        }
+        let encoder = genreward_reward::load_encoder::<B>(&self.vae, device.clone())?;
+        let size = encoder.size();
+        let gen = GoalGenerator::new(model, config, encoder);
+        let (x1, _) = batch_of::<B>(split, &rows, device);
+        let expert = gen.decode(x1);
+        let firsts: Vec<&[u8]> = rows.iter().map(|&i| split.first_frame(i)).collect();
+        let tasks: Vec<TaskKind> = rows.iter().map(|&i| split.tasks[i]).collect();
+        let settings = genreward_reward::GenSettings {
+            steps: Some(self.cfg.sample_steps),
+            guidance: Some(self.cfg.guidance),
+            ..Default::default()
+        };
+        let made = gen.generate(&firsts, &tasks, &settings)?;
+        let top: Vec<Vec<u8>> = expert.into_iter().flatten().collect();
+        let bottom: Vec<Vec<u8>> = made.into_iter().flat_map(|g| g.frames).collect();
+        write_side_by_side(&self.cfg.out.join("samples.mp4"), &top, &bottom, size, 4)
+    }
+}
+
+impl BackendJob for Job<'_> {
+    type Output = Result<GoalGenReport>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let c = self.cfg;
+        B::seed(&device, c.seed);
+        let mut lp = TrainLoop::open(
+            &c.out,
+            c.steps,
+            c.minutes,
+            c.resume,
+            self.bar,
+            self.stop.clone(),
+        )?;
+        let draw_seed = c.seed.wrapping_add(lp.step as u64);
+        let mut trainer = if c.resume {
+            GoalGenTrainer::<B>::resume(&c.out, c.lr, draw_seed, &device)?
+        } else {
+            GoalGenTrainer::<B>::new(c.model_config(), c.lr, draw_seed, &device)
+        };
+        let shape = &self.train.latent_shape;
+        let mc = &trainer.config;
+        if [mc.channels, mc.frames, mc.side, mc.side] != *shape {
+            bail!(
+                "the generator reads latents of {:?}, the data holds {:?}",
+                [mc.channels, mc.frames, mc.side, mc.side],
+                shape
+            );
+        }
+        let params = trainer.model.num_params();
+        let mut rng = ChaCha8Rng::seed_from_u64(c.seed ^ 0x5eed ^ lp.step as u64);
+        let mut v = NO_VAL;
+        let mut window = Vec::new();
+        while !lp.done() {
+            let t0 = Instant::now();
+            let idx: Vec<usize> = (0..c.batch)
+                .map(|_| rng.random_range(0..self.train.len()))
+                .collect();
+            let (x1, tasks) = batch_of::<B>(&self.train, &idx, &device);
+            trainer.lr = c.lr * ((lp.step + 1) as f64 / c.warmup.max(1) as f64).min(1.0);
+            let s = trainer.step(x1, &tasks);
+            window.push(c.batch as f64 / t0.elapsed().as_secs_f64());
+            if window.len() > 20 {
+                window.remove(0);
+            }
+            let vps = median(&window);
+            lp.advance(format!(
+                "loss {:.4}  val {:.4}  mse {:.4}/{:.4}  {:.0} videos/s",
+                s.loss, v.loss, v.mse1, v.mse, vps
+            ));
+            let step = lp.step;
+            if !s.loss.is_finite() {
+                bail!(
+                    "the training loss became {} at step {step}; lower the learning rate",
+                    s.loss
+                );
+            }
+            if step % 10 == 0 || step == 1 {
+                lp.log(&TrainLine {
+                    step,
+                    loss: s.loss,
+                    lr: trainer.lr,
+                    videos_per_sec: vps,
+                    elapsed_s: lp.elapsed(),
+                })?;
+            }
+            if step % c.checkpoint_every == 0 {
+                v = self.validate(&trainer.model.valid(), &device, &mut lp)?;
+                self.save(&trainer, &lp, v, params)?;
+            }
+        }
+        lp.finish();
+        let model = trainer.model.valid();
+        v = self.validate(&model, &device, &mut lp)?;
+        self.save(&trainer, &lp, v, params)?;
+        self.write_samples(model, trainer.config.clone(), &device)?;
+        Ok(GoalGenReport {
+            device: c.device,
+            out: c.out.display().to_string(),
+            steps: lp.step,
+            train_seconds: lp.elapsed(),
+            videos_per_sec: median(&window),
+            train_videos: self.train.len(),
+            val_videos: self.val.as_ref().map_or(0, GoalSplit::len),
+            val_loss: finite(v.loss),
+            val_mse_1step: finite(v.mse1),
+            val_mse: finite(v.mse),
+            params,
+        })
+    }
+}
+
+impl Job<'_> {
+    fn save<B: AutodiffBackend>(
+        &self,
+        trainer: &GoalGenTrainer<B>,
+        lp: &TrainLoop,
+        v: Val,
+        params: usize,
+    ) -> Result<()> {
+        let meta = serde_json::to_value(self.meta(lp, v, params))?;
+        trainer.save(&self.cfg.out, &meta)?;
+        Ok(())
+    }
+}

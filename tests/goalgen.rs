@@ -1,0 +1,319 @@
+//! Generated goal videos on the command line, with the shipped generator: the default source,
+//! reproducible from (task, first frame, gen seed), the length that lines up with the episode,
+//! a user's first frame, and the errors a user can hit (nothing written for any of them).
+
+mod common;
+use common::{genreward, last_json, ok};
+use std::path::Path;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs `args`, which must fail with one `error:` line containing `want`, and leave `out`
+/// unwritten.
+fn refused(args: &[&str], want: &str, out: &Path) {
+    let o = genreward(args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    let last = e.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error:") && last.contains(want),
+        "{args:?}: {e}"
+    );
+    assert!(!out.exists(), "{args:?} wrote {}", out.display());
+}
+
+#[test]
+fn generated_goals_are_the_default_reproducible_and_episode_long() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.npy");
+    let o = genreward(&["goal", "--task", "push", "--seed", "30001", "--out", s(&a)]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(j["source"], "generated", "{j}");
+    assert_eq!(j["seed"], 30001);
+    assert_eq!(j["frames"], 500, "as long as rollout's default episode");
+    assert!(j["steps"].as_u64().unwrap() >= 1, "{j}");
+    let va = genreward_record::load_video(&a).unwrap();
+    assert_eq!((va.width, va.height, va.len()), (64, 64, 500));
+    // The reward's 16 samples of a 256-step episode are the 16 generated frames.
+    let b = d.path().join("b.npy");
+    let o = genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "256",
+        "--out",
+        s(&b),
+    ]);
+    ok(&o);
+    let vb = genreward_record::load_video(&b).unwrap();
+    let c = d.path().join("c.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "16",
+        "--out",
+        s(&c),
+    ]));
+    let vc = genreward_record::load_video(&c).unwrap();
+    assert_eq!(vc.len(), 16);
+    let picks = genreward_reward::uniform_indices(256, 16);
+    for (k, &i) in picks.iter().enumerate() {
+        assert_eq!(vb.frames[i], vc.frames[k], "sampled frame {k}");
+        assert_eq!(
+            va.frames[i], vc.frames[k],
+            "the 500-step goal's first 256 frames"
+        );
+    }
+    assert_eq!(va.frames[499], vc.frames[15], "the last frame is held");
+    assert_ne!(vc.frames[0], vc.frames[15], "the goal video moves");
+    // The same inputs give the same bytes; another gen seed, other noise.
+    let again = d.path().join("again.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "16",
+        "--out",
+        s(&again),
+    ]));
+    assert_eq!(std::fs::read(&c).unwrap(), std::fs::read(&again).unwrap());
+    let other = d.path().join("other.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "16",
+        "--gen-seed",
+        "9",
+        "--out",
+        s(&other),
+    ]));
+    assert_ne!(std::fs::read(&c).unwrap(), std::fs::read(&other).unwrap());
+    // K samples, one picked; the mean of the samples decodes to a video of its own.
+    let k = d.path().join("k.npy");
+    let o = genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "16",
+        "--samples",
+        "3",
+        "--out",
+        s(&k),
+    ]);
+    ok(&o);
+    let j = last_json(&o);
+    assert_eq!(
+        (j["samples"].as_u64(), j["pick"].as_str()),
+        (Some(3), Some("medoid"))
+    );
+    assert!(j["picked"].as_u64().unwrap() < 3, "{j}");
+    let o = genreward(&[
+        "goal",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--length",
+        "16",
+        "--samples",
+        "3",
+        "--pick",
+        "mean",
+        "--out",
+        s(&k),
+    ]);
+    ok(&o);
+    assert!(last_json(&o)["picked"].is_null());
+}
+
+#[test]
+fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    // The seed's reset frame, as the expert's goal video's first PNG.
+    let pngs = d.path().join("pngs");
+    ok(&genreward(&[
+        "goal",
+        "--source",
+        "expert",
+        "--length",
+        "0",
+        "--task",
+        "reach",
+        "--seed",
+        "30002",
+        "--out",
+        s(&pngs),
+    ]));
+    let mut names: Vec<_> = std::fs::read_dir(&pngs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let first = &names[0];
+    let from_seed = d.path().join("seed.npy");
+    ok(&genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--seed",
+        "30002",
+        "--length",
+        "16",
+        "--out",
+        s(&from_seed),
+    ]));
+    let from_png = d.path().join("png.npy");
+    let o = genreward(&[
+        "goal",
+        "--task",
+        "reach",
+        "--first-frame",
+        s(first),
+        "--length",
+        "16",
+        "--out",
+        s(&from_png),
+    ]);
+    ok(&o);
+    assert_eq!(last_json(&o)["first_frame"], s(first));
+    assert_eq!(
+        std::fs::read(&from_seed).unwrap(),
+        std::fs::read(&from_png).unwrap(),
+        "the same first frame, task and gen seed give the same video"
+    );
+
+    let out = d.path().join("never.npy");
+    let small = d.path().join("small.png");
+    image::RgbImage::new(32, 32).save(&small).unwrap();
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--first-frame",
+            s(&small),
+            "--out",
+            s(&out),
+        ],
+        "reads 64x64",
+        &out,
+    );
+    let junk = d.path().join("junk.png");
+    std::fs::write(&junk, b"not a png").unwrap();
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--first-frame",
+            s(&junk),
+            "--out",
+            s(&out),
+        ],
+        "junk.png",
+        &out,
+    );
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--first-frame",
+            s(&d.path().join("none.png")),
+            "--out",
+            s(&out),
+        ],
+        "none.png",
+        &out,
+    );
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--source",
+            "expert",
+            "--first-frame",
+            s(first),
+            "--out",
+            s(&out),
+        ],
+        "--first-frame needs --source generated",
+        &out,
+    );
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--samples",
+            "0",
+            "--out",
+            s(&out),
+        ],
+        "--samples",
+        &out,
+    );
+    // A VAE other than the one the generator learnt on (one byte more in its weights).
+    let vae = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/vae");
+    let other = d.path().join("vae2");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["config.json", "meta.json", "model.mpk"] {
+        std::fs::copy(vae.join(f), other.join(f)).unwrap();
+    }
+    let mut bytes = std::fs::read(other.join("model.mpk")).unwrap();
+    bytes.push(0);
+    std::fs::write(other.join("model.mpk"), bytes).unwrap();
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--vae",
+            s(&other),
+            "--out",
+            s(&out),
+        ],
+        "another VAE",
+        &out,
+    );
+    // A generator folder that is not one.
+    refused(
+        &[
+            "goal",
+            "--task",
+            "reach",
+            "--generator",
+            s(&pngs),
+            "--out",
+            s(&out),
+        ],
+        "pngs",
+        &out,
+    );
+    refused(
+        &["goal", "--task", "lift", "--out", s(&out)],
+        "unknown task 'lift'",
+        &out,
+    );
+}
