@@ -194,8 +194,10 @@ struct GoalArgs {
     #[arg(long)]
     out: PathBuf,
     /// generated: the goal-video generator's video from the first frame and the task (no
-    /// expert runs); expert: the scripted expert solving the seed's scene (the oracle).
-    #[arg(long, default_value = "generated", value_parser = ["generated", "expert"])]
+    /// expert runs); expert: the scripted expert solving the seed's scene (the oracle). The
+    /// default stays expert until the shipped generator meets its targets (see
+    /// assets/models/goalgen/README.md).
+    #[arg(long, default_value = "expert", value_parser = ["generated", "expert"])]
     source: String,
     /// Generate from this image (.png, or .npy uint8 [1, H, W, 3], at the generator's size)
     /// instead of the seed's reset frame.

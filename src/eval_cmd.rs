@@ -108,13 +108,14 @@ pub struct EvalAgentArgs {
 #[derive(clap::Args, Debug)]
 pub struct EvalGoalsArgs {
     /// A goal-data folder (genreward goal-data): its train split gives the mean and retrieval
-    /// baselines, --split the seeds scored.
+    /// baselines, its camera and length the expert goals'.
     #[arg(long)]
     data: PathBuf,
-    /// The split scored: val (seeds 20000+) or eval (30000+, written by goal-data --eval).
-    #[arg(long, default_value = "val")]
+    /// The seeds scored: eval (30000 and on, never data: the expert runs here) or a split of
+    /// --data (val: 20000 and on).
+    #[arg(long, default_value = "eval")]
     split: String,
-    /// Seeds per task.
+    /// Seeds per task (seeds the expert fails are left out).
     #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
     episodes: usize,
     /// Generator checkpoint folder (default: the shipped assets/models/goalgen).

@@ -1,5 +1,4 @@
-//! Generated goal videos on the command line, with the shipped generator: the default source,
-//! reproducible from (task, first frame, gen seed), the length that lines up with the episode,
+//! Generated goal videos on the command line, with the shipped generator: reproducible from (task, first frame, gen seed), the length that lines up with the episode,
 //! a user's first frame, and the errors a user can hit (nothing written for any of them).
 
 mod common;
@@ -25,10 +24,20 @@ fn refused(args: &[&str], want: &str, out: &Path) {
 }
 
 #[test]
-fn generated_goals_are_the_default_reproducible_and_episode_long() {
+fn generated_goals_are_reproducible_and_episode_long() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("a.npy");
-    let o = genreward(&["goal", "--task", "push", "--seed", "30001", "--out", s(&a)]);
+    let o = genreward(&[
+        "goal",
+        "--source",
+        "generated",
+        "--task",
+        "push",
+        "--seed",
+        "30001",
+        "--out",
+        s(&a),
+    ]);
     ok(&o);
     let j = last_json(&o);
     assert_eq!(j["source"], "generated", "{j}");
@@ -41,6 +50,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     let b = d.path().join("b.npy");
     let o = genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -55,6 +66,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     let c = d.path().join("c.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -80,6 +93,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     let again = d.path().join("again.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -93,6 +108,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     let other = d.path().join("other.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -109,6 +126,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     let k = d.path().join("k.npy");
     let o = genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -129,6 +148,8 @@ fn generated_goals_are_the_default_reproducible_and_episode_long() {
     assert!(j["picked"].as_u64().unwrap() < 3, "{j}");
     let o = genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "push",
         "--seed",
@@ -173,6 +194,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     let from_seed = d.path().join("seed.npy");
     ok(&genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "reach",
         "--seed",
@@ -185,6 +208,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     let from_png = d.path().join("png.npy");
     let o = genreward(&[
         "goal",
+        "--source",
+        "generated",
         "--task",
         "reach",
         "--first-frame",
@@ -208,6 +233,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--first-frame",
@@ -223,6 +250,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--first-frame",
@@ -236,6 +265,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--first-frame",
@@ -264,6 +295,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--samples",
@@ -287,6 +320,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--vae",
@@ -301,6 +336,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     refused(
         &[
             "goal",
+            "--source",
+            "generated",
             "--task",
             "reach",
             "--generator",

@@ -116,7 +116,9 @@ type GenOut = Result<(Vec<GeneratedGoal>, GenSettings, f64, usize)>;
 impl BackendJob for GenJob<'_> {
     type Output = GenOut;
     fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> GenOut {
-        let gen = GoalGenerator::<B>::load(&self.spec.generator, &self.spec.vae, device)?;
+        // Inference only: the inner backend keeps no graph.
+        let gen =
+            GoalGenerator::<B::InnerBackend>::load(&self.spec.generator, &self.spec.vae, device)?;
         let s = gen.resolved(&self.spec.settings);
         let refs: Vec<&[u8]> = self.firsts.iter().map(Vec::as_slice).collect();
         let t0 = std::time::Instant::now();

@@ -159,6 +159,56 @@ fn sampled_frames(
     Ok(out)
 }
 
+/// The expert's goal videos of some seeds of one task, as the generator's data holds them.
+#[derive(Clone, Debug, Default)]
+pub struct ExpertLatents {
+    /// The seeds the expert solved, each one's first success, the seeds it did not solve.
+    pub seeds: Vec<u32>,
+    pub success_steps: Vec<usize>,
+    pub skipped: Vec<u32>,
+    /// Each solved seed's latent (`[C, 16, h, w]` each, one after the other).
+    pub latents: Vec<f32>,
+    /// Each solved seed's first frame.
+    pub firsts: Vec<Vec<u8>>,
+}
+
+/// Runs the expert on `seeds` of `task` (in chunks stepped in lockstep, only the 16 sampled
+/// steps rendered) and encodes each solved seed's goal video, held to `length` frames; `bar`
+/// counts seeds.
+pub fn expert_latents(
+    task: TaskKind,
+    seeds: &[u32],
+    view: ViewSpec,
+    length: usize,
+    encoder: &VideoEncoder<impl burn::tensor::backend::Backend>,
+    renderer: &mut Renderer,
+    bar: &ProgressBar,
+) -> Result<ExpertLatents> {
+    let mut out = ExpertLatents::default();
+    for chunk in seeds.chunks(CHUNK) {
+        let (mut kept, mut success) = (Vec::new(), Vec::new());
+        for &s in chunk {
+            match first_success(task, s)? {
+                Some(k) => {
+                    kept.push(s);
+                    success.push(k);
+                }
+                None => out.skipped.push(s),
+            }
+        }
+        let frames = sampled_frames(task, &kept, &success, view, length, renderer)?;
+        for clip in &frames {
+            let refs: Vec<&[u8]> = clip.iter().map(Vec::as_slice).collect();
+            out.latents.extend(encoder.encode(&refs)?);
+            out.firsts.push(clip[0].clone());
+        }
+        out.seeds.extend(kept);
+        out.success_steps.extend(success);
+        bar.inc(chunk.len() as u64);
+    }
+    Ok(out)
+}
+
 /// Writes the generator's data (see the module docs); `bar` counts goal videos.
 pub fn write_goal_data(
     cfg: &GoalDataConfig,
@@ -193,35 +243,22 @@ pub fn write_goal_data(
             }
             let dir = cfg.out.join(split).join(task.name());
             std::fs::create_dir_all(&dir).map_err(|e| EpisodesError::io("create", &dir, e))?;
-            let mut kept = SplitSeeds {
-                seeds: Vec::new(),
-                success_steps: Vec::new(),
-                skipped: Vec::new(),
-            };
-            let (mut latents, mut firsts) = (Vec::new(), Vec::new());
             let all: Vec<u32> = (0..n as u32).map(|k| start + k).collect();
-            for chunk in all.chunks(CHUNK) {
-                let (mut seeds, mut success) = (Vec::new(), Vec::new());
-                for &s in chunk {
-                    match first_success(task, s)? {
-                        Some(k) => {
-                            seeds.push(s);
-                            success.push(k);
-                        }
-                        None => kept.skipped.push(s),
-                    }
-                }
-                let frames =
-                    sampled_frames(task, &seeds, &success, cfg.view, cfg.length, &mut renderer)?;
-                for clip in &frames {
-                    let refs: Vec<&[u8]> = clip.iter().map(Vec::as_slice).collect();
-                    latents.extend(encoder.encode(&refs)?);
-                    firsts.push(clip[0].clone());
-                }
-                kept.seeds.extend(seeds);
-                kept.success_steps.extend(success);
-                bar.inc(chunk.len() as u64);
-            }
+            let made = expert_latents(
+                task,
+                &all,
+                cfg.view,
+                cfg.length,
+                encoder,
+                &mut renderer,
+                bar,
+            )?;
+            let kept = SplitSeeds {
+                seeds: made.seeds,
+                success_steps: made.success_steps,
+                skipped: made.skipped,
+            };
+            let (latents, firsts) = (made.latents, made.firsts);
             let count = kept.seeds.len();
             if count > 0 {
                 let c = encoder.config().latent_channels;
@@ -347,6 +384,40 @@ impl GoalSplit {
     pub fn first_frame(&self, i: usize) -> &[u8] {
         let n = self.frame * self.frame * 3;
         &self.first[i * n..(i + 1) * n]
+    }
+
+    /// A split made in memory: `per_task` seeds from `start` of every task, the expert's goal
+    /// videos encoded by `encoder` (the seeds the expert fails are left out).
+    pub fn from_experts(
+        tasks: &[TaskKind],
+        start: u32,
+        per_task: usize,
+        view: ViewSpec,
+        length: usize,
+        encoder: &VideoEncoder<impl burn::tensor::backend::Backend>,
+        bar: &ProgressBar,
+    ) -> Result<GoalSplit> {
+        let mut renderer = Renderer::new()?;
+        let c = encoder.config().latent_channels;
+        let h = encoder.size() as usize / genreward_models::vae::SPATIAL_FACTOR;
+        let mut out = GoalSplit {
+            latent_shape: [c, WINDOW, h, h],
+            latents: Vec::new(),
+            frame: view.width as usize,
+            first: Vec::new(),
+            tasks: Vec::new(),
+            seeds: Vec::new(),
+        };
+        let seeds: Vec<u32> = (0..per_task as u32).map(|k| start + k).collect();
+        for &task in tasks {
+            let made = expert_latents(task, &seeds, view, length, encoder, &mut renderer, bar)?;
+            out.latents.extend(made.latents);
+            out.first.extend(made.firsts.into_iter().flatten());
+            out.tasks
+                .extend(std::iter::repeat_n(task, made.seeds.len()));
+            out.seeds.extend(made.seeds);
+        }
+        Ok(out)
     }
 
     /// Reads `<dir>/<split>/<task>/` for every task of `goal_data.json` (a task folder without

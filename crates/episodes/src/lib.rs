@@ -32,6 +32,7 @@ pub use goal::{
     expert_goal, expert_goal_frames, write_expert_goal, ExpertGoal, GoalReport, HOLD_STEPS,
 };
 pub use goal_data::{
-    goal_video_frames, write_goal_data, GoalDataConfig, GoalDataInfo, GoalDataReport, GoalSplit,
-    GOAL_EVAL_SEED, GOAL_MAX_SEEDS, GOAL_TRAIN_SEED, GOAL_VAL_SEED,
+    expert_latents, goal_video_frames, write_goal_data, ExpertLatents, GoalDataConfig,
+    GoalDataInfo, GoalDataReport, GoalSplit, GOAL_EVAL_SEED, GOAL_MAX_SEEDS, GOAL_TRAIN_SEED,
+    GOAL_VAL_SEED,
 };

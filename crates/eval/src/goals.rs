@@ -2,7 +2,7 @@
 //! [`EvalGoalsConfig`] -> [`eval_goals`] -> [`GoalsReport`].
 //!
 //! The reference is each seed's own expert goal video as the reward reads it (its 16 sampled
-//! frames, as a VAE latent, from a goal-data folder's validation or evaluation split). Every
+//! frames, as a VAE latent: the evaluation seeds' made here, or a goal-data folder's split). Every
 //! method makes a 16-frame latent for the seed and is scored on frames 1-15 (frame 0 is the
 //! given first frame): the latent's mean squared error, and the PSNR of its decoding against
 //! the decoding of the expert's latent. Methods: the generator (1 Euler step, and its default
@@ -11,9 +11,9 @@
 
 use crate::error::bail;
 use crate::Result;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use genreward_episodes::GoalSplit;
+use genreward_episodes::{GoalDataInfo, GoalSplit, GOAL_EVAL_SEED};
 use genreward_models::backend::{run_on, BackendJob};
 use genreward_models::DeviceKind;
 use genreward_reward::GoalGenerator;
@@ -27,7 +27,8 @@ use std::path::PathBuf;
 pub struct EvalGoalsConfig {
     /// A goal-data folder: its `train` split gives the mean and retrieval baselines.
     pub data: PathBuf,
-    /// The split scored (`val`, or `eval` for seeds never used in training or model choice).
+    /// The seeds scored: `eval` (seeds from `GOAL_EVAL_SEED`, never written as data: the expert
+    /// runs here) or a split of the data folder (`val`).
     pub split: String,
     /// Seeds per task (at most those the split holds).
     pub per_task: usize,
@@ -97,12 +98,18 @@ pub fn eval_goals(cfg: &EvalGoalsConfig, bar: &ProgressBar) -> Result<GoalsRepor
     if cfg.per_task == 0 {
         bail!("at least one seed per task is needed");
     }
+    let info = GoalDataInfo::read(&cfg.data)?;
     let train = GoalSplit::read(&cfg.data, "train")?;
-    let test = GoalSplit::read(&cfg.data, &cfg.split)?;
+    let test = if cfg.split == "eval" {
+        None
+    } else {
+        Some(GoalSplit::read(&cfg.data, &cfg.split)?)
+    };
     run_on(
         cfg.device,
         Job {
             cfg,
+            info,
             train,
             test,
             bar,
@@ -112,8 +119,10 @@ pub fn eval_goals(cfg: &EvalGoalsConfig, bar: &ProgressBar) -> Result<GoalsRepor
 
 struct Job<'a> {
     cfg: &'a EvalGoalsConfig,
+    info: GoalDataInfo,
     train: GoalSplit,
-    test: GoalSplit,
+    /// `None`: the evaluation seeds, made here.
+    test: Option<GoalSplit>,
     bar: &'a ProgressBar,
 }
 
@@ -153,7 +162,14 @@ fn psnr(a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
 
 impl BackendJob for Job<'_> {
     type Output = Result<GoalsReport>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<A: AutodiffBackend>(self, device: A::Device) -> Self::Output {
+        // Inference only: the inner backend keeps no graph.
+        self.eval::<A::InnerBackend>(device)
+    }
+}
+
+impl Job<'_> {
+    fn eval<B: Backend>(self, device: B::Device) -> Result<GoalsReport> {
         let c = self.cfg;
         let gen = GoalGenerator::<B>::load(&c.generator, &c.vae, device.clone())?;
         let settings = gen.resolved(&genreward_reward::GenSettings {
@@ -162,10 +178,30 @@ impl BackendJob for Job<'_> {
             seed: c.gen_seed,
             ..Default::default()
         });
+        let test = match self.test {
+            Some(t) => t,
+            None => {
+                self.bar
+                    .set_length((TaskKind::ALL.len() * c.per_task) as u64);
+                self.bar.set_message("expert goals");
+                let t = GoalSplit::from_experts(
+                    &TaskKind::ALL,
+                    GOAL_EVAL_SEED,
+                    c.per_task,
+                    self.info.camera,
+                    self.info.length,
+                    gen.encoder(),
+                    self.bar,
+                )?;
+                self.bar.set_position(0);
+                self.bar.set_message("");
+                t
+            }
+        };
         let steps = settings.steps.unwrap_or(1);
         let guidance = settings.guidance.unwrap_or(0.0);
-        let shape = self.test.latent_shape;
-        let len = self.test.latent_len();
+        let shape = test.latent_shape;
+        let len = test.latent_len();
         let tensor = |rows: &[Vec<f32>]| -> Tensor<B, 5> {
             let v: Vec<f32> = rows.iter().flatten().copied().collect();
             Tensor::from_data(
@@ -181,21 +217,18 @@ impl BackendJob for Job<'_> {
         };
         let tasks: Vec<TaskKind> = TaskKind::ALL
             .into_iter()
-            .filter(|&t| !rows_of(&self.test, t).is_empty())
+            .filter(|&t| !rows_of(&test, t).is_empty())
             .collect();
         self.bar.set_length(tasks.len() as u64);
         let mut out = Vec::new();
         for task in tasks {
-            let rows: Vec<usize> = rows_of(&self.test, task)
-                .into_iter()
-                .take(c.per_task)
-                .collect();
+            let rows: Vec<usize> = rows_of(&test, task).into_iter().take(c.per_task).collect();
             let train_rows = rows_of(&self.train, task);
             if train_rows.is_empty() {
                 bail!("the training split holds no {} videos", task.name());
             }
-            let truth: Vec<Vec<f32>> = rows.iter().map(|&i| self.test.latent(i).to_vec()).collect();
-            let firsts: Vec<&[u8]> = rows.iter().map(|&i| self.test.first_frame(i)).collect();
+            let truth: Vec<Vec<f32>> = rows.iter().map(|&i| test.latent(i).to_vec()).collect();
+            let firsts: Vec<&[u8]> = rows.iter().map(|&i| test.first_frame(i)).collect();
             // The generator, 1 step and the default steps, timed with decoding.
             let mut methods: Vec<(String, Vec<Vec<f32>>, f64)> = Vec::new();
             for (name, k) in [
@@ -246,7 +279,7 @@ impl BackendJob for Job<'_> {
                 "nearest first frame".into(),
                 rows.iter()
                     .map(|&i| {
-                        let f = self.test.first_frame(i);
+                        let f = test.first_frame(i);
                         let best = train_rows
                             .iter()
                             .copied()

@@ -14,9 +14,11 @@
 //!   output layer read it through adaLN-Zero (shift, scale and a gate per sub-layer, made by a
 //!   zero-initialised linear map, so each block starts as the identity and the output as 0).
 //! - **Objective.** Rectified flow: `x_t = t x_1 + (1 - t) x_0` between noise `x_0` and data
-//!   `x_1`, the model predicts the velocity `x_1 - x_0`; `t` is logit-normal (`sigmoid(N(0, 1))`).
-//! - **Sampling.** Euler from `t = 0` to 1 in `steps` steps, with classifier-free guidance
-//!   `v = v_c + w (v_c - v_u)` (`w = 0`: the conditional model alone). The noise comes from a
+//!   `x_1`. The model predicts the clean latent `x_1` (by default; the velocity is then
+//!   `(x_1 - x_t) / (1 - t)`) or the velocity `x_1 - x_0`; `t` is logit-normal
+//!   (`sigmoid(N(0, 1))`) for half the examples and uniform for the rest.
+//! - **Sampling.** Euler from `t = 0` to 1 in `steps` steps, with classifier-free guidance on the
+//!   prediction `o = o_c + w (o_c - o_u)` (`w = 0`: the conditional model alone). The noise comes from a
 //!   seeded generator, so `(first frame, task, seed)` fixes the video bit for bit.
 
 use crate::checkpoint::{self, CheckpointError};
@@ -66,6 +68,12 @@ pub struct GoalGenConfig {
     /// its first (and with 1 step its only) step.
     #[config(default = 0.5)]
     pub uniform_time: f64,
+    /// The network predicts the clean latent `x_1` (the velocity is then
+    /// `(x_1 - x_t) / (1 - t)`); otherwise it predicts the velocity `x_1 - x_0` itself. Predicting
+    /// `x_1` spares it copying the noise to its output, which a velocity model must do exactly
+    /// at `t = 0`, and measured far better here for few-step sampling (docs/goal-generator.md).
+    #[config(default = true)]
+    pub predict_x1: bool,
 }
 
 impl GoalGenConfig {
@@ -140,6 +148,7 @@ impl GoalGenConfig {
             pw,
             heads: self.heads,
             null_task: self.tasks,
+            predict_x1: self.predict_x1,
         }
     }
 }
@@ -172,6 +181,7 @@ pub struct GoalGen<B: Backend> {
     pw: usize,
     heads: usize,
     null_task: usize,
+    predict_x1: bool,
 }
 
 /// Layer norm without its own scale and shift (adaLN supplies them).
@@ -287,8 +297,8 @@ impl<B: Backend> GoalGen<B> {
             .reshape([b, c, t, h, w])
     }
 
-    /// The velocity with classifier-free guidance `w`: `v_c + w (v_c - v_u)`, the conditional
-    /// and unconditional rows computed in one batch.
+    /// The network's output with classifier-free guidance `w`: `o_c + w (o_c - o_u)`, the
+    /// conditional and unconditional rows computed in one batch.
     pub fn guided(
         &self,
         x: Tensor<B, 5>,
@@ -325,7 +335,12 @@ impl<B: Backend> GoalGen<B> {
         let mut x = with_first(noise, first.clone());
         for i in 0..steps {
             let t = Tensor::<B, 1>::full([b], i as f64 / steps as f64, &device);
-            let v = self.guided(x.clone(), first.clone(), task.clone(), t, guidance);
+            let o = self.guided(x.clone(), first.clone(), task.clone(), t, guidance);
+            let v = if self.predict_x1 {
+                (o - x.clone()) * (steps as f64 / (steps - i) as f64)
+            } else {
+                o
+            };
             x = with_first(x + v / steps as f64, first.clone());
         }
         x
@@ -347,7 +362,8 @@ impl<B: Backend> GoalGen<B> {
     }
 
     /// The flow-matching loss of a batch of latents `x1` toward `task`, at times `t` with noise
-    /// `x0`: the velocity's squared error over frames 1 and after (frame 0 is the condition).
+    /// `x0`: the squared error of the prediction (`x_1`, or the velocity `x_1 - x_0`) over frames
+    /// 1 and after (frame 0 is the condition).
     pub fn loss(
         &self,
         x1: Tensor<B, 5>,
@@ -362,8 +378,9 @@ impl<B: Backend> GoalGen<B> {
             x1.clone() * tt.clone() + x0.clone() * (tt.neg() + 1.0),
             first.clone(),
         );
-        let v = self.forward(xt, first, task, t);
-        (v - (x1 - x0))
+        let out = self.forward(xt, first, task, t);
+        let target = if self.predict_x1 { x1 } else { x1 - x0 };
+        (out - target)
             .narrow(2, 1, frames - 1)
             .powf_scalar(2.0)
             .mean()

@@ -88,7 +88,17 @@ fn the_loss_falls_on_a_fixed_batch() {
     };
     let first = step();
     let last = (0..80).map(|_| step()).last().unwrap();
-    // The untrained model predicts 0, so the first loss is the mean of (x1 - x0)^2, about 2.
+    // The untrained model predicts x1 = 0, so the first loss is the mean of x1^2, about 1.
+    assert!((first - 1.0).abs() < 0.2, "{first}");
+    assert!(last < 0.2 * first, "{first} -> {last}");
+    // Predicting the velocity instead: the first loss is the mean of (x1 - x0)^2, about 2.
+    let mut t = GoalGenTrainer::<AB>::new(tiny().with_predict_x1(false), 3e-3, 0, &d);
+    let mut step = || {
+        t.step_on(x1.clone(), task.clone(), x0.clone(), times.clone())
+            .loss
+    };
+    let first = step();
+    let last = (0..80).map(|_| step()).last().unwrap();
     assert!((first - 2.0).abs() < 0.3, "{first}");
     assert!(last < 0.2 * first, "{first} -> {last}");
 }
@@ -100,6 +110,30 @@ fn zero_steps_return_the_input() {
     let first = first_latent(noise.clone());
     let out = m.sample(noise.clone(), first, tasks(&[1]), 0, 2.0);
     assert_eq!(values(out), values(noise));
+}
+
+#[test]
+fn one_step_of_a_clean_latent_model_is_its_prediction_at_t_0() {
+    // Euler from t = 0 with v = (x1_hat - x) / (1 - t) lands on x1_hat in one step.
+    let m = trained_a_little();
+    let noise = seeded_normal::<B, 5>([1, 2, 8, 4, 4], 8, &dev());
+    let first = first_latent(seeded_normal::<B, 5>([1, 2, 8, 4, 4], 9, &dev()));
+    let got = values(m.sample(noise.clone(), first.clone(), tasks(&[2]), 1, 0.0));
+    let x = noise.slice_assign(
+        [0..1, 0..2, 0..1, 0..4, 0..4],
+        first.clone().unsqueeze_dim::<5>(2),
+    );
+    let pred = m.forward(
+        x,
+        first.clone(),
+        tasks(&[2]),
+        Tensor::<B, 1>::zeros([1], &dev()),
+    );
+    let want =
+        values(pred.slice_assign([0..1, 0..2, 0..1, 0..4, 0..4], first.unsqueeze_dim::<5>(2)));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
 }
 
 #[test]
