@@ -156,6 +156,10 @@ pub struct TrainGoalGenArgs {
     /// Steps of linear learning-rate warm-up.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// The learning rate falls linearly to 0 over the last N of --steps (0: constant); with
+    /// --resume, a cool-down of the run so far.
+    #[arg(long, default_value_t = 0)]
+    decay: usize,
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// Save the checkpoint and validate every N steps.
@@ -203,6 +207,7 @@ pub fn train_goalgen(a: TrainGoalGenArgs) -> Result<()> {
         batch: a.batch,
         lr: a.lr,
         warmup: a.warmup,
+        decay: a.decay,
         seed: a.seed,
         checkpoint_every: a.checkpoint_every,
         resume: a.resume,

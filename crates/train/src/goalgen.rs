@@ -54,6 +54,9 @@ pub struct TrainGoalGenConfig {
     pub lr: f64,
     /// Steps of linear learning-rate warm-up.
     pub warmup: usize,
+    /// The learning rate falls linearly to 0 over the last this many of `steps` (0: constant).
+    #[serde(default)]
+    pub decay: usize,
     pub seed: u64,
     /// Save the checkpoint and validate every N steps.
     pub checkpoint_every: usize,
@@ -250,6 +253,18 @@ struct Job<'a> {
     stop: Arc<AtomicBool>,
 }
 
+/// The learning rate's factor at step `step` (0-based) of `steps`: a linear warm-up over
+/// `warmup` steps, then 1, then a linear fall to 0 over the last `decay` steps.
+fn lr_factor(step: usize, warmup: usize, decay: usize, steps: usize) -> f64 {
+    let up = ((step + 1) as f64 / warmup.max(1) as f64).min(1.0);
+    let down = if decay == 0 {
+        1.0
+    } else {
+        (steps.saturating_sub(step) as f64 / decay as f64).min(1.0)
+    };
+    up.min(down)
+}
+
 /// Rows `idx` of a split as a `[N, C, T, h, w]` latent tensor and their task indices.
 fn batch_of<B: Backend>(
     split: &GoalSplit,
@@ -440,7 +455,7 @@ impl BackendJob for Job<'_> {
                 .map(|_| rng.random_range(0..self.train.len()))
                 .collect();
             let (x1, tasks) = batch_of::<B>(&self.train, &idx, &device);
-            trainer.lr = c.lr * ((lp.step + 1) as f64 / c.warmup.max(1) as f64).min(1.0);
+            trainer.lr = c.lr * lr_factor(lp.step, c.warmup, c.decay, c.steps);
             let s = trainer.step(x1, &tasks);
             window.push(c.batch as f64 / t0.elapsed().as_secs_f64());
             if window.len() > 20 {
@@ -504,5 +519,19 @@ impl Job<'_> {
         let meta = serde_json::to_value(self.meta(lp, v, params))?;
         trainer.save(&self.cfg.out, &meta)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lr_factor;
+
+    #[test]
+    fn the_learning_rate_warms_up_holds_and_decays_to_zero() {
+        assert_eq!(lr_factor(0, 4, 0, 100), 0.25);
+        assert_eq!(lr_factor(3, 4, 0, 100), 1.0);
+        assert_eq!(lr_factor(50, 4, 10, 100), 1.0);
+        assert_eq!(lr_factor(95, 4, 10, 100), 0.5);
+        assert_eq!(lr_factor(99, 4, 10, 100), 0.1);
     }
 }

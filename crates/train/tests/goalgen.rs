@@ -77,6 +77,7 @@ fn config(data: &Path, out: &Path, steps: usize, resume: bool) -> TrainGoalGenCo
         batch: 16,
         lr: 2e-3,
         warmup: 1,
+        decay: 0,
         seed: 0,
         checkpoint_every: 1000,
         resume,
