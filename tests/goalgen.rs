@@ -4,9 +4,40 @@
 mod common;
 use common::{genreward, last_json, ok};
 use std::path::Path;
+use std::process::Output;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `genreward goal --source generated --task TASK` with `extra` flags, writing `out`.
+fn generated(task: &str, extra: &[&str], out: &Path) -> Output {
+    let mut args = vec![
+        "goal",
+        "--source",
+        "generated",
+        "--task",
+        task,
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    genreward(&args)
+}
+
+/// `generated`, which must fail with one `error:` line containing `want` and write nothing.
+fn gen_refused(task: &str, extra: &[&str], want: &str, out: &Path) {
+    let mut args = vec![
+        "goal",
+        "--source",
+        "generated",
+        "--task",
+        task,
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    refused(&args, want, out);
 }
 
 /// Runs `args`, which must fail with one `error:` line containing `want`, and leave `out`
@@ -26,58 +57,27 @@ fn refused(args: &[&str], want: &str, out: &Path) {
 #[test]
 fn generated_goals_are_reproducible_and_episode_long() {
     let d = tempfile::tempdir().unwrap();
-    let a = d.path().join("a.npy");
-    let o = genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
-        "push",
-        "--seed",
-        "30001",
-        "--out",
-        s(&a),
-    ]);
+    let path = |n: &str| d.path().join(n);
+    let seed = ["--seed", "30001"];
+    let o = generated("push", &seed, &path("a.npy"));
     ok(&o);
     let j = last_json(&o);
     assert_eq!(j["source"], "generated", "{j}");
     assert_eq!(j["seed"], 30001);
     assert_eq!(j["frames"], 500, "as long as rollout's default episode");
     assert!(j["steps"].as_u64().unwrap() >= 1, "{j}");
-    let va = genreward_record::load_video(&a).unwrap();
+    let va = genreward_record::load_video(&path("a.npy")).unwrap();
     assert_eq!((va.width, va.height, va.len()), (64, 64, 500));
     // The reward's 16 samples of a 256-step episode are the 16 generated frames.
-    let b = d.path().join("b.npy");
-    let o = genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
+    ok(&generated(
         "push",
-        "--seed",
-        "30001",
-        "--length",
-        "256",
-        "--out",
-        s(&b),
-    ]);
-    ok(&o);
-    let vb = genreward_record::load_video(&b).unwrap();
-    let c = d.path().join("c.npy");
-    ok(&genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
-        "push",
-        "--seed",
-        "30001",
-        "--length",
-        "16",
-        "--out",
-        s(&c),
-    ]));
-    let vc = genreward_record::load_video(&c).unwrap();
+        &[&seed[..], &["--length", "256"]].concat(),
+        &path("b.npy"),
+    ));
+    let vb = genreward_record::load_video(&path("b.npy")).unwrap();
+    let short = [&seed[..], &["--length", "16"]].concat();
+    ok(&generated("push", &short, &path("c.npy")));
+    let vc = genreward_record::load_video(&path("c.npy")).unwrap();
     assert_eq!(vc.len(), 16);
     let picks = genreward_reward::uniform_indices(256, 16);
     for (k, &i) in picks.iter().enumerate() {
@@ -90,55 +90,18 @@ fn generated_goals_are_reproducible_and_episode_long() {
     assert_eq!(va.frames[499], vc.frames[15], "the last frame is held");
     assert_ne!(vc.frames[0], vc.frames[15], "the goal video moves");
     // The same inputs give the same bytes; another gen seed, other noise.
-    let again = d.path().join("again.npy");
-    ok(&genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
+    let bytes = |n: &str| std::fs::read(path(n)).unwrap();
+    ok(&generated("push", &short, &path("again.npy")));
+    assert_eq!(bytes("c.npy"), bytes("again.npy"));
+    ok(&generated(
         "push",
-        "--seed",
-        "30001",
-        "--length",
-        "16",
-        "--out",
-        s(&again),
-    ]));
-    assert_eq!(std::fs::read(&c).unwrap(), std::fs::read(&again).unwrap());
-    let other = d.path().join("other.npy");
-    ok(&genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
-        "push",
-        "--seed",
-        "30001",
-        "--length",
-        "16",
-        "--gen-seed",
-        "9",
-        "--out",
-        s(&other),
-    ]));
-    assert_ne!(std::fs::read(&c).unwrap(), std::fs::read(&other).unwrap());
+        &[&short[..], &["--gen-seed", "9"]].concat(),
+        &path("other.npy"),
+    ));
+    assert_ne!(bytes("c.npy"), bytes("other.npy"));
     // K samples, one picked; the mean of the samples decodes to a video of its own.
-    let k = d.path().join("k.npy");
-    let o = genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
-        "push",
-        "--seed",
-        "30001",
-        "--length",
-        "16",
-        "--samples",
-        "3",
-        "--out",
-        s(&k),
-    ]);
+    let three = [&short[..], &["--samples", "3"]].concat();
+    let o = generated("push", &three, &path("k.npy"));
     ok(&o);
     let j = last_json(&o);
     assert_eq!(
@@ -146,23 +109,11 @@ fn generated_goals_are_reproducible_and_episode_long() {
         (Some(3), Some("medoid"))
     );
     assert!(j["picked"].as_u64().unwrap() < 3, "{j}");
-    let o = genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
+    let o = generated(
         "push",
-        "--seed",
-        "30001",
-        "--length",
-        "16",
-        "--samples",
-        "3",
-        "--pick",
-        "mean",
-        "--out",
-        s(&k),
-    ]);
+        &[&three[..], &["--pick", "mean"]].concat(),
+        &path("k.npy"),
+    );
     ok(&o);
     assert!(last_json(&o)["picked"].is_null());
 }
@@ -192,33 +143,17 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     names.sort();
     let first = &names[0];
     let from_seed = d.path().join("seed.npy");
-    ok(&genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
+    ok(&generated(
         "reach",
-        "--seed",
-        "30002",
-        "--length",
-        "16",
-        "--out",
-        s(&from_seed),
-    ]));
+        &["--seed", "30002", "--length", "16"],
+        &from_seed,
+    ));
     let from_png = d.path().join("png.npy");
-    let o = genreward(&[
-        "goal",
-        "--source",
-        "generated",
-        "--task",
+    let o = generated(
         "reach",
-        "--first-frame",
-        s(first),
-        "--length",
-        "16",
-        "--out",
-        s(&from_png),
-    ]);
+        &["--first-frame", s(first), "--length", "16"],
+        &from_png,
+    );
     ok(&o);
     assert_eq!(last_json(&o)["first_frame"], s(first));
     assert_eq!(
@@ -230,53 +165,12 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     let out = d.path().join("never.npy");
     let small = d.path().join("small.png");
     image::RgbImage::new(32, 32).save(&small).unwrap();
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--first-frame",
-            s(&small),
-            "--out",
-            s(&out),
-        ],
-        "reads 64x64",
-        &out,
-    );
+    gen_refused("reach", &["--first-frame", s(&small)], "reads 64x64", &out);
     let junk = d.path().join("junk.png");
     std::fs::write(&junk, b"not a png").unwrap();
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--first-frame",
-            s(&junk),
-            "--out",
-            s(&out),
-        ],
-        "junk.png",
-        &out,
-    );
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--first-frame",
-            s(&d.path().join("none.png")),
-            "--out",
-            s(&out),
-        ],
-        "none.png",
-        &out,
-    );
+    gen_refused("reach", &["--first-frame", s(&junk)], "junk.png", &out);
+    let none = d.path().join("none.png");
+    gen_refused("reach", &["--first-frame", s(&none)], "none.png", &out);
     refused(
         &[
             "goal",
@@ -292,21 +186,7 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
         "--first-frame needs --source generated",
         &out,
     );
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--samples",
-            "0",
-            "--out",
-            s(&out),
-        ],
-        "--samples",
-        &out,
-    );
+    gen_refused("reach", &["--samples", "0"], "--samples", &out);
     // A VAE other than the one the generator learnt on (one byte more in its weights).
     let vae = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/vae");
     let other = d.path().join("vae2");
@@ -317,40 +197,8 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     let mut bytes = std::fs::read(other.join("model.mpk")).unwrap();
     bytes.push(0);
     std::fs::write(other.join("model.mpk"), bytes).unwrap();
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--vae",
-            s(&other),
-            "--out",
-            s(&out),
-        ],
-        "another VAE",
-        &out,
-    );
-    // A generator folder that is not one.
-    refused(
-        &[
-            "goal",
-            "--source",
-            "generated",
-            "--task",
-            "reach",
-            "--generator",
-            s(&pngs),
-            "--out",
-            s(&out),
-        ],
-        "pngs",
-        &out,
-    );
-    refused(
-        &["goal", "--task", "lift", "--out", s(&out)],
-        "unknown task 'lift'",
-        &out,
-    );
+    gen_refused("reach", &["--vae", s(&other)], "another VAE", &out);
+    // A generator folder that is not one, and a task that does not exist.
+    gen_refused("reach", &["--generator", s(&pngs)], "pngs", &out);
+    gen_refused("lift", &[], "unknown task 'lift'", &out);
 }
