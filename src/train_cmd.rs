@@ -180,10 +180,10 @@ pub struct TrainGoalGenArgs {
     /// Attention heads.
     #[arg(long, default_value_t = 6)]
     heads: usize,
-    /// Euler steps the checkpoint records as its sampler's default (and validates with).
+    /// Euler steps of the validation samples and samples.mp4.
     #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GEN_STEPS)]
     sample_steps: usize,
-    /// Classifier-free guidance weight the checkpoint records as its default.
+    /// Classifier-free guidance weight of the validation samples and samples.mp4.
     #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GUIDANCE)]
     guidance: f64,
     /// Validation videos per task measured at each checkpoint (0: all).

@@ -21,10 +21,12 @@ use std::path::{Path, PathBuf};
 /// Where the shipped generator lives inside the repository.
 pub const SHIPPED_GOALGEN: &str = "assets/models/goalgen";
 
-/// Euler steps of the sampler unless the checkpoint or the caller says otherwise.
+/// Euler steps of the sampler unless the caller says otherwise.
 pub const DEFAULT_GEN_STEPS: usize = 10;
-/// Classifier-free guidance weight unless the checkpoint or the caller says otherwise.
-pub const DEFAULT_GUIDANCE: f64 = 1.0;
+/// Classifier-free guidance weight unless the caller says otherwise: 0, the conditional model
+/// alone. The scene already tells the task; measured on held-out seeds, guidance 1 raised the
+/// latent error (docs/goal-generator.md).
+pub const DEFAULT_GUIDANCE: f64 = 0.0;
 
 /// The generator used when none is named: `$GENREWARD_GOALGEN` if set, else the shipped one.
 pub fn default_goalgen_dir() -> PathBuf {
@@ -75,7 +77,7 @@ impl std::fmt::Display for SamplePick {
     }
 }
 
-/// How to sample: Euler steps and guidance weight (`None`: the checkpoint's defaults), samples
+/// How to sample: Euler steps and guidance weight (`None`: the defaults), samples
 /// per first frame and how one is chosen, and the seed that fixes the noise.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GenSettings {
@@ -133,7 +135,7 @@ pub struct GoalGenerator<B: Backend> {
     model: GoalGen<B>,
     config: GoalGenConfig,
     encoder: VideoEncoder<B>,
-    /// Recorded by training: the sampler's defaults.
+    /// The sampler's defaults ([`DEFAULT_GEN_STEPS`], [`DEFAULT_GUIDANCE`]).
     pub default_steps: usize,
     pub default_guidance: f64,
     pub meta: serde_json::Value,
@@ -178,12 +180,6 @@ impl<B: Backend> GoalGenerator<B> {
             )));
         }
         let mut g = GoalGenerator::new(ck.model, ck.config, encoder);
-        if let Some(s) = ck.meta["sample_steps"].as_u64() {
-            g.default_steps = s as usize;
-        }
-        if let Some(w) = ck.meta["guidance"].as_f64() {
-            g.default_guidance = w;
-        }
         g.meta = ck.meta;
         Ok(g)
     }

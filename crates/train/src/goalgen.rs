@@ -66,7 +66,7 @@ pub struct TrainGoalGenConfig {
     pub width: usize,
     pub depth: usize,
     pub heads: usize,
-    /// Euler steps and guidance weight the checkpoint records as its sampler's defaults.
+    /// Euler steps and guidance weight of the validation samples and `samples.mp4`.
     pub sample_steps: usize,
     pub guidance: f64,
     /// Validation videos per task measured at each checkpoint (all: 0).
@@ -150,6 +150,7 @@ pub struct GoalGenMeta {
     pub camera: Option<genreward_render::ViewSpec>,
     pub vae: String,
     pub vae_fingerprint: String,
+    /// The sampler of the validation figures and samples.mp4.
     pub sample_steps: usize,
     pub guidance: f64,
     pub batch: usize,
