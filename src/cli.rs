@@ -69,7 +69,9 @@ enum Command {
     /// Measure how well r_video ranks expert, noisy-expert and random episodes on unseen seeds.
     EvalReward(crate::eval_cmd::EvalRewardArgs),
     /// How close generated goal videos come to each held-out seed's own expert video, beside
-    /// the baselines (another seed's expert, the task's mean, frame 0, retrieval).
+    /// the baselines (the oracle, another seed's expert, the task's mean, frame 0, retrieval),
+    /// and how well each serves as the reward's goal (specificity, expert vs random, r_fb's
+    /// rise to success).
     EvalGoals(crate::eval_cmd::EvalGoalsArgs),
     /// How well r_fb rises toward success and ranks expert over random episodes on unseen
     /// seeds (every task).

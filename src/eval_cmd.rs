@@ -134,6 +134,15 @@ pub struct EvalGoalsArgs {
     gen_seed: u64,
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+    /// FB checkpoint for the r_fb figures (default: the shipped assets/models/fb).
+    #[arg(long)]
+    fb: Option<PathBuf>,
+    /// CLIP weights: pick each goal video's goal frame by the task's sentence.
+    #[arg(long)]
+    clip: Option<PathBuf>,
+    /// Only the latent figures: no episodes, no reward figures.
+    #[arg(long)]
+    no_rewards: bool,
 }
 
 pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
@@ -152,6 +161,8 @@ pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
         guidance: a.guidance,
         gen_seed: a.gen_seed,
         device: a.device,
+        rewards: (!a.no_rewards).then(|| a.fb.unwrap_or_else(genreward_reward::default_fb_dir)),
+        clip: a.clip,
     };
     let report = genreward_eval::eval_goals(&cfg, &crate::common::bar(0, "tasks"))?;
     eprintln!("{}", report.table());

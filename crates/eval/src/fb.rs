@@ -219,12 +219,7 @@ pub fn eval_fb(cfg: &EvalFbConfig, bar: &ProgressBar) -> Result<FbReport> {
                 .collect();
             if k == 0 {
                 for (r, first) in eps.iter().filter(|(r, _)| !r.is_empty()) {
-                    if let Some(f) = first.filter(|&f| f >= 3 && f <= r.len()) {
-                        let steps: Vec<f64> = (0..f).map(|t| t as f64).collect();
-                        if let Some(rho) = spearman(&r[..f], &steps) {
-                            rhos.push(rho);
-                        }
-                    }
+                    rhos.extend(rise_to_success(r, *first));
                 }
             }
             means.push((name.to_string(), mean(&ep_means)));
@@ -258,6 +253,15 @@ pub fn eval_fb(cfg: &EvalFbConfig, bar: &ProgressBar) -> Result<FbReport> {
         ms_per_step_fb: median(&ms),
         tasks: out,
     })
+}
+
+/// Spearman's correlation of an episode's per-step r_fb with the step index over the steps
+/// before its first success (`first`); `None` when it never succeeded, succeeded before step 3,
+/// or r_fb was constant there.
+pub(crate) fn rise_to_success(r: &[f64], first: Option<usize>) -> Option<f64> {
+    let f = first.filter(|&f| f >= 3 && f <= r.len())?;
+    let steps: Vec<f64> = (0..f).map(|t| t as f64).collect();
+    spearman(&r[..f], &steps)
 }
 
 /// One behaviour's episodes of one task.

@@ -6,10 +6,18 @@
 //! method makes a 16-frame latent for the seed and is scored on frames 1-15 (frame 0 is the
 //! given first frame): the latent's mean squared error, and the PSNR of its decoding against
 //! the decoding of the expert's latent. Methods: the generator (1 Euler step, and its default
-//! steps), the expert on another seed of the task, the task's mean latent over the training
+//! steps), the expert on the same seed (the oracle: the reference itself, so it has no latent
+//! figures), the expert on another seed of the task, the task's mean latent over the training
 //! seeds, frame 0 repeated, and the training seed whose first frame is nearest (retrieval).
+//!
+//! With [`EvalGoalsConfig::rewards`], every method's goals are also used as reward goals on the
+//! seeds' expert and random episodes ([`RewardFigures`]: goal specificity, expert vs random,
+//! r_fb's rise to success; see `goal_rewards`). A latent method's goal video is its decoding,
+//! stretched to the episode length as `goal` writes a generated goal; the oracle's is the
+//! expert's own rendered goal video.
 
 use crate::error::bail;
+use crate::goal_rewards::{Goal, RewardBench, RewardFigures};
 use crate::Result;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
@@ -39,16 +47,25 @@ pub struct EvalGoalsConfig {
     pub guidance: Option<f64>,
     pub gen_seed: u64,
     pub device: DeviceKind,
+    /// Also score every method's goals as reward goals ([`RewardFigures`]) with the FB
+    /// checkpoint `fb` (its goal features from `vae`); `None`: the latent figures only.
+    pub rewards: Option<PathBuf>,
+    /// CLIP weights to pick goal frames by the task's sentence (default: without CLIP).
+    pub clip: Option<PathBuf>,
 }
 
 /// One method's figures on one task.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodScore {
     pub method: String,
-    pub latent_mse: f64,
-    pub psnr_db: f64,
+    /// Against the same seed's expert latent, frames 1-15 (`None` for that expert itself).
+    pub latent_mse: Option<f64>,
+    /// Of the decoding against the expert latent's decoding, frames 1-15.
+    pub psnr_db: Option<f64>,
     /// Seconds per goal (generation and decoding; 0 for the look-ups).
     pub seconds_per_goal: f64,
+    /// The goals as reward goals (`None` when not measured).
+    pub rewards: Option<RewardFigures>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -61,6 +78,8 @@ pub struct TaskGoals {
 #[derive(Clone, Debug, Serialize)]
 pub struct GoalsReport {
     pub split: String,
+    /// Episode length of the reward figures, the goal videos' length (0 without them).
+    pub episode_length: usize,
     pub steps: usize,
     pub guidance: f64,
     pub tasks: Vec<TaskGoals>,
@@ -72,13 +91,31 @@ impl GoalsReport {
     /// The human table: one block per task, one line per method, then the means.
     pub fn table(&self) -> String {
         let mut out = Vec::new();
+        let opt = |v: Option<f64>, width: usize, prec: usize| match v {
+            Some(v) => format!("{v:>width$.prec$}"),
+            None => format!("{:>width$}", "-"),
+        };
         let block = |name: &str, ms: &[MethodScore], out: &mut Vec<String>| {
             out.push(name.to_string());
             for m in ms {
-                out.push(format!(
-                    "  {:<26} latent MSE {:.4}  PSNR {:5.2} dB  {:.3} s/goal",
-                    m.method, m.latent_mse, m.psnr_db, m.seconds_per_goal
-                ));
+                let mut line = format!(
+                    "  {:<28} MSE {}  PSNR {} dB  {:.3} s/goal",
+                    m.method,
+                    opt(m.latent_mse, 6, 4),
+                    opt(m.psnr_db, 5, 2),
+                    m.seconds_per_goal
+                );
+                if let Some(r) = &m.rewards {
+                    line += &format!(
+                        "  own>other video {:.3} fb {:.3}  expert>random video {:.3} fb {:.3}  rho {}",
+                        r.video_own_vs_other,
+                        r.fb_own_vs_other,
+                        r.video_expert_vs_random,
+                        r.fb_expert_vs_random,
+                        opt(r.fb_spearman, 5, 3)
+                    );
+                }
+                out.push(line);
             }
         };
         for t in &self.tasks {
@@ -172,6 +209,11 @@ impl Job<'_> {
     fn eval<B: Backend>(self, device: B::Device) -> Result<GoalsReport> {
         let c = self.cfg;
         let gen = GoalGenerator::<B>::load(&c.generator, &c.vae, device.clone())?;
+        // The data's tasks (the baselines need their training videos).
+        let data_tasks: Vec<TaskKind> = TaskKind::ALL
+            .into_iter()
+            .filter(|t| self.info.tasks.iter().any(|n| n == t.name()))
+            .collect();
         let settings = gen.resolved(&genreward_reward::GenSettings {
             steps: c.steps,
             guidance: c.guidance,
@@ -181,11 +223,10 @@ impl Job<'_> {
         let test = match self.test {
             Some(t) => t,
             None => {
-                self.bar
-                    .set_length((TaskKind::ALL.len() * c.per_task) as u64);
+                self.bar.set_length((data_tasks.len() * c.per_task) as u64);
                 self.bar.set_message("expert goals");
                 let t = GoalSplit::from_experts(
-                    &TaskKind::ALL,
+                    &data_tasks,
                     GOAL_EVAL_SEED,
                     c.per_task,
                     self.info.camera,
@@ -215,13 +256,27 @@ impl Job<'_> {
                 .to_vec::<f32>()
                 .expect("f32 latents")
         };
-        let tasks: Vec<TaskKind> = TaskKind::ALL
+        let tasks: Vec<TaskKind> = data_tasks
             .into_iter()
             .filter(|&t| !rows_of(&test, t).is_empty())
             .collect();
+        // The reward figures' episodes are as long as the goal videos the data was made from.
+        let length = self.info.length;
+        let mut bench = match &c.rewards {
+            Some(fb) => Some(RewardBench::new(
+                fb,
+                &c.vae,
+                c.clip.as_deref(),
+                self.info.camera,
+                length,
+                c.device,
+            )?),
+            None => None,
+        };
         self.bar.set_length(tasks.len() as u64);
         let mut out = Vec::new();
         for task in tasks {
+            self.bar.set_message(task.name());
             let rows: Vec<usize> = rows_of(&test, task).into_iter().take(c.per_task).collect();
             let train_rows = rows_of(&self.train, task);
             if train_rows.is_empty() {
@@ -229,6 +284,7 @@ impl Job<'_> {
             }
             let truth: Vec<Vec<f32>> = rows.iter().map(|&i| test.latent(i).to_vec()).collect();
             let firsts: Vec<&[u8]> = rows.iter().map(|&i| test.first_frame(i)).collect();
+            let seeds: Vec<u32> = rows.iter().map(|&i| test.seeds[i]).collect();
             // The generator, 1 step and the default steps, timed with decoding.
             let mut methods: Vec<(String, Vec<Vec<f32>>, f64)> = Vec::new();
             for (name, k) in [
@@ -297,31 +353,64 @@ impl Job<'_> {
                     .collect(),
                 0.0,
             ));
+            // The episodes every method's goals are scored on, and the oracle's goals.
+            let mut rewards = match bench.as_mut() {
+                Some(b) => {
+                    b.set_task(task)?;
+                    let eps = b.episodes(task, &seeds, gen.encoder())?;
+                    let oracle: Vec<Goal> = seeds
+                        .iter()
+                        .map(|&s| b.expert_goal(task, s, gen.encoder()))
+                        .collect::<Result<_>>()?;
+                    let figs = b.figures(&eps, &oracle)?;
+                    Some((b, eps, figs))
+                }
+                None => None,
+            };
             let truth_frames = gen.decode(tensor(&truth));
-            let scores = methods
-                .into_iter()
-                .map(|(method, lats, secs)| {
-                    let frames = gen.decode(tensor(&lats));
-                    let latent_mse = lats
-                        .iter()
-                        .zip(&truth)
-                        .map(|(a, b)| latent_mse(a, b, shape))
-                        .sum::<f64>()
-                        / n as f64;
-                    let psnr_db = frames
-                        .iter()
-                        .zip(&truth_frames)
-                        .map(|(a, b)| psnr(a, b))
-                        .sum::<f64>()
-                        / n as f64;
-                    MethodScore {
-                        method,
-                        latent_mse,
-                        psnr_db,
-                        seconds_per_goal: secs,
+            let mut scores = Vec::new();
+            for (k, (method, lats, secs)) in methods.into_iter().enumerate() {
+                let frames = gen.decode(tensor(&lats));
+                let latent_mse = lats
+                    .iter()
+                    .zip(&truth)
+                    .map(|(a, b)| latent_mse(a, b, shape))
+                    .sum::<f64>()
+                    / n as f64;
+                let psnr_db = frames
+                    .iter()
+                    .zip(&truth_frames)
+                    .map(|(a, b)| psnr(a, b))
+                    .sum::<f64>()
+                    / n as f64;
+                let figs = match rewards.as_mut() {
+                    Some((b, eps, _)) => {
+                        let goals: Vec<Goal> = frames
+                            .iter()
+                            .map(|f| b.frames_goal(f, length, gen.encoder()))
+                            .collect::<Result<_>>()?;
+                        Some(b.figures(eps, &goals)?)
                     }
-                })
-                .collect();
+                    None => None,
+                };
+                scores.push(MethodScore {
+                    method,
+                    latent_mse: Some(latent_mse),
+                    psnr_db: Some(psnr_db),
+                    seconds_per_goal: secs,
+                    rewards: figs,
+                });
+                // The oracle after the generator's rows.
+                if k == 1 {
+                    scores.push(MethodScore {
+                        method: "expert, same seed (oracle)".into(),
+                        latent_mse: None,
+                        psnr_db: None,
+                        seconds_per_goal: 0.0,
+                        rewards: rewards.as_ref().map(|(_, _, f)| f.clone()),
+                    });
+                }
+            }
             out.push(TaskGoals {
                 task: task.name().into(),
                 seeds: n,
@@ -335,19 +424,26 @@ impl Job<'_> {
             .iter()
             .enumerate()
             .map(|(k, m)| {
-                let avg = |f: fn(&MethodScore) -> f64| {
-                    out.iter().map(|t| f(&t.methods[k])).sum::<f64>() / out.len() as f64
+                let col = |f: fn(&MethodScore) -> Option<f64>| {
+                    let v: Vec<f64> = out.iter().filter_map(|t| f(&t.methods[k])).collect();
+                    (!v.is_empty()).then(|| crate::mean(&v))
                 };
+                let figs: Vec<&RewardFigures> = out
+                    .iter()
+                    .filter_map(|t| t.methods[k].rewards.as_ref())
+                    .collect();
                 MethodScore {
                     method: m.method.clone(),
-                    latent_mse: avg(|m| m.latent_mse),
-                    psnr_db: avg(|m| m.psnr_db),
-                    seconds_per_goal: avg(|m| m.seconds_per_goal),
+                    latent_mse: col(|m| m.latent_mse),
+                    psnr_db: col(|m| m.psnr_db),
+                    seconds_per_goal: col(|m| Some(m.seconds_per_goal)).unwrap_or(0.0),
+                    rewards: RewardFigures::mean_of(&figs),
                 }
             })
             .collect();
         Ok(GoalsReport {
             split: c.split.clone(),
+            episode_length: if c.rewards.is_some() { length } else { 0 },
             steps,
             guidance,
             tasks: out,

@@ -6,7 +6,8 @@
 //! - [`fb`]: how well r_fb rises toward success and tells good behaviour from bad:
 //!   [`EvalFbConfig`] -> [`eval_fb`] -> [`FbReport`] (per task: [`FbTaskEval`]);
 //! - [`goals`]: how close generated goal videos come to the seed's own expert video, beside
-//!   the baselines: [`EvalGoalsConfig`] -> [`eval_goals`] -> [`GoalsReport`];
+//!   the baselines, and how well they serve as reward goals ([`RewardFigures`]):
+//!   [`EvalGoalsConfig`] -> [`eval_goals`] -> [`GoalsReport`];
 //! - [`agent`]: how a policy (built-in or a trained agent) does on unseen seeds, and what a
 //!   trained agent's model state knows of the scene (the probe, a ridge read-out):
 //!   [`EvalAgentConfig`] -> [`eval_agent`] -> [`AgentReport`] (with [`ClosestCm`],
@@ -22,10 +23,12 @@
 pub mod agent;
 mod error;
 pub mod fb;
+mod goal_rewards;
 pub mod goals;
 pub mod reward;
 
 pub use error::{EvalError, Result};
+pub use goal_rewards::RewardFigures;
 pub use goals::{eval_goals, EvalGoalsConfig, GoalsReport, MethodScore, TaskGoals};
 
 pub use agent::{

@@ -1,6 +1,6 @@
 //! The statistics every evaluation and report uses, in one place: the median and quantiles,
-//! the 95 % Wilson interval of a success rate, the AUC of one sample against another, and
-//! Spearman's rank correlation.
+//! the 95 % Wilson interval of a success rate, the AUC of one sample against another (and of
+//! an episode's own goal against the others), and Spearman's rank correlation.
 
 /// Median of `v` (0 for none).
 pub fn median(v: &[f64]) -> f64 {
@@ -57,6 +57,28 @@ pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     s / (pos.len() * neg.len()).max(1) as f64
 }
 
+/// Goal specificity of a square score matrix, `scores[i][j]` being episode `i` scored toward
+/// goal `j` (episode `i`'s own goal is `j == i`): for each episode, the share of the other goals
+/// its own goal outscores (ties counting half), averaged over the episodes. 1 when every
+/// episode prefers its own goal, 0.5 when the goals are interchangeable; 0.5 for fewer than two
+/// episodes. Rows are compared within themselves, so an episode that scores high toward every
+/// goal weighs no more than one that scores low.
+pub fn own_vs_other_auc(scores: &[Vec<f64>]) -> f64 {
+    let n = scores.len();
+    if n < 2 {
+        return 0.5;
+    }
+    let per_row: Vec<f64> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let others: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| row[j]).collect();
+            auc(&[row[i]], &others)
+        })
+        .collect();
+    per_row.iter().sum::<f64>() / n as f64
+}
+
 /// Ranks from 1, ties sharing their mean rank.
 fn ranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
@@ -101,6 +123,33 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Own-vs-other AUC on matrices whose answer is known: a dominant diagonal, identical goals,
+    /// an inverted diagonal, and one worked by hand (row 0 beats 1 of 2, row 1 ties 1 and beats
+    /// 1, row 2 beats 0 of 2: (0.5 + 0.75 + 0) / 3).
+    #[test]
+    fn own_vs_other_closed_forms() {
+        let eye: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                (0..4)
+                    .map(|j| if i == j { 1.0 } else { 0.2 * j as f64 })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(own_vs_other_auc(&eye), 1.0);
+        assert_eq!(own_vs_other_auc(&vec![vec![0.3; 5]; 5]), 0.5);
+        let inv: Vec<Vec<f64>> = (0..3)
+            .map(|i| (0..3).map(|j| if i == j { -1.0 } else { 0.0 }).collect())
+            .collect();
+        assert_eq!(own_vs_other_auc(&inv), 0.0);
+        let hand = vec![
+            vec![0.5, 0.9, 0.1],
+            vec![0.4, 0.4, 0.3],
+            vec![0.8, 0.7, 0.1],
+        ];
+        assert!((own_vs_other_auc(&hand) - 1.25 / 3.0).abs() < 1e-12);
+        assert_eq!(own_vs_other_auc(&[vec![1.0]]), 0.5);
+    }
 
     /// Wilson's interval against values computed by hand from its formula.
     #[test]
