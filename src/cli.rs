@@ -195,35 +195,17 @@ struct GoalArgs {
     /// .mp4, .gif, .npy, or a folder name (no extension) for PNG frames.
     #[arg(long)]
     out: PathBuf,
-    /// generated: the goal-video generator's video from the first frame and the task (no
-    /// expert runs); expert: the scripted expert solving the seed's scene (the oracle). The
-    /// default stays expert until the shipped generator meets its targets (see
-    /// assets/models/goalgen/README.md).
-    #[arg(long, default_value = "expert", value_parser = ["generated", "expert"])]
+    /// generated: the goal-video generator's video from the first frame and the task, as in
+    /// the paper (no expert runs); expert: the scripted expert solving the seed's scene (the
+    /// oracle, privileged: it needs an expert for the scene).
+    #[arg(long, default_value = "generated", value_parser = ["generated", "expert"])]
     source: String,
     /// Generate from this image (.png, or .npy uint8 [1, H, W, 3], at the generator's size)
     /// instead of the seed's reset frame.
     #[arg(long)]
     first_frame: Option<PathBuf>,
-    /// Samples drawn from the generator (one batch); --pick chooses the goal among them.
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
-    samples: usize,
-    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
-    /// decoded).
-    #[arg(long, default_value = "medoid")]
-    pick: genreward_reward::SamplePick,
-    /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    gen_seed: u64,
-    /// Euler steps of the sampler (default: the generator's own).
-    #[arg(long, allow_negative_numbers = true)]
-    steps: Option<usize>,
-    /// Classifier-free guidance weight (default: the generator's own).
-    #[arg(long, allow_negative_numbers = true)]
-    guidance: Option<f64>,
-    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
-    #[arg(long)]
-    generator: Option<PathBuf>,
+    #[command(flatten)]
+    gen: crate::common::GenArgs,
     /// The VAE the generator was trained with (default: the shipped assets/models/vae).
     #[arg(long)]
     vae: Option<PathBuf>,
@@ -305,13 +287,20 @@ struct ScoreArgs {
     /// A run folder recorded with camera observations (rollout --camera).
     #[arg(long)]
     run: PathBuf,
-    /// The goal video (.mp4, .gif, .npy, a folder of .png).
+    /// The goal video (.mp4, .gif, .npy, a folder of .png), or `generated`: each episode
+    /// against the goal generated from its own first frame, as in the paper (one batch, one
+    /// goal per distinct seed; a file named generated is ./generated).
     #[arg(long)]
     goal: PathBuf,
     /// Where to write one JSON line per step: episode, step, r_env (as paid), r_video, r_fb,
     /// reward.
     #[arg(long)]
     out: PathBuf,
+    /// With --goal generated: also save each episode's goal video here, as goal_NNN.mp4.
+    #[arg(long)]
+    save_goals: Option<PathBuf>,
+    #[command(flatten)]
+    gen: crate::common::GenArgs,
     /// Pay r_env (the recorded dense reward) only every K steps (the paper uses 64); 0 = every
     /// step. Default: as the run was recorded.
     #[arg(long, allow_negative_numbers = true)]
@@ -679,12 +668,7 @@ fn goal(a: GoalArgs) -> Result<()> {
         };
         return print_json(&write_expert_goal(&g, &a.out)?);
     }
-    if a.samples == 0 {
-        bail!("--samples must be at least 1");
-    }
-    if a.steps == Some(0) {
-        bail!("--steps must be at least 1");
-    }
+    let settings = a.gen.settings()?;
     if a.length < 2 {
         bail!("--length must be at least 2 for a generated goal");
     }
@@ -696,17 +680,9 @@ fn goal(a: GoalArgs) -> Result<()> {
         },
         view: ViewSpec::new(a.camera, a.size),
         length: a.length,
-        generator: a
-            .generator
-            .unwrap_or_else(genreward_reward::default_goalgen_dir),
+        generator: a.gen.dir(),
         vae: a.vae.unwrap_or_else(genreward_reward::default_vae_dir),
-        settings: genreward_reward::GenSettings {
-            steps: a.steps,
-            guidance: a.guidance,
-            samples: a.samples,
-            pick: a.pick,
-            seed: a.gen_seed,
-        },
+        settings,
         device: a.device,
     };
     print_json(&genreward_episodes::write_generated_goal(&spec, &a.out)?)
@@ -779,7 +755,37 @@ fn score(a: ScoreArgs) -> Result<()> {
         );
     }
     let task: TaskKind = run.manifest.task.parse()?;
-    let loaded = Loaded::from_file(&a.goal, &a.reward.settings()?, task)?;
+    let settings = a.reward.settings()?;
+    if a.goal.as_os_str() == "generated" {
+        let goals = genreward_run::EpisodeGoals::load(
+            &a.gen.dir(),
+            &settings.vae_dir(),
+            &a.gen.settings()?,
+            settings.device,
+        )?;
+        let (lines, report, videos) =
+            genreward_run::score_run_generated(&run, &goals, &settings, a.sparse_every)?;
+        if let Some(dir) = &a.save_goals {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (ep, v) in report.episodes.iter().zip(&videos) {
+                let path = dir.join(format!("goal_{:03}.mp4", ep.episode));
+                genreward_record::save_frames(
+                    &path,
+                    v.video.width,
+                    v.video.height,
+                    genreward_sim::CONTROL_HZ,
+                    &v.video.frames,
+                )?;
+            }
+        }
+        write_lines(&a.out, &lines)?;
+        return print_json(&report);
+    }
+    if a.save_goals.is_some() {
+        bail!("--save-goals needs --goal generated");
+    }
+    let loaded = Loaded::from_file(&a.goal, &settings, task)?;
     warn_fb_note(&loaded.terms);
     // Everything is computed before the output file is opened: a failure leaves nothing half
     // written.

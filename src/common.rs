@@ -132,6 +132,59 @@ impl RewardArgs {
     }
 }
 
+/// The goal-video generator's flags (`goal --source generated`, `score --goal generated`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenArgs {
+    /// Samples drawn from the generator (one batch); --pick chooses the goal among them.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub samples: usize,
+    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
+    /// decoded).
+    #[arg(long, default_value = "medoid")]
+    pub pick: genreward_reward::SamplePick,
+    /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub gen_seed: u64,
+    /// Euler steps of the generator's sampler (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Classifier-free guidance weight (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
+    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
+}
+
+impl GenArgs {
+    /// The library's settings, the flags checked (errors name the flag).
+    pub fn settings(&self) -> Result<genreward_reward::GenSettings> {
+        if self.samples == 0 {
+            bail!("--samples must be at least 1");
+        }
+        if self.steps == Some(0) {
+            bail!("--steps must be at least 1");
+        }
+        if let Some(g) = self.guidance.filter(|g| !g.is_finite()) {
+            bail!("--guidance must be a finite number (got {g})");
+        }
+        Ok(genreward_reward::GenSettings {
+            steps: self.steps,
+            guidance: self.guidance,
+            samples: self.samples,
+            pick: self.pick,
+            seed: self.gen_seed,
+        })
+    }
+
+    /// The generator's folder.
+    pub fn dir(&self) -> PathBuf {
+        self.generator
+            .clone()
+            .unwrap_or_else(genreward_reward::default_goalgen_dir)
+    }
+}
+
 /// Prints the note a load left (r_fb left out, and why) as a warning line.
 pub fn warn_fb_note(terms: &genreward_reward::GenRewardTerms) {
     if let Some(note) = &terms.fb_note {

@@ -124,9 +124,9 @@ pub struct EvalGoalsArgs {
     /// The VAE it was trained with (default: the shipped assets/models/vae).
     #[arg(long)]
     vae: Option<PathBuf>,
-    /// Euler steps (default: the generator's own).
-    #[arg(long)]
-    steps: Option<usize>,
+    /// Euler steps of the second generated row (the first is 1 step, the default of `goal`).
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
+    steps: usize,
     /// Classifier-free guidance weight (default: the generator's own).
     #[arg(long, allow_negative_numbers = true)]
     guidance: Option<f64>,
@@ -146,7 +146,7 @@ pub struct EvalGoalsArgs {
 }
 
 pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
-    if a.episodes == 0 || a.steps == Some(0) {
+    if a.episodes == 0 || a.steps == 0 {
         bail!("--episodes and --steps must be at least 1");
     }
     let cfg = genreward_eval::EvalGoalsConfig {
@@ -157,7 +157,7 @@ pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
             .generator
             .unwrap_or_else(genreward_reward::default_goalgen_dir),
         vae: a.vae.unwrap_or_else(genreward_reward::default_vae_dir),
-        steps: a.steps,
+        steps: Some(a.steps),
         guidance: a.guidance,
         gen_seed: a.gen_seed,
         device: a.device,

@@ -180,8 +180,8 @@ pub struct TrainGoalGenArgs {
     /// Attention heads.
     #[arg(long, default_value_t = 6)]
     heads: usize,
-    /// Euler steps of the validation samples and samples.mp4.
-    #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GEN_STEPS)]
+    /// Euler steps of the validation samples beside the 1-step ones, and of samples.mp4.
+    #[arg(long, default_value_t = 10)]
     sample_steps: usize,
     /// Classifier-free guidance weight of the validation samples and samples.mp4.
     #[arg(long, default_value_t = genreward_reward::generate::DEFAULT_GUIDANCE)]

@@ -202,3 +202,89 @@ fn a_users_first_frame_generates_as_the_seed_does_and_bad_input_is_refused() {
     gen_refused("reach", &["--generator", s(&pngs)], "pngs", &out);
     gen_refused("lift", &[], "unknown task 'lift'", &out);
 }
+
+/// `score --goal generated` gives each episode the goal generated from its own first frame:
+/// each episode scores exactly as against the goal `goal --source generated` makes for its seed
+/// (saved losslessly, the same length), the report records how they were generated, and the
+/// goals saved with --save-goals are one per episode. --save-goals without it is refused.
+#[test]
+fn score_generated_gives_each_episode_its_own_goal() {
+    let d = tempfile::tempdir().unwrap();
+    let path = |n: &str| d.path().join(n);
+    let run = path("run");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--episodes",
+        "2",
+        "--seed",
+        "30010",
+        "--max-steps",
+        "256",
+        "--camera",
+        "corner2",
+        "--out",
+        s(&run),
+    ]));
+    let score = |goal: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec!["score", "--run", s(&run), "--goal", goal, "--out", s(out)];
+        args.extend_from_slice(extra);
+        let o = genreward(&args);
+        ok(&o);
+        last_json(&o)
+    };
+    let goals = path("goals");
+    let all = score(
+        "generated",
+        &path("all.jsonl"),
+        &["--save-goals", s(&goals)],
+    );
+    let g = &all["goal"]["generated"];
+    assert_eq!(g["length"], 256, "{all}");
+    assert_eq!(
+        (g["samples"].as_u64(), g["gen_seed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(all["goal"]["path"], "generated");
+    let eps = all["episodes"].as_array().unwrap();
+    assert_eq!(eps.len(), 2);
+    for (k, ep) in eps.iter().enumerate() {
+        assert!(goals.join(format!("goal_{k:03}.mp4")).is_file());
+        assert!(ep["goal"]["goal_frame"].as_u64().unwrap() < 16, "{ep}");
+        let own = path(&format!("own{k}.npy"));
+        let seed = format!("{}", 30010 + k);
+        ok(&generated(
+            "push",
+            &["--seed", &seed, "--length", "256"],
+            &own,
+        ));
+        let alone = score(s(&own), &path("alone.jsonl"), &[]);
+        let a = &alone["episodes"][k];
+        for key in ["final_r_video", "mean_r_fb"] {
+            let (x, y) = (ep[key].as_f64().unwrap(), a[key].as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                "episode {k} {key}: {x} vs {y}"
+            );
+        }
+    }
+    // The two episodes' scenes differ, so their goals do.
+    assert_ne!(eps[0]["final_r_video"], eps[1]["final_r_video"]);
+    let out = path("never.jsonl");
+    refused(
+        &[
+            "score",
+            "--run",
+            s(&run),
+            "--goal",
+            s(&path("own0.npy")),
+            "--out",
+            s(&out),
+            "--save-goals",
+            s(&goals),
+        ],
+        "--save-goals needs --goal generated",
+        &out,
+    );
+}

@@ -294,7 +294,7 @@ impl Job<'_> {
                 let t0 = std::time::Instant::now();
                 let first = gen.first_latents(&firsts)?;
                 let lat =
-                    gen.sample_latents(first, &vec![task; rows.len()], c.gen_seed, k, guidance);
+                    gen.sample_latents(first, &vec![task; rows.len()], c.gen_seed, 1, k, guidance);
                 let flat = to_vec(lat.clone());
                 let _ = gen.decode(lat);
                 let secs = t0.elapsed().as_secs_f64() / rows.len() as f64;

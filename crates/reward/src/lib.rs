@@ -29,7 +29,8 @@ pub mod video;
 
 pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
 pub use generate::{
-    default_goalgen_dir, stretch_to_length, GenSettings, GeneratedGoal, GoalGenerator, SamplePick,
+    default_goalgen_dir, stretch_to_length, GenSettings, GeneratedGoal, GoalGenerator,
+    LoadedGenerator, SamplePick,
 };
 pub use goal::GoalVideo;
 pub use goal_frame::{GoalFrameChoice, GoalFramePicker};

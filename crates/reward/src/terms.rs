@@ -54,6 +54,10 @@ pub struct GenRewardTerms {
     pub fb_note: Option<String>,
     pub goal: GoalVideo,
     pub goal_frame: GoalFrameChoice,
+    /// Picks the goal frame of the next goal ([`GenRewardTerms::retarget`]).
+    picker: GoalFramePicker,
+    /// The user's goal frame, kept for every goal.
+    user_frame: Option<usize>,
 }
 
 /// Loads `r_video` and `r_fb` toward the goal video in `goal` (any readable video).
@@ -117,5 +121,23 @@ pub fn load_genreward_video(
         fb_note,
         goal,
         goal_frame,
+        picker,
+        user_frame: spec.goal_frame,
     })
+}
+
+impl GenRewardTerms {
+    /// Aims every term at another goal video (one episode's own, generated from its first
+    /// frame): r_video's goal latent, the goal frame picked again as at loading (the same CLIP
+    /// sentence or fallback, the same override), and r_fb's goal. The models stay loaded.
+    pub fn retarget(&mut self, goal: GoalVideo) -> Result<(), RewardError> {
+        let goal_frame = self.picker.pick(&goal, self.user_frame)?;
+        self.video.set_goal(&goal)?;
+        if let Some(fb) = &mut self.fb {
+            fb.set_goal(&goal.window[goal_frame.frame])?;
+        }
+        self.goal = goal;
+        self.goal_frame = goal_frame;
+        Ok(())
+    }
 }

@@ -1,10 +1,11 @@
 //! GenReward's terms toward a goal, loaded together with what a run's manifest says about them
 //! ([`GoalInfo`]), and the models of a recorded run loaded again from its manifest.
 
-use crate::{GoalFrameInfo, GoalInfo};
+use crate::{GeneratedInfo, GoalFrameInfo, GoalInfo};
 use genreward_models::DeviceKind;
 use genreward_reward::{
-    load_terms, load_terms_video, FbChoice, GenRewardTerms, GoalVideo, RewardError, RewardSettings,
+    load_terms, load_terms_video, FbChoice, GenRewardTerms, GenSettings, GoalVideo,
+    LoadedGenerator, RewardError, RewardSettings,
 };
 use genreward_sim::TaskKind;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,48 @@ pub fn goal_info(path: String, settings: &RewardSettings, terms: &GenRewardTerms
             method: terms.goal_frame.method.clone(),
         }),
         goal_features: terms.fb.as_ref().map(|f| f.goal_features()),
+        generated: None,
+    }
+}
+
+/// Each episode's goal generated from its own first frame, as in the paper (`--goal
+/// generated`): a loaded generator and its settings (checkpoint defaults filled in).
+pub struct EpisodeGoals {
+    pub generator: LoadedGenerator,
+    pub dir: PathBuf,
+    pub settings: GenSettings,
+}
+
+impl EpisodeGoals {
+    /// Loads the generator in `dir` with the VAE it was trained on.
+    pub fn load(
+        dir: &Path,
+        vae: &Path,
+        settings: &GenSettings,
+        device: DeviceKind,
+    ) -> Result<EpisodeGoals, RewardError> {
+        settings.check()?;
+        let generator = LoadedGenerator::load(dir, vae, device)?;
+        let settings = generator.resolved(settings);
+        Ok(EpisodeGoals {
+            generator,
+            dir: dir.to_path_buf(),
+            settings,
+        })
+    }
+
+    /// What the manifest records, for goal videos of `length` frames.
+    pub fn info(&self, length: usize) -> GeneratedInfo {
+        let s = &self.settings;
+        GeneratedInfo {
+            generator: self.dir.display().to_string(),
+            steps: s.steps.unwrap_or_default(),
+            guidance: s.guidance.unwrap_or_default(),
+            samples: s.samples,
+            pick: s.pick,
+            gen_seed: s.seed,
+            length,
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! - [`rollout`]: [`record_rollout`], episodes of any actor recorded into a run folder, the
 //!   manifest written first and kept up to date, so a crash leaves a folder the reader opens;
 //! - [`goal`]: GenReward's terms toward a goal together with what the manifest says of them;
-//! - [`score`]: [`score_run`], a recorded run rescored against a goal video;
+//! - [`score`]: [`score_run`], a recorded run rescored against a goal video, or
+//!   [`score_run_generated`], each episode against the goal generated from its first frame;
 //! - this file: [`RunManifest`] and [`RunDir`], the reader.
 //!
 //! `genreward rollout --out DIR` writes:
@@ -21,9 +22,11 @@ pub mod rollout;
 pub mod score;
 pub mod writer;
 
-pub use goal::{goal_info, load_recorded, Loaded};
+pub use goal::{goal_info, load_recorded, EpisodeGoals, Loaded};
 pub use rollout::{record_rollout, RolloutOutcome, RolloutSpec, VideoSpec};
-pub use score::{score_run, EpisodeScore, ScoreLine, ScoreReport};
+pub use score::{
+    score_run, score_run_generated, EpisodeGoal, EpisodeScore, ScoreLine, ScoreReport,
+};
 pub use writer::{Recorder, VIDEO_FPS};
 
 use genreward_record::{load_video, RecordError, Video};
@@ -70,6 +73,25 @@ pub struct GoalInfo {
     /// weights and their fingerprint); absent when r_fb was off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal_features: Option<serde_json::Value>,
+    /// Set when every episode had its own goal, generated from its first frame (`path` is then
+    /// `"generated"`, and the other fields describe the first episode's goal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedInfo>,
+}
+
+/// How a run's per-episode goals were generated: enough to generate them again bit for bit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneratedInfo {
+    /// The generator's checkpoint folder.
+    pub generator: String,
+    pub steps: usize,
+    pub guidance: f64,
+    /// Samples per first frame, and how one was picked.
+    pub samples: usize,
+    pub pick: genreward_reward::SamplePick,
+    pub gen_seed: u64,
+    /// Frames of each goal video (the episode length); the 16 generated frames stretched.
+    pub length: usize,
 }
 
 /// The goal frame of a run: an index into the goal's 16 sampled frames, one score per sampled

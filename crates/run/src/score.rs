@@ -1,11 +1,13 @@
 //! A recorded run rescored against a goal video: r_env (as recorded, dense or every K steps),
 //! r_video on its observation frames, r_fb on its states and actions, and the mix, per step
-//! and per episode ([`score_run`]).
+//! and per episode ([`score_run`]); or each episode against its own goal, generated from its
+//! first frame ([`score_run_generated`]).
 
-use crate::goal::Loaded;
+use crate::goal::{EpisodeGoals, Loaded};
 use crate::{GoalInfo, RunDir, RunError};
 use genreward_reward::features::StateKind;
-use genreward_reward::{fb_inputs, mix, paid_env, MixWeights};
+use genreward_reward::{fb_inputs, mix, paid_env, GoalVideo, MixWeights, RewardSettings};
+use genreward_sim::TaskKind;
 use genreward_stats::median;
 
 /// One step's terms and reward.
@@ -38,6 +40,18 @@ pub struct EpisodeScore {
     pub return_video: f64,
     pub return_fb: f64,
     pub episode_return: f64,
+    /// The episode's own goal, when each episode had one (generated from its first frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<EpisodeGoal>,
+}
+
+/// What an episode's own goal was.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EpisodeGoal {
+    /// The goal frame r_fb aimed at (0-15 of the goal's sampled frames).
+    pub goal_frame: usize,
+    /// The sample picked among the generator's (`None` for their mean).
+    pub picked: Option<usize>,
 }
 
 /// The whole run's scores.
@@ -61,12 +75,92 @@ pub fn score_run(
     loaded: Loaded,
     sparse_every: Option<usize>,
 ) -> Result<(Vec<ScoreLine>, ScoreReport), RunError> {
+    check_observations(run)?;
+    score_episodes(run, loaded, sparse_every, None)
+}
+
+/// Scores every finished episode of `run` against its own goal, generated from the episode's
+/// first observation frame as the paper does (all in one batch, one goal per distinct seed, so
+/// episodes of one scene share it); `settings` are the reward's, as for [`score_run`]. Returns
+/// the lines, the report (each episode's goal frame and picked sample in it) and each
+/// episode's goal video, in episode order.
+pub fn score_run_generated(
+    run: &RunDir,
+    goals: &EpisodeGoals,
+    settings: &RewardSettings,
+    sparse_every: Option<usize>,
+) -> Result<(Vec<ScoreLine>, ScoreReport, Vec<GoalVideo>), RunError> {
+    check_observations(run)?;
+    let task: TaskKind = run
+        .manifest
+        .task
+        .parse()
+        .map_err(|e: genreward_sim::UnknownTask| RunError::Invalid(e.to_string()))?;
+    let episodes = &run.manifest.episodes;
+    if episodes.is_empty() {
+        return Err(RunError::Invalid(format!(
+            "run '{}' has no finished episode to score",
+            run.path.display()
+        )));
+    }
+    let (mut seeds, mut firsts, mut size) = (Vec::new(), Vec::new(), (0, 0));
+    for ep in episodes {
+        if !seeds.contains(&ep.seed) {
+            let v = run.episode_frames(ep.episode)?;
+            let Some(first) = v.frames.into_iter().next() else {
+                return Err(RunError::Invalid(format!(
+                    "episode {} has no observation frame",
+                    ep.episode
+                )));
+            };
+            seeds.push(ep.seed);
+            firsts.push(first);
+            size = (v.width, v.height);
+        }
+    }
+    let refs: Vec<&[u8]> = firsts.iter().map(Vec::as_slice).collect();
+    let length = run.manifest.config.max_steps;
+    let made = goals
+        .generator
+        .goal_videos(&refs, size, task, &goals.settings, length)?;
+    let per_episode: Vec<(GoalVideo, Option<usize>)> = episodes
+        .iter()
+        .map(|ep| {
+            let k = seeds
+                .iter()
+                .position(|&s| s == ep.seed)
+                .expect("every seed");
+            (made[k].0.clone(), made[k].1.picked)
+        })
+        .collect();
+    let mut loaded = Loaded::from_video(per_episode[0].0.clone(), "generated", settings, task)?;
+    loaded.info.generated = Some(goals.info(length));
+    let (lines, report) = score_episodes(run, loaded, sparse_every, Some(&per_episode))?;
+    Ok((
+        lines,
+        report,
+        per_episode.into_iter().map(|g| g.0).collect(),
+    ))
+}
+
+fn check_observations(run: &RunDir) -> Result<(), RunError> {
     if run.manifest.observations.is_none() {
         return Err(RunError::NotARun {
             path: run.path.clone(),
             reason: "it has no camera observations (record it with rollout --camera)".into(),
         });
     }
+    Ok(())
+}
+
+/// Scores the episodes, re-aiming the terms at `goals[k]` (a goal video and its picked sample)
+/// before episode `k` when given.
+fn score_episodes(
+    run: &RunDir,
+    loaded: Loaded,
+    sparse_every: Option<usize>,
+    goals: Option<&[(GoalVideo, Option<usize>)]>,
+) -> Result<(Vec<ScoreLine>, ScoreReport), RunError> {
     let k = sparse_every.or(run.manifest.config.sparse_every);
     let steps = run.steps()?;
     let Loaded { mut terms, info } = loaded;
@@ -79,7 +173,17 @@ pub fn score_run(
     let mut summaries = Vec::new();
     let mut ms = Vec::new();
     let mut fb_ms = Vec::new();
-    for ep in &run.manifest.episodes {
+    for (e, ep) in run.manifest.episodes.iter().enumerate() {
+        let own_goal = match goals {
+            Some(g) => {
+                terms.retarget(g[e].0.clone())?;
+                Some(EpisodeGoal {
+                    goal_frame: terms.goal_frame.frame,
+                    picked: g[e].1,
+                })
+            }
+            None => None,
+        };
         let recs: Vec<_> = steps.iter().filter(|r| r.episode == ep.episode).collect();
         let frames = run.episode_frames(ep.episode)?;
         if frames.len() < recs.len() {
@@ -159,6 +263,7 @@ pub fn score_run(
             return_video: weights.alpha * r_video.iter().sum::<f64>(),
             return_fb: weights.beta * fb_vals.iter().sum::<f64>(),
             episode_return: total.iter().sum(),
+            goal: own_goal,
         });
     }
     let report = ScoreReport {
