@@ -10,8 +10,8 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `genreward goal --source generated --task TASK` with `extra` flags, writing `out`.
-fn generated(task: &str, extra: &[&str], out: &Path) -> Output {
+/// The arguments of `genreward goal --source generated --task TASK --out OUT` plus `extra`.
+fn gen_args<'a>(task: &'a str, extra: &[&'a str], out: &'a Path) -> Vec<&'a str> {
     let mut args = vec![
         "goal",
         "--source",
@@ -22,22 +22,17 @@ fn generated(task: &str, extra: &[&str], out: &Path) -> Output {
         s(out),
     ];
     args.extend_from_slice(extra);
-    genreward(&args)
+    args
+}
+
+/// `genreward goal --source generated --task TASK` with `extra` flags, writing `out`.
+fn generated(task: &str, extra: &[&str], out: &Path) -> Output {
+    genreward(&gen_args(task, extra, out))
 }
 
 /// `generated`, which must fail with one `error:` line containing `want` and write nothing.
 fn gen_refused(task: &str, extra: &[&str], want: &str, out: &Path) {
-    let mut args = vec![
-        "goal",
-        "--source",
-        "generated",
-        "--task",
-        task,
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    refused(&args, want, out);
+    refused(&gen_args(task, extra, out), want, out);
 }
 
 /// Runs `args`, which must fail with one `error:` line containing `want`, and leave `out`
