@@ -13,7 +13,9 @@ use genreward_models::DeviceKind;
 use genreward_record::VideoFormat;
 use genreward_render::{render_envs, CameraName, Renderer, Size, ViewSpec};
 use genreward_reward::field::FieldSubject;
-use genreward_run::{record_rollout, score_run, Loaded, RolloutSpec, RunDir, VideoSpec};
+use genreward_run::{
+    record_rollout, score_run, Loaded, RolloutGoal, RolloutSpec, RunDir, VideoSpec,
+};
 use genreward_sim::fixture::parity_dir;
 use genreward_sim::{
     Env, PhysicsConfig, Policy, PolicyKind, RolloutConfig, TaskKind, TaskList, VecEnv,
@@ -148,13 +150,17 @@ struct RolloutArgs {
     /// Print step, reward and success on the video frames (and r_video with --goal).
     #[arg(long)]
     overlay: bool,
-    /// Score the run live against this goal video (.mp4, .gif, .npy, a folder of .png):
-    /// r_env, r_video and r_fb go into steps.jsonl and reward becomes
-    /// r_env + alpha * r_video + beta * r_fb. Renders the observation camera (--camera,
-    /// default corner2 at the VAE's size) and saves it; an agent:DIR still acts on its own
-    /// camera's frames.
+    /// Score the run live against this goal video (.mp4, .gif, .npy, a folder of .png), or
+    /// `generated`: each episode against its own goal, generated from its first observation
+    /// frame before the first action (as in the paper; saved as goal_NNN.npy). r_env, r_video
+    /// and r_fb go into steps.jsonl and reward becomes r_env + alpha * r_video + beta * r_fb.
+    /// Renders the observation camera (--camera, default corner2 at the VAE's size) and saves
+    /// it; an agent:DIR still acts on its own camera's frames.
     #[arg(long)]
     goal: Option<PathBuf>,
+    /// With --goal generated: how the goals are generated.
+    #[command(flatten)]
+    gen: crate::common::GenArgs,
     #[command(flatten)]
     reward: RewardArgs,
 }
@@ -474,14 +480,28 @@ fn rollout(a: RolloutArgs) -> Result<()> {
         (None, Some(_)) => Some(ViewSpec::new(CameraName::Corner2, a.size)),
         (None, None) => actor_view,
     };
+    let generated = a
+        .goal
+        .as_ref()
+        .is_some_and(|g| g.as_os_str() == "generated");
     let goal = match &a.goal {
         Some(path) => {
             let mut settings = a.reward.settings()?;
             // A live agent gives its model state to an FB trained on it.
             settings.live_agent = agent.is_some();
-            let loaded = Loaded::from_file(path, &settings, task)?;
-            warn_fb_note(&loaded.terms);
-            Some(loaded)
+            if generated {
+                let goals = genreward_run::EpisodeGoals::load(
+                    &a.gen.dir(),
+                    &settings.vae_dir(),
+                    &a.gen.settings()?,
+                    settings.device,
+                )?;
+                Some(RolloutGoal::Generated { goals, settings })
+            } else {
+                let loaded = Loaded::from_file(path, &settings, task)?;
+                warn_fb_note(&loaded.terms);
+                Some(RolloutGoal::Fixed(loaded))
+            }
         }
         None => None,
     };

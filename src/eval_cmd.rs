@@ -132,6 +132,13 @@ pub struct EvalGoalsArgs {
     guidance: Option<f64>,
     #[arg(long, default_value_t = 0)]
     gen_seed: u64,
+    /// With more than 1, a third generated row: that many 1-step samples per first frame, the
+    /// goal chosen by --pick (as `goal --samples K --pick P` makes it).
+    #[arg(long, default_value_t = 1)]
+    samples: usize,
+    /// medoid, first or mean (the mean latent, decoded): the third row's choice.
+    #[arg(long, default_value = "mean")]
+    pick: genreward_reward::SamplePick,
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
     /// FB checkpoint for the r_fb figures (default: the shipped assets/models/fb).
@@ -146,8 +153,8 @@ pub struct EvalGoalsArgs {
 }
 
 pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
-    if a.episodes == 0 || a.steps == 0 {
-        bail!("--episodes and --steps must be at least 1");
+    if a.episodes == 0 || a.steps == 0 || a.samples == 0 {
+        bail!("--episodes, --steps and --samples must be at least 1");
     }
     let cfg = genreward_eval::EvalGoalsConfig {
         data: a.data,
@@ -160,6 +167,8 @@ pub fn eval_goals(a: EvalGoalsArgs) -> Result<()> {
         steps: Some(a.steps),
         guidance: a.guidance,
         gen_seed: a.gen_seed,
+        samples: a.samples,
+        pick: a.pick,
         device: a.device,
         rewards: (!a.no_rewards).then(|| a.fb.unwrap_or_else(genreward_reward::default_fb_dir)),
         clip: a.clip,

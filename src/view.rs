@@ -167,8 +167,13 @@ pub fn view(a: ViewArgs) -> Result<()> {
             Some(l)
         }
         // A replay re-aims r_fb with the models it was scored with, where they still load.
-        (None, Some(info)) => match genreward_run::load_recorded(info, task, settings.device) {
-            Ok(l) => Some(l),
+        (None, Some(_)) => match run
+            .as_ref()
+            .map(|r| genreward_run::load_recorded(r, a.episode, settings.device))
+            .transpose()
+            .map(Option::flatten)
+        {
+            Ok(l) => l,
             Err(e) => {
                 eprintln!(
                     "warning: the run's goal models do not load ({e}); showing its recorded terms without the goal strip"

@@ -422,6 +422,43 @@ fn a_recorded_run_replays_and_dropped_goals_load_or_explain() {
         (j["return"].as_f64().unwrap() - recorded).abs() > 1e-3,
         "{j}"
     );
+
+    // A run whose every episode had its own generated goal replays toward the episode's own.
+    let gen_run = d.join("generated");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--seed",
+        "7",
+        "--episodes",
+        "2",
+        "--max-steps",
+        "140",
+        "--goal",
+        "generated",
+        "--out",
+        gen_run.to_str().unwrap(),
+    ]));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gen_run.join("manifest.json")).unwrap())
+            .unwrap();
+    let paid = manifest["episodes"][1]["episode_return"].as_f64().unwrap();
+    let o = view(&[
+        "--run",
+        gen_run.to_str().unwrap(),
+        "--episode",
+        "1",
+        "--frames",
+        "8",
+    ]);
+    let j = last_json(&o);
+    assert!(j["goal"].as_str().unwrap().ends_with("goal_001.npy"), "{j}");
+    let ret = j["return"].as_f64().unwrap();
+    assert!(
+        (ret - paid).abs() < 1e-6 * paid.abs().max(1.0),
+        "{ret} vs {paid}"
+    );
 }
 
 /// `view --device wgpu`: Bevy, the agent-view renderer and the models share one wgpu device

@@ -283,3 +283,100 @@ fn score_generated_gives_each_episode_its_own_goal() {
         &out,
     );
 }
+
+/// `rollout --goal generated` pays each episode live toward the goal generated from its own
+/// first observation frame: the goal it saves (goal_NNN.npy, listed in the manifest) is bit for
+/// bit the one `goal --source generated` makes for that seed, and the terms it paid equal
+/// `score --goal generated` on the same run, so a live run and its rescoring agree.
+#[test]
+fn rollout_generated_pays_each_episode_its_own_goal_live() {
+    let d = tempfile::tempdir().unwrap();
+    let path = |n: &str| d.path().join(n);
+    let run = path("run");
+    ok(&genreward(&[
+        "rollout",
+        "--task",
+        "push",
+        "--episodes",
+        "2",
+        "--seed",
+        "30020",
+        "--max-steps",
+        "256",
+        "--goal",
+        "generated",
+        "--out",
+        s(&run),
+    ]));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["goal"]["path"], "generated", "{manifest}");
+    assert_eq!(manifest["goal"]["generated"]["length"], 256);
+    let goals = manifest["episode_goals"].as_array().unwrap();
+    assert_eq!(goals.len(), 2, "{manifest}");
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for (k, g) in goals.iter().enumerate() {
+        let file = format!("goal_{k:03}.npy");
+        assert_eq!(
+            (g["episode"].as_u64(), g["file"].as_str()),
+            (Some(k as u64), Some(file.as_str()))
+        );
+        assert!(files.contains(&file.as_str()), "{files:?}");
+        let own = path(&format!("own{k}.npy"));
+        let seed = format!("{}", 30020 + k);
+        ok(&generated(
+            "push",
+            &["--seed", &seed, "--length", "256"],
+            &own,
+        ));
+        assert!(
+            std::fs::read(run.join(&file)).unwrap() == std::fs::read(&own).unwrap(),
+            "episode {k}'s live goal differs from goal's for seed {seed}"
+        );
+    }
+    // The live terms, per episode: r_video at its last paid step and r_fb's mean.
+    let steps = std::fs::read_to_string(run.join("steps.jsonl")).unwrap();
+    let mut live = [(0.0, 0.0, 0usize); 2];
+    for line in steps.lines() {
+        let j: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (e, t) = (j["episode"].as_u64().unwrap() as usize, &j["terms"]);
+        if (j["step"].as_u64().unwrap() + 1) % 128 == 0 {
+            live[e].0 = t["r_video"].as_f64().unwrap();
+        }
+        live[e].1 += t["r_fb"].as_f64().unwrap();
+        live[e].2 += 1;
+    }
+    let o = genreward(&[
+        "score",
+        "--run",
+        s(&run),
+        "--goal",
+        "generated",
+        "--out",
+        s(&path("rescored.jsonl")),
+    ]);
+    ok(&o);
+    let report = last_json(&o);
+    for (k, ep) in report["episodes"].as_array().unwrap().iter().enumerate() {
+        let (v, fb, n) = live[k];
+        let (sv, sfb) = (
+            ep["final_r_video"].as_f64().unwrap(),
+            ep["mean_r_fb"].as_f64().unwrap(),
+        );
+        assert!(
+            (v - sv).abs() < 1e-5,
+            "episode {k} r_video live {v} vs scored {sv}"
+        );
+        let mean = fb / n as f64;
+        assert!(
+            (mean - sfb).abs() <= 1e-4 * sfb.abs().max(1.0),
+            "episode {k} r_fb live {mean} vs scored {sfb}"
+        );
+        assert_eq!(ep["goal"]["goal_frame"], goals[k]["goal_frame"]);
+    }
+}

@@ -46,6 +46,10 @@ pub struct EvalGoalsConfig {
     pub steps: Option<usize>,
     pub guidance: Option<f64>,
     pub gen_seed: u64,
+    /// With more than one, a third generated row: that many 1-step samples per first frame,
+    /// one goal chosen by `pick` (as `goal --samples K --pick P` makes it).
+    pub samples: usize,
+    pub pick: genreward_reward::SamplePick,
     pub device: DeviceKind,
     /// Also score every method's goals as reward goals ([`RewardFigures`]) with the FB
     /// checkpoint `fb` (its goal features from `vae`); `None`: the latent figures only.
@@ -300,6 +304,26 @@ impl Job<'_> {
                 let secs = t0.elapsed().as_secs_f64() / rows.len() as f64;
                 methods.push((name, flat.chunks(len).map(<[f32]>::to_vec).collect(), secs));
             }
+            if c.samples > 1 {
+                let t0 = std::time::Instant::now();
+                let goals = gen.generate(
+                    &firsts,
+                    &vec![task; rows.len()],
+                    &genreward_reward::GenSettings {
+                        steps: Some(1),
+                        guidance: Some(guidance),
+                        samples: c.samples,
+                        pick: c.pick,
+                        seed: c.gen_seed,
+                    },
+                )?;
+                let secs = t0.elapsed().as_secs_f64() / rows.len() as f64;
+                methods.push((
+                    format!("generated, 1 step, {} of {}", c.pick, c.samples),
+                    goals.into_iter().map(|g| g.latent).collect(),
+                    secs,
+                ));
+            }
             let n = rows.len();
             methods.push((
                 "expert, another seed".into(),
@@ -369,6 +393,7 @@ impl Job<'_> {
             };
             let truth_frames = gen.decode(tensor(&truth));
             let mut scores = Vec::new();
+            let generated_rows = if c.samples > 1 { 3 } else { 2 };
             for (k, (method, lats, secs)) in methods.into_iter().enumerate() {
                 let frames = gen.decode(tensor(&lats));
                 let latent_mse = lats
@@ -401,7 +426,7 @@ impl Job<'_> {
                     rewards: figs,
                 });
                 // The oracle after the generator's rows.
-                if k == 1 {
+                if k + 1 == generated_rows {
                     scores.push(MethodScore {
                         method: "expert, same seed (oracle)".into(),
                         latent_mse: None,

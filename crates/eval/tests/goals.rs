@@ -43,6 +43,8 @@ fn reward_figures_hold_their_closed_forms() {
             steps: Some(2),
             guidance: None,
             gen_seed: 0,
+            samples: 2,
+            pick: genreward_reward::SamplePick::Mean,
             device: DeviceKind::Cpu,
             rewards: Some(default_fb_dir()),
             clip: None,
@@ -54,6 +56,17 @@ fn reward_figures_hold_their_closed_forms() {
     assert_eq!(report.tasks.len(), 1, "only the data's task");
     let t = &report.tasks[0];
     assert_eq!((t.task.as_str(), t.seeds), ("reach", 3));
+    let names: Vec<&str> = t.methods.iter().map(|m| m.method.as_str()).collect();
+    assert_eq!(
+        names[..4],
+        [
+            "generated, 1 step",
+            "generated, 2 steps",
+            "generated, 1 step, mean of 2",
+            "expert, same seed (oracle)"
+        ],
+        "the generator's rows, then the oracle"
+    );
     let row = |name: &str| {
         t.methods
             .iter()

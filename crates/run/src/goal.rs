@@ -1,7 +1,7 @@
 //! GenReward's terms toward a goal, loaded together with what a run's manifest says about them
 //! ([`GoalInfo`]), and the models of a recorded run loaded again from its manifest.
 
-use crate::{GeneratedInfo, GoalFrameInfo, GoalInfo};
+use crate::{GeneratedInfo, GoalFrameInfo, GoalInfo, RunDir, RunError};
 use genreward_models::DeviceKind;
 use genreward_reward::{
     load_terms, load_terms_video, FbChoice, GenRewardTerms, GenSettings, GoalVideo,
@@ -73,7 +73,21 @@ pub struct EpisodeGoals {
     pub generator: LoadedGenerator,
     pub dir: PathBuf,
     pub settings: GenSettings,
+    /// The last goals made one at a time ([`goal_for`](Self::goal_for)), by first frame.
+    cache: Vec<CachedGoal>,
 }
+
+/// A goal made by [`EpisodeGoals::goal_for`]: its first frame, length, video and pick.
+struct CachedGoal {
+    first: Vec<u8>,
+    length: usize,
+    goal: GoalVideo,
+    picked: Option<usize>,
+}
+
+/// How many goals [`EpisodeGoals::goal_for`] remembers: runs repeat a few scenes (episodes on one
+/// seed), while training meets a new scene every episode, so a few suffice.
+const GOAL_CACHE: usize = 8;
 
 impl EpisodeGoals {
     /// Loads the generator in `dir` with the VAE it was trained on.
@@ -90,7 +104,41 @@ impl EpisodeGoals {
             generator,
             dir: dir.to_path_buf(),
             settings,
+            cache: Vec::new(),
         })
+    }
+
+    /// The goal video of `length` frames generated for `task` from `first` (a `w x h` RGB
+    /// frame), and the sample picked; the same first frame and length give the cached goal (the
+    /// generator is deterministic in them, so this only saves time).
+    pub fn goal_for(
+        &mut self,
+        first: &[u8],
+        size: (u32, u32),
+        task: TaskKind,
+        length: usize,
+    ) -> Result<(GoalVideo, Option<usize>), RewardError> {
+        if let Some(c) = self
+            .cache
+            .iter()
+            .find(|c| c.length == length && c.first == first)
+        {
+            return Ok((c.goal.clone(), c.picked));
+        }
+        let (goal, made) = self
+            .generator
+            .goal_videos(&[first], size, task, &self.settings, length)?
+            .remove(0);
+        if self.cache.len() == GOAL_CACHE {
+            self.cache.remove(0);
+        }
+        self.cache.push(CachedGoal {
+            first: first.to_vec(),
+            length,
+            goal: goal.clone(),
+            picked: made.picked,
+        });
+        Ok((goal, made.picked))
     }
 
     /// What the manifest records, for goal videos of `length` frames.
@@ -137,17 +185,52 @@ impl GoalInfo {
 
 /// Loads the models a run was scored with, from its manifest's goal (the same goal video, VAE,
 /// FB checkpoint, interval, weights and goal frame, with the recorded goal-frame scores), so a
-/// replay can re-aim r_fb. The models run on `device` (the viewer's choice).
+/// replay of episode `episode` can re-aim r_fb: toward that episode's own goal when each had
+/// one (`--goal generated`). `Ok(None)` when the run has no goal. The models run on `device`
+/// (the viewer's choice).
 pub fn load_recorded(
-    info: &GoalInfo,
-    task: TaskKind,
+    run: &RunDir,
+    episode: usize,
     device: DeviceKind,
-) -> Result<Loaded, RewardError> {
-    let mut loaded = Loaded::from_file(Path::new(&info.path), &info.settings(device), task)?;
+) -> Result<Option<Loaded>, RunError> {
+    let Some(info) = &run.manifest.goal else {
+        return Ok(None);
+    };
+    let task: TaskKind = run
+        .manifest
+        .task
+        .parse()
+        .map_err(|e: genreward_sim::UnknownTask| RunError::Invalid(e.to_string()))?;
+    let mut settings = info.settings(device);
+    let (goal, own) = if info.generated.is_some() {
+        let own = run
+            .manifest
+            .episode_goals
+            .iter()
+            .find(|g| g.episode == episode)
+            .ok_or_else(|| {
+                RunError::Invalid(format!(
+                    "run '{}' records no goal of episode {episode}",
+                    run.path.display()
+                ))
+            })?;
+        settings.goal_frame = Some(own.goal_frame);
+        (run.path.join(&own.file), Some(own))
+    } else {
+        (PathBuf::from(&info.path), None)
+    };
+    let mut loaded = Loaded::from_file(&goal, &settings, task)?;
     if let Some(g) = &info.goal_frame {
-        loaded.terms.goal_frame.scores = g.scores.clone();
         loaded.terms.goal_frame.method = g.method.clone();
-        loaded.info.goal_frame = Some(g.clone());
+        if own.is_none() {
+            loaded.terms.goal_frame.scores = g.scores.clone();
+        }
     }
-    Ok(loaded)
+    loaded.info.goal_frame = Some(GoalFrameInfo {
+        frame: loaded.terms.goal_frame.frame,
+        scores: loaded.terms.goal_frame.scores.clone(),
+        method: loaded.terms.goal_frame.method.clone(),
+    });
+    loaded.info.generated = info.generated.clone();
+    Ok(Some(loaded))
 }

@@ -13,7 +13,9 @@
 //! - `DIR/steps.jsonl`: one [`StepRecord`] per line; named reward terms (`r_env`, `r_video`, ...)
 //!   go in its `terms` object;
 //! - `DIR/obs_NNN.npy`: episode `NNN`'s camera observations, uint8 `[T, H, W, 3]`, frame `t` the
-//!   state the policy saw at step `t`.
+//!   state the policy saw at step `t`;
+//! - `DIR/goal_NNN.npy`, with `--goal generated`: episode `NNN`'s own goal video, generated from
+//!   its first observation frame (the manifest's `episode_goals` say which and how).
 //!
 //! [`RunDir`] reads all of it back; every failure is one line naming the file.
 
@@ -23,7 +25,7 @@ pub mod score;
 pub mod writer;
 
 pub use goal::{goal_info, load_recorded, EpisodeGoals, Loaded};
-pub use rollout::{record_rollout, RolloutOutcome, RolloutSpec, VideoSpec};
+pub use rollout::{record_rollout, RolloutGoal, RolloutOutcome, RolloutSpec, VideoSpec};
 pub use score::{
     score_run, score_run_generated, EpisodeGoal, EpisodeScore, ScoreLine, ScoreReport,
 };
@@ -121,10 +123,26 @@ pub struct RunManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<serde_json::Value>,
     pub files: Vec<String>,
+    /// Each episode's own goal, when every episode had one (`goal.generated` is then set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub episode_goals: Vec<RecordedGoal>,
     /// The run was stopped with Ctrl-C; the files hold what ran.
     pub interrupted: bool,
     pub episodes: Vec<EpisodeSummary>,
     pub summary: RolloutSummary,
+}
+
+/// One episode's own goal in a run: its video file (the stretched goal the terms used,
+/// lossless) and what was chosen from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedGoal {
+    pub episode: usize,
+    /// The goal video, relative to the run folder (`goal_NNN.npy`).
+    pub file: String,
+    /// The goal frame r_fb aimed at (0-15 of the goal's sampled frames).
+    pub goal_frame: usize,
+    /// The sample picked among the generator's (`None` for their mean).
+    pub picked: Option<usize>,
 }
 
 /// Reading a run folder failed.
@@ -157,6 +175,11 @@ pub enum RunError {
 /// File name of episode `i`'s observations.
 pub fn obs_file(episode: usize) -> String {
     format!("obs_{episode:03}.npy")
+}
+
+/// File name of episode `i`'s own goal video.
+pub fn goal_file(episode: usize) -> String {
+    format!("goal_{episode:03}.npy")
 }
 
 /// An opened run folder.

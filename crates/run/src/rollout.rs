@@ -6,12 +6,13 @@
 //! manifest, every finished step in `steps.jsonl`, the frames in `obs_NNN.npy` and the video
 //! up to its last fragment.
 
-use crate::goal::Loaded;
+use crate::goal::{EpisodeGoals, Loaded};
 use crate::writer::{Recorder, VIDEO_FPS};
 use crate::{RunError, RunManifest, VideoInfo};
-use genreward_render::ViewSpec;
+use genreward_render::{render_specs, Renderer, ViewSpec};
+use genreward_reward::RewardSettings;
 use genreward_sim::rollout::run_episode;
-use genreward_sim::{Actor, RolloutConfig, RolloutSummary};
+use genreward_sim::{Actor, Env, RolloutConfig, RolloutSummary};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,11 +39,24 @@ pub struct RolloutSpec {
     pub actor_view: Option<ViewSpec>,
     pub video: Option<VideoSpec>,
     /// GenReward's terms toward a goal, paid live.
-    pub goal: Option<Loaded>,
+    pub goal: Option<RolloutGoal>,
     /// What acted, when it is a trained agent (the manifest's `agent`).
     pub agent: Option<serde_json::Value>,
     /// The command line that asked for the run (the manifest's `command`).
     pub command: Vec<String>,
+}
+
+/// The goal a run's terms aim at.
+pub enum RolloutGoal {
+    /// One goal for every episode.
+    Fixed(Loaded),
+    /// Each episode's own goal, generated from its first observation frame before its first
+    /// action (as the paper does), the terms loaded with `settings`; each is saved as
+    /// `goal_NNN.npy` and listed in the manifest's `episode_goals`.
+    Generated {
+        goals: EpisodeGoals,
+        settings: RewardSettings,
+    },
 }
 
 /// What a recorded run gives back besides its folder.
@@ -94,21 +108,39 @@ pub fn record_rollout(
         rec = rec.with_actor_view(view)?;
     }
     let mut goal_info = None;
-    if let Some(l) = goal {
-        let goal_frame = l
-            .terms
-            .goal
-            .window
-            .get(l.terms.goal_frame.frame)
-            .map(|f| (f.clone(), l.terms.goal.size));
-        rec = rec.with_terms(
-            l.terms.video,
-            l.terms.fb,
-            l.info.alpha,
-            l.info.beta,
-            goal_frame,
-        )?;
-        goal_info = Some(l.info);
+    match goal {
+        Some(RolloutGoal::Fixed(l)) => {
+            rec = rec.with_terms(l.terms, l.info.alpha, l.info.beta)?;
+            goal_info = Some(l.info);
+        }
+        Some(RolloutGoal::Generated {
+            mut goals,
+            settings,
+        }) => {
+            let Some(view) = observations else {
+                return Err(RunError::Invalid(
+                    "goals generated from the first frame need observation frames (an observation camera)"
+                        .into(),
+                ));
+            };
+            // The terms load toward episode 0's goal; every episode is re-aimed at its own
+            // when it starts (episode 0's then comes from the cache).
+            let env = Env::new(cfg.task, cfg.seed, cfg.physics);
+            let first = render_specs(&mut Renderer::new()?, env.world(), &[view])?.remove(0);
+            let (video, _) = goals.goal_for(
+                &first.rgb,
+                (first.width, first.height),
+                cfg.task,
+                cfg.max_steps,
+            )?;
+            let mut l = Loaded::from_video(video, "generated", &settings, cfg.task)?;
+            l.info.generated = Some(goals.info(cfg.max_steps));
+            rec = rec
+                .with_terms(l.terms, l.info.alpha, l.info.beta)?
+                .with_episode_goals(goals, cfg.task, cfg.max_steps)?;
+            goal_info = Some(l.info);
+        }
+        None => {}
     }
     let mut manifest = RunManifest {
         genreward_version: env!("CARGO_PKG_VERSION").into(),
@@ -127,6 +159,7 @@ pub fn record_rollout(
         goal: goal_info,
         agent,
         files: rec.files.clone(),
+        episode_goals: Vec::new(),
         interrupted: true,
         episodes: Vec::new(),
         summary: RolloutSummary::new(&cfg, &[]),
@@ -139,6 +172,8 @@ pub fn record_rollout(
         let summary = run_episode(&cfg, i, actor, &mut rec)?;
         rec.end_episode()?;
         manifest.episodes.push(summary);
+        manifest.episode_goals = rec.goals().to_vec();
+        manifest.files = rec.files.clone();
         manifest.summary = RolloutSummary::new(&cfg, &manifest.episodes);
         write_manifest(&out, &manifest)?;
         if stop.load(Ordering::SeqCst) {

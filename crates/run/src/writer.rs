@@ -10,11 +10,13 @@
 //! header, and the video is a fragmented MP4 that plays up to its last fragment.
 
 use crate::RunError;
+use crate::{goal_file, EpisodeGoals, RecordedGoal};
 use genreward_record::{overlay, NpyWriter, VideoWriter};
 use genreward_render::{render_specs, Frame, Renderer, ViewSpec};
 use genreward_reward::features::StateKind;
-use genreward_reward::{fb_inputs, mix_step, FrameTerm, MixWeights, StepTerm};
+use genreward_reward::{fb_inputs, mix_step, GenRewardTerms, MixWeights};
 use genreward_sim::rollout::{StepObserver, StepRecord};
+use genreward_sim::TaskKind;
 use genreward_sim::{Env, Pixels};
 use indicatif::ProgressBar;
 use std::fs::File;
@@ -53,6 +55,8 @@ pub struct Recorder {
     error: Option<RunError>,
     /// GenReward's terms, when the run has a goal.
     terms: Option<LiveTerms>,
+    /// The episode in progress.
+    episode: usize,
     /// Files written, relative to the run folder.
     pub files: Vec<String>,
 }
@@ -94,39 +98,64 @@ impl Recorder {
             stop,
             error: None,
             terms: None,
+            episode: 0,
             files: vec!["steps.jsonl".into()],
         })
     }
 
-    /// Adds GenReward's terms: `video` is computed on the observation frames (which the
-    /// recorder must render), `fb` on each step's observation and action. Each step's record
+    /// Adds GenReward's terms: `r_video` is computed on the observation frames (which the
+    /// recorder must render), `r_fb` on each step's observation and action. Each step's record
     /// gets `terms.r_env` (the environment's paid reward), `terms.r_video` (0 on steps it is not
     /// paid) and `terms.r_fb`, and `reward` becomes `r_env + alpha * r_video + beta * r_fb`.
-    pub fn with_terms(
-        mut self,
-        video: Box<dyn FrameTerm>,
-        fb: Option<Box<dyn StepTerm>>,
-        alpha: f64,
-        beta: f64,
-        goal_frame: Option<(Vec<u8>, u32)>,
-    ) -> Result<Recorder> {
+    pub fn with_terms(mut self, terms: GenRewardTerms, alpha: f64, beta: f64) -> Result<Recorder> {
         if self.obs.is_none() {
             return Err(RunError::Invalid(
                 "GenReward's terms need observation frames (an observation camera)".into(),
             ));
         }
         self.terms = Some(LiveTerms {
-            video,
-            fb,
+            terms,
             alpha,
             beta,
-            goal_frame,
+            per_episode: None,
             last_video: None,
             last_fb: None,
             video_ms: Vec::new(),
             fb_ms: Vec::new(),
         });
         Ok(self)
+    }
+
+    /// Gives every episode its own goal, generated for `task` from the episode's first
+    /// observation frame before its first action, as long as the episode (`length` frames):
+    /// the terms are re-aimed at it and it is saved as `goal_NNN.npy`
+    /// ([`goals`](Self::goals) lists them). Needs [`with_terms`](Self::with_terms) first.
+    pub fn with_episode_goals(
+        mut self,
+        goals: EpisodeGoals,
+        task: TaskKind,
+        length: usize,
+    ) -> Result<Recorder> {
+        let Some(t) = &mut self.terms else {
+            return Err(RunError::Invalid(
+                "per-episode goals need GenReward's terms to re-aim".into(),
+            ));
+        };
+        t.per_episode = Some(PerEpisodeGoals {
+            goals,
+            task,
+            length,
+            made: Vec::new(),
+        });
+        Ok(self)
+    }
+
+    /// Each episode's own goal so far (empty without [`with_episode_goals`](Self::with_episode_goals)).
+    pub fn goals(&self) -> &[RecordedGoal] {
+        match self.terms.as_ref().and_then(|t| t.per_episode.as_ref()) {
+            Some(p) => &p.made,
+            None => &[],
+        }
     }
 
     /// Gives the actor frames of `view` (an agent's own camera) instead of the observation
@@ -152,8 +181,9 @@ impl Recorder {
 
     /// Starts episode `index`: opens its observation file.
     pub fn begin_episode(&mut self, index: usize) -> Result<()> {
+        self.episode = index;
         if let Some(t) = &mut self.terms {
-            t.video.reset();
+            t.terms.video.reset();
             t.last_video = None;
             t.last_fb = None;
         }
@@ -188,6 +218,39 @@ impl Recorder {
         Ok(self.files)
     }
 
+    /// At an episode's first step: generates its goal from the observation frame just
+    /// rendered, re-aims the terms at it and saves it (no-op without per-episode goals).
+    fn aim_at_episode_goal(&mut self) -> Result<()> {
+        let Some(t) = &mut self.terms else {
+            return Ok(());
+        };
+        let Some(p) = &mut t.per_episode else {
+            return Ok(());
+        };
+        let f = self.pending.first().ok_or(RunError::Invalid(
+            "no observation frame was rendered".into(),
+        ))?;
+        let (goal, picked) = p
+            .goals
+            .goal_for(&f.rgb, (f.width, f.height), p.task, p.length)?;
+        t.terms.retarget(goal)?;
+        let name = goal_file(self.episode);
+        let path = self.out_dir.join(&name);
+        let v = &t.terms.goal.video;
+        genreward_record::save_frames(&path, v.width, v.height, VIDEO_FPS, &v.frames)?;
+        p.made.retain(|g| g.episode != self.episode);
+        p.made.push(RecordedGoal {
+            episode: self.episode,
+            file: name.clone(),
+            goal_frame: t.terms.goal_frame.frame,
+            picked,
+        });
+        if !self.files.contains(&name) {
+            self.files.push(name);
+        }
+        Ok(())
+    }
+
     fn specs(&self) -> Vec<ViewSpec> {
         self.obs
             .iter()
@@ -199,16 +262,16 @@ impl Recorder {
 
     fn record_step(&mut self, rec: &mut StepRecord) -> Result<()> {
         if let (Some(t), Some(f)) = (&mut self.terms, self.pending.first()) {
-            let value = t.video.push(&f.rgb, f.width, f.height)?;
+            let value = t.terms.video.push(&f.rgb, f.width, f.height)?;
             if value.is_some() {
-                t.video_ms.push(t.video.last_ms());
+                t.video_ms.push(t.terms.video.last_ms());
                 t.last_video = value;
             }
             let v = value.unwrap_or(0.0);
             rec.terms.insert("r_env".into(), rec.reward);
-            rec.terms.insert(t.video.name().into(), v);
+            rec.terms.insert(t.terms.video.name().into(), v);
             let mut r_fb = 0.0;
-            if let Some(fb) = &mut t.fb {
+            if let Some(fb) = &mut t.terms.fb {
                 let t0 = std::time::Instant::now();
                 let (mut s, a) = fb_inputs(&rec.obs, &rec.action);
                 match fb.state_kind() {
@@ -266,10 +329,10 @@ impl Recorder {
                 );
                 if let Some(t) = &self.terms {
                     let mut text = match t.last_video {
-                        Some(v) => format!("{} {v:.3}", short_name(t.video.name())),
+                        Some(v) => format!("{} {v:.3}", short_name(t.terms.video.name())),
                         None => String::new(),
                     };
-                    if let (Some(fb), Some(v)) = (&t.fb, t.last_fb) {
+                    if let (Some(fb), Some(v)) = (&t.terms.fb, t.last_fb) {
                         if !text.is_empty() {
                             text.push(' ');
                         }
@@ -289,14 +352,15 @@ impl Recorder {
                         [255, 220, 64],
                     );
                     // The goal frame r_fb aims at, a quarter of the frame's short side.
-                    if let Some((g, side)) = &t.goal_frame {
+                    let goal = &t.terms.goal;
+                    if let Some(g) = goal.window.get(t.terms.goal_frame.frame) {
                         overlay::inset(
                             &mut f.rgb,
                             spec.width,
                             spec.height,
                             g,
-                            *side,
-                            *side,
+                            goal.size,
+                            goal.size,
                             spec.width.min(spec.height) / 4,
                             [255, 220, 64],
                         );
@@ -311,18 +375,27 @@ impl Recorder {
 
 /// GenReward's terms during a live run and their weights.
 struct LiveTerms {
-    video: Box<dyn FrameTerm>,
-    fb: Option<Box<dyn StepTerm>>,
+    /// The terms toward the goal in use; the overlay shows its goal frame as an inset.
+    terms: GenRewardTerms,
     alpha: f64,
     beta: f64,
-    /// The goal frame (RGB, side x side) the overlay shows as an inset.
-    goal_frame: Option<(Vec<u8>, u32)>,
+    /// Each episode's own goal, when it has one.
+    per_episode: Option<PerEpisodeGoals>,
     /// The last value r_video paid this episode, and this step's r_fb (shown by the overlay).
     last_video: Option<f64>,
     last_fb: Option<f64>,
     /// Milliseconds of every computation of r_video, and of every step's r_fb.
     video_ms: Vec<f64>,
     fb_ms: Vec<f64>,
+}
+
+/// Goals generated per episode from its first frame.
+struct PerEpisodeGoals {
+    goals: EpisodeGoals,
+    task: TaskKind,
+    length: usize,
+    /// Each episode's goal so far.
+    made: Vec<RecordedGoal>,
 }
 
 /// Video frame rate: Meta-World's control rate, so playback runs in real time.
@@ -337,7 +410,7 @@ fn short_name(name: &str) -> String {
 }
 
 impl StepObserver for Recorder {
-    fn before_step(&mut self, _step: usize, env: &Env) -> Option<Pixels> {
+    fn before_step(&mut self, step: usize, env: &Env) -> Option<Pixels> {
         if self.error.is_some() {
             return None;
         }
@@ -346,6 +419,12 @@ impl StepObserver for Recorder {
             match render_specs(r, env.world(), &specs) {
                 Ok(f) => self.pending = f,
                 Err(e) => self.error = Some(e.into()),
+            }
+        }
+        if step == 0 && self.error.is_none() {
+            if let Err(e) = self.aim_at_episode_goal() {
+                self.error = Some(e);
+                return None;
             }
         }
         // The observation frame (when rendered) is what the actor sees, unless it has a view

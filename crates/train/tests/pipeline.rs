@@ -11,7 +11,9 @@ use genreward_models::DeviceKind;
 use genreward_render::{CameraName, Size, ViewSpec};
 use genreward_reward::features::StateKind;
 use genreward_reward::{FbChoice, RewardSettings};
-use genreward_run::{record_rollout, score_run, Loaded, RolloutSpec, RunDir, ScoreLine};
+use genreward_run::{
+    record_rollout, score_run, Loaded, RolloutGoal, RolloutSpec, RunDir, ScoreLine,
+};
 use genreward_sim::{PhysicsConfig, Policy, PolicyKind, RolloutConfig, StepRecord, TaskKind};
 use genreward_train::{
     reconstruct, train_fb, train_vae, ReconstructConfig, TrainFbConfig, TrainVaeConfig,
@@ -123,7 +125,9 @@ fn record(out: &Path, goal: &Path, settings: &RewardSettings, steps: usize) -> V
         observations: Some(ViewSpec::new(CameraName::Corner2, SIZE)),
         actor_view: None,
         video: None,
-        goal: Some(Loaded::from_file(goal, settings, TaskKind::Reach).unwrap()),
+        goal: Some(RolloutGoal::Fixed(
+            Loaded::from_file(goal, settings, TaskKind::Reach).unwrap(),
+        )),
         agent: None,
         command: Vec::new(),
     };
