@@ -185,6 +185,48 @@ impl GenArgs {
     }
 }
 
+/// [`GenArgs`] where `--steps` already means something else (`train dreamer`'s environment
+/// steps): the sampler's steps are `--gen-steps`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenArgsNoSteps {
+    /// Samples drawn from the generator per goal; --pick chooses the goal among them.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub samples: usize,
+    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
+    /// decoded).
+    #[arg(long, default_value = "medoid")]
+    pub pick: genreward_reward::SamplePick,
+    /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub gen_seed: u64,
+    /// Euler steps of the generator's sampler (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gen_steps: Option<usize>,
+    /// Classifier-free guidance weight (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
+    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
+}
+
+impl GenArgsNoSteps {
+    /// The same flags as [`GenArgs`].
+    pub fn gen_args(&self) -> Result<GenArgs> {
+        if self.gen_steps == Some(0) {
+            bail!("--gen-steps must be at least 1");
+        }
+        Ok(GenArgs {
+            samples: self.samples,
+            pick: self.pick,
+            gen_seed: self.gen_seed,
+            steps: self.gen_steps,
+            guidance: self.guidance,
+            generator: self.generator.clone(),
+        })
+    }
+}
+
 /// Prints the note a load left (r_fb left out, and why) as a warning line.
 pub fn warn_fb_note(terms: &genreward_reward::GenRewardTerms) {
     if let Some(note) = &terms.fb_note {

@@ -400,11 +400,14 @@ pub struct TrainDreamerArgs {
     /// genreward (r_env + alpha r_video + beta r_fb toward --goal).
     #[arg(long, default_value = "env", value_parser = parse_reward)]
     reward: DreamerReward,
-    /// The goal video of --reward genreward, or `expert`: each episode's own goal video, the
-    /// scripted expert's from the episode's first scene held to the episode's length (the
-    /// paper generates the goal video from the episode's first frame).
+    /// The goal video of --reward genreward; or `generated`: each episode's own, generated
+    /// from its first frame (on --reward-camera) as in the paper, held to the episode's length;
+    /// or `expert`: each episode's own, the scripted expert's from its scene (the oracle).
     #[arg(long)]
     goal: Option<PathBuf>,
+    /// With --goal generated: how the goals are generated.
+    #[command(flatten)]
+    gen: crate::common::GenArgsNoSteps,
     /// Pay r_env only every K steps (the paper's sparse setting: 64).
     #[arg(long)]
     sparse_every: Option<usize>,
@@ -576,7 +579,7 @@ fn check_dreamer(a: &mut TrainDreamerArgs) -> Result<()> {
         bail!("--no-fb leaves r_fb out: drop it to train the FB representation online");
     }
     if a.reward == DreamerReward::GenReward && a.goal.is_none() {
-        bail!("--reward genreward needs --goal FILE");
+        bail!("--reward genreward needs --goal (a goal video, generated or expert)");
     }
     Ok(())
 }
@@ -587,7 +590,16 @@ pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
     let cfg = TrainDreamerConfig {
         task: a.task,
         reward: a.reward,
-        goal: a.goal.map(DreamerGoal::from_path),
+        goal: match a.goal {
+            Some(g) if g.as_os_str() == "generated" => {
+                let gen = a.gen.gen_args()?;
+                Some(DreamerGoal::Generated {
+                    generator: gen.dir(),
+                    settings: gen.settings()?,
+                })
+            }
+            g => g.map(DreamerGoal::from_path),
+        },
         sparse_every: a.sparse_every,
         genreward,
         out: a.out,

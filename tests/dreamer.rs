@@ -736,3 +736,66 @@ fn the_shipped_agents_state_places_the_hand_and_the_goal() {
     );
     assert!(read < guess / 1.6, "{j}");
 }
+
+/// `train dreamer --goal generated`: every episode is paid toward the goal generated from its
+/// own first frame (no expert runs), the checkpoint's meta records how the goals were made, and
+/// a generator that does not load is one line before anything trains.
+#[test]
+fn dreamer_trains_toward_goals_generated_from_each_first_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let goal_args = [
+        "--steps",
+        "48",
+        "--reward",
+        "genreward",
+        "--goal",
+        "generated",
+        "--every",
+        "8",
+        "--gen-seed",
+        "3",
+    ];
+    let o = train(&out, &goal_args);
+    ok(&o);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["goal"], "generated", "{meta}");
+    let g = &meta["goal_generated"];
+    assert_eq!(
+        (g["gen_seed"].as_u64(), g["length"].as_u64()),
+        (Some(3), Some(24)),
+        "{meta}"
+    );
+    assert_eq!(
+        (g["samples"].as_u64(), g["pick"].as_str()),
+        (Some(1), Some("medoid"))
+    );
+    let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let episodes: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["kind"] == "episode")
+        .collect();
+    assert!(episodes.len() >= 2, "{text}");
+    for e in &episodes {
+        let f = |k: &str| e[k].as_f64().unwrap();
+        // r_video is a cosine toward the episode's goal, paid every 8 steps.
+        assert!(
+            f("r_video") != 0.0 && f("r_video").abs() <= 3.0 + 1e-9,
+            "{e}"
+        );
+    }
+    // Two scenes, two goals: the episodes' r_video differ.
+    assert_ne!(episodes[0]["r_video"], episodes[1]["r_video"], "{text}");
+
+    let bad = dir.path().join("bad");
+    let mut args = goal_args.to_vec();
+    args.extend(["--generator", "/no/such/generator"]);
+    let o = train(&bad, &args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("/no/such/generator"), "{err}");
+    assert!(!bad.join("model.mpk").exists());
+}

@@ -25,9 +25,9 @@ use genreward_models::dreamer::DreamerMeta;
 use genreward_render::Renderer;
 use genreward_reward::mix::MixWeights;
 use genreward_reward::GoalFramePicker;
-use genreward_run::Loaded;
+use genreward_run::{EpisodeGoals, Loaded};
 use indicatif::ProgressBar;
-use rewarder::{FbSetup, PerEpisode, Rewarder};
+use rewarder::{FbSetup, GoalSource, PerEpisode, Rewarder};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -75,20 +75,40 @@ pub(crate) fn setup(cfg: &TrainDreamerConfig) -> Result<Setup> {
     let reward_view = cfg.reward_view();
     let online = cfg.online_fb();
     let settings = &cfg.genreward;
-    // Each episode's own expert goal: the first episode's now (to load the terms with), each
-    // episode's own in the run.
-    let expert = cfg.reward == DreamerReward::GenReward && cfg.goal == Some(DreamerGoal::Expert);
-    let first_goal = if expert {
-        let mut renderer = Renderer::new()?;
-        Some(genreward_episodes::expert_goal(
-            task,
-            cfg.seed,
-            reward_view,
-            cfg.episode_steps,
-            &mut renderer,
-        )?)
-    } else {
-        None
+    // Each episode's own goal, the expert's or generated from its first frame: the first
+    // episode's now (to load the terms with), each episode's own in the run.
+    let genreward = cfg.reward == DreamerReward::GenReward;
+    let mut source = match &cfg.goal {
+        Some(DreamerGoal::Expert) if genreward => Some(GoalSource::Expert),
+        Some(DreamerGoal::Generated {
+            generator,
+            settings: gen,
+        }) if genreward => Some(GoalSource::Generated(EpisodeGoals::load(
+            generator,
+            &settings.vae_dir(),
+            gen,
+            settings.device,
+        )?)),
+        _ => None,
+    };
+    let first_goal = match &mut source {
+        Some(src) => {
+            let mut renderer = Renderer::new()?;
+            let env = rewarder::new_env(task, cfg.seed, cfg.episode_steps);
+            Some(src.goal(
+                &mut renderer,
+                task,
+                &env,
+                cfg.seed,
+                reward_view,
+                cfg.episode_steps,
+            )?)
+        }
+        None => None,
+    };
+    let label = match &source {
+        Some(GoalSource::Generated(_)) => "generated (each episode's own)",
+        _ => "expert (each episode's own)",
     };
     let mut weights = MixWeights {
         alpha: 0.0,
@@ -102,12 +122,7 @@ pub(crate) fn setup(cfg: &TrainDreamerConfig) -> Result<Setup> {
             DreamerReward::Env => None,
             DreamerReward::GenReward => {
                 let mut loaded = match (&first_goal, &cfg.goal) {
-                    (Some(g), _) => Loaded::from_video(
-                        g.clone(),
-                        "expert (each episode's own)",
-                        settings,
-                        task,
-                    )?,
+                    (Some(g), _) => Loaded::from_video(g.clone(), label, settings, task)?,
                     (None, Some(DreamerGoal::File(path))) => {
                         Loaded::from_file(path, settings, task)?
                     }
@@ -138,17 +153,19 @@ pub(crate) fn setup(cfg: &TrainDreamerConfig) -> Result<Setup> {
         };
         rewarders.push(Rewarder { terms, weights });
     }
-    let per_episode = if expert {
-        let mut picker = GoalFramePicker::new(&settings.vae_dir())?;
-        if let Some(dir) = &settings.clip {
-            picker = picker.with_clip(dir, task.goal_text())?;
+    let per_episode = match source {
+        Some(source) => {
+            let mut picker = GoalFramePicker::new(&settings.vae_dir())?;
+            if let Some(dir) = &settings.clip {
+                picker = picker.with_clip(dir, task.goal_text())?;
+            }
+            Some(PerEpisode {
+                picker,
+                view: reward_view,
+                source,
+            })
         }
-        Some(PerEpisode {
-            picker,
-            view: reward_view,
-        })
-    } else {
-        None
+        None => None,
     };
     if cfg.fb_online
         && cfg.fb_state == FbState::Obs39

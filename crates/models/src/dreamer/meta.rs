@@ -41,8 +41,11 @@ pub struct DreamerMeta {
     pub task: Option<String>,
     /// The reward trained on (`env` or `genreward`).
     pub reward: Option<String>,
-    /// The goal video of the GenReward reward (`expert`: each episode's own).
+    /// The goal video of the GenReward reward (`expert` or `generated`: each episode's own).
     pub goal: Option<PathBuf>,
+    /// With `generated` goals: the generator and its settings (enough to make them again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_generated: Option<serde_json::Value>,
     pub sparse_every: Option<usize>,
     /// Whether the agent reads the 39-d state besides frames.
     pub state: bool,

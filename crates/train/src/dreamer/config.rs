@@ -42,17 +42,23 @@ impl std::str::FromStr for DreamerReward {
 }
 
 /// The goal of the GenReward reward.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum DreamerGoal {
     /// A goal video file.
     File(PathBuf),
     /// Each episode's own goal video: the scripted expert's from the episode's first scene held
-    /// to the episode's length (the paper generates it from the episode's first frame).
+    /// to the episode's length (the oracle: it needs an expert for the scene).
     Expert,
+    /// Each episode's own goal video, generated from the episode's first frame by the goal
+    /// generator in `generator` (as the paper does), held to the episode's length.
+    Generated {
+        generator: PathBuf,
+        settings: genreward_reward::GenSettings,
+    },
 }
 
 impl DreamerGoal {
-    /// `expert` or a file.
+    /// `expert` or a file (`generated` needs its generator: build [`DreamerGoal::Generated`]).
     pub fn from_path(p: PathBuf) -> DreamerGoal {
         if p.as_os_str() == "expert" {
             DreamerGoal::Expert
@@ -66,6 +72,7 @@ impl DreamerGoal {
         match self {
             DreamerGoal::File(p) => p.clone(),
             DreamerGoal::Expert => PathBuf::from("expert"),
+            DreamerGoal::Generated { .. } => PathBuf::from("generated"),
         }
     }
 }

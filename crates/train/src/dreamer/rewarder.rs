@@ -9,9 +9,10 @@ use genreward_models::dreamer::agent::Acting;
 use genreward_models::dreamer::replay::frames_to_tensor;
 use genreward_models::dreamer::Agent;
 use genreward_record::VideoWriter;
-use genreward_render::{Frame, Renderer, ViewSpec};
+use genreward_render::{render_envs, Frame, Renderer, ViewSpec};
 use genreward_reward::mix::MixWeights;
-use genreward_reward::{fb_inputs, mix_step, GenRewardTerms, GoalFramePicker};
+use genreward_reward::{fb_inputs, mix_step, GenRewardTerms, GoalFramePicker, GoalVideo};
+use genreward_run::EpisodeGoals;
 use genreward_sim::rollout::sparse_reward;
 use genreward_sim::{Env, PhysicsConfig, TaskKind, ACT_DIM, OBS_DIM};
 use std::path::{Path, PathBuf};
@@ -132,18 +133,53 @@ impl Slot {
     }
 }
 
-/// Each episode's own expert goal: what re-aims the terms at it.
+/// Where each episode's own goal comes from.
+pub(crate) enum GoalSource {
+    /// The scripted expert on the episode's scene (the oracle).
+    Expert,
+    /// The goal generator, from the episode's first frame.
+    Generated(EpisodeGoals),
+}
+
+impl GoalSource {
+    /// The goal video of `steps` frames for the episode on `seed` whose environment `env` has
+    /// just been reset, seen from `view`.
+    pub fn goal(
+        &mut self,
+        renderer: &mut Renderer,
+        task: TaskKind,
+        env: &Env,
+        seed: u32,
+        view: ViewSpec,
+        steps: usize,
+    ) -> Result<GoalVideo> {
+        Ok(match self {
+            GoalSource::Expert => {
+                genreward_episodes::expert_goal(task, seed, view, steps, renderer)?
+            }
+            GoalSource::Generated(goals) => {
+                let first = render_envs(renderer, &[env.world()], view)?.remove(0);
+                goals
+                    .goal_for(&first.rgb, (first.width, first.height), task, steps)?
+                    .0
+            }
+        })
+    }
+}
+
+/// Each episode's own goal: what re-aims the terms at it.
 pub(crate) struct PerEpisode {
     pub picker: GoalFramePicker,
     pub view: ViewSpec,
+    pub source: GoalSource,
 }
 
 impl PerEpisode {
-    /// Aims slot `i`'s terms (and the online FB's environment `i`) at the expert's goal video
-    /// from the slot's new episode.
+    /// Aims slot `i`'s terms (and the online FB's environment `i`) at the goal video of the
+    /// slot's new episode.
     #[allow(clippy::too_many_arguments)]
     pub fn aim<B: AutodiffBackend>(
-        &self,
+        &mut self,
         renderer: &mut Renderer,
         task: TaskKind,
         slot: &mut Slot,
@@ -155,8 +191,14 @@ impl PerEpisode {
         let Some(terms) = slot.rewarder.terms.as_mut() else {
             return Ok(());
         };
-        let goal =
-            genreward_episodes::expert_goal(task, slot.seed, self.view, episode_steps, renderer)?;
+        let goal = self.source.goal(
+            renderer,
+            task,
+            &slot.env,
+            slot.seed,
+            self.view,
+            episode_steps,
+        )?;
         let choice = self.picker.pick(&goal, goal_frame)?;
         let frame = &goal.window[choice.frame];
         terms.video.set_goal(&goal)?;

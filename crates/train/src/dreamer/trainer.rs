@@ -1,7 +1,9 @@
 //! [`DreamerTrainer`]: one DreamerV3 run, a decision at a time.
 
 use super::config::{Cnn, TrainDreamerConfig};
-use super::rewarder::{act_all, new_env, obs_vec, write_video, PerEpisode, Slot, Terms};
+use super::rewarder::{
+    act_all, new_env, obs_vec, write_video, GoalSource, PerEpisode, Slot, Terms,
+};
 use super::{Setup, EVAL_SEED};
 use crate::error::{bail, During};
 use crate::online_fb::{FbState, OnlineFb, OnlineFbSummary};
@@ -338,7 +340,7 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
 
     /// With each episode's own goal: aims slot `i` at the expert's goal from its scene.
     fn aim(&mut self, i: usize) -> Result<()> {
-        let Some(p) = &self.per_episode else {
+        let Some(p) = &mut self.per_episode else {
             return Ok(());
         };
         p.aim(
@@ -736,6 +738,12 @@ impl<B: AutodiffBackend> DreamerTrainer<B> {
             task: Some(c.task.name().into()),
             reward: Some(c.reward.name().into()),
             goal: c.goal.as_ref().map(|g| g.as_path()),
+            goal_generated: match self.per_episode.as_ref().map(|p| &p.source) {
+                Some(GoalSource::Generated(goals)) => {
+                    serde_json::to_value(goals.info(c.episode_steps)).ok()
+                }
+                _ => None,
+            },
             sparse_every: c.sparse_every,
             state: self.facts.state,
             state_target: self.facts.state_target,
