@@ -47,6 +47,9 @@ pub struct GoalTextures {
     pub player: Option<(Handle<Image>, egui::TextureId, u32, u32, usize)>,
     /// The reward field's picture: its image, texture, size and the serial it shows.
     pub field: Option<(Handle<Image>, egui::TextureId, u32, u32, u64)>,
+    /// The last generated samples' last frames, and the generation they show.
+    pub samples: Vec<(egui::TextureId, u32, u32)>,
+    samples_serial: u64,
 }
 
 /// The panel's textures and where they are made.
@@ -289,6 +292,18 @@ impl GoalTextures {
     ) {
         self.play(goal, images, contexts, seconds);
         self.field_picture(field, images, contexts);
+        if self.samples_serial != goal.generated.serial {
+            self.samples_serial = goal.generated.serial;
+            self.samples.clear();
+            for s in &goal.generated.made {
+                if s.last.len() == (s.size * s.size * 3) as usize {
+                    let img = rgb_image(&s.last, s.size, s.size, ImageSampler::nearest());
+                    let handle = images.add(img);
+                    let id = contexts.add_image(EguiTextureHandle::Strong(handle));
+                    self.samples.push((id, s.size, s.size));
+                }
+            }
+        }
         if self.goal_serial != goal.serial {
             self.goal_serial = goal.serial;
             self.ids.clear();

@@ -87,6 +87,7 @@ impl Reward {
                 serial: 0,
                 path_text: String::new(),
                 status: None,
+                generated: Default::default(),
             },
             terms: Terms {
                 r_video: Vec::new(),

@@ -1,7 +1,7 @@
 //! Following the episode: loading a goal, sending each step to the models' worker, taking the
 //! terms it answers, aiming r_fb at another goal frame, and the summary `view` prints.
 
-use super::state::GoalView;
+use super::state::{GeneratedSample, GoalView};
 use super::worker::{Done, Models, StepInput, Worker};
 use super::RewardMut;
 use crate::sim::{Shown, SimMut};
@@ -70,6 +70,97 @@ impl RewardMut<'_> {
             }
         }
         self.publish(sim);
+    }
+
+    /// Generates the goal from the episode's first frame `first` (`w x h` RGB) with the goal
+    /// generator (the shipped one, with the loader's VAE and device), the panel's number of
+    /// samples and seed: every sample is saved as a goal file of the episode's length in the
+    /// temporary folder and shown, the medoid loaded. Problems go to the panel's message.
+    pub fn generate_goal(&mut self, first: &[u8], (w, h): (u32, u32), length: usize, sim: Shown) {
+        match self.generate_samples(first, (w, h), length, sim.episode.task, sim.episode.seed) {
+            Ok(picked) => self.use_generated(picked, sim),
+            Err(e) => {
+                let e = e.to_string();
+                self.terms.message = Some(format!(
+                    "cannot generate a goal: {}",
+                    e.lines().next().unwrap_or("")
+                ));
+            }
+        }
+    }
+
+    fn generate_samples(
+        &mut self,
+        first: &[u8],
+        size: (u32, u32),
+        length: usize,
+        task: genreward_sim::TaskKind,
+        seed: u32,
+    ) -> Result<usize, genreward_run::RunError> {
+        let Some(args) = self.goal.loader.clone() else {
+            return Err(genreward_run::RunError::Invalid(
+                "loading a goal is not available here".into(),
+            ));
+        };
+        let gen = &mut self.goal.generated;
+        if gen.model.is_none() {
+            let goals = genreward_run::EpisodeGoals::load(
+                &genreward_reward::default_goalgen_dir(),
+                &args.vae_dir(),
+                &Default::default(),
+                args.device,
+            )?;
+            gen.model = Some(std::sync::Mutex::new(goals));
+        }
+        let model = gen.model.as_ref().expect("loaded");
+        let goals = model.lock().unwrap_or_else(|p| p.into_inner());
+        let settings = genreward_reward::GenSettings {
+            samples: gen.samples.clamp(1, 16),
+            seed: gen.seed,
+            ..goals.settings
+        };
+        let (_, made) = goals
+            .generator
+            .goal_videos(&[first], size, task, &settings, length)?
+            .remove(0);
+        let trained = goals.generator.trained_length();
+        let side = goals.generator.size();
+        drop(goals);
+        let mut samples = Vec::new();
+        for (j, frames) in made.samples.iter().enumerate() {
+            let path = std::env::temp_dir().join(format!(
+                "genreward-generated-{}-seed{seed}-gen{}-{j}.npy",
+                task.name(),
+                settings.seed
+            ));
+            let video = genreward_reward::stretch_to_length(frames, trained, length.max(2));
+            genreward_record::save_frames(&path, side, side, genreward_sim::CONTROL_HZ, &video)?;
+            samples.push(GeneratedSample {
+                path,
+                last: frames.last().cloned().unwrap_or_default(),
+                size: side,
+            });
+        }
+        gen.made = samples;
+        gen.serial += 1;
+        Ok(made.picked.unwrap_or(0))
+    }
+
+    /// Loads generated sample `j` as the goal.
+    pub fn use_generated(&mut self, j: usize, sim: Shown) {
+        let Some(path) = self.goal.generated.made.get(j).map(|s| s.path.clone()) else {
+            return;
+        };
+        self.load_goal(&path, sim);
+        if self.terms.message.is_none() {
+            self.goal.generated.chosen = Some(j);
+            self.goal.status = Some(format!(
+                "generated goal, sample {} of {} (seed {})",
+                j + 1,
+                self.goal.generated.made.len(),
+                self.goal.generated.seed
+            ));
+        }
     }
 
     /// Aims r_fb at sampled goal frame `k`; the worker rescores the episode's r_fb in one batch

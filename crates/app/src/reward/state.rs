@@ -35,6 +35,44 @@ pub struct Goal {
     pub path_text: String,
     /// The last goal loaded after the start (for the panel and the summary).
     pub status: Option<String>,
+    /// Goals generated in the panel from the episode's first frame.
+    pub generated: Generated,
+}
+
+/// The panel's goal generator: its settings, the model (loaded on first use) and the last
+/// generation's samples, shown side by side to choose from.
+pub struct Generated {
+    /// Samples per generation, and the seed of the generator's noise.
+    pub samples: usize,
+    pub seed: u64,
+    /// The generator, loaded on first use (locked: resources are shared between threads).
+    pub(super) model: Option<Mutex<genreward_run::EpisodeGoals>>,
+    /// The last generation's samples, each saved as a goal file.
+    pub made: Vec<GeneratedSample>,
+    /// The sample loaded as the goal.
+    pub chosen: Option<usize>,
+    /// Bumped at each generation, so the samples' pictures are made again.
+    pub serial: u64,
+}
+
+impl Default for Generated {
+    fn default() -> Self {
+        Generated {
+            samples: 4,
+            seed: 0,
+            model: None,
+            made: Vec::new(),
+            chosen: None,
+            serial: 0,
+        }
+    }
+}
+
+/// One generated sample: its goal video file and its last frame (`size x size` RGB).
+pub struct GeneratedSample {
+    pub path: std::path::PathBuf,
+    pub last: Vec<u8>,
+    pub size: u32,
 }
 
 impl Goal {

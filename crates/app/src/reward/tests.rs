@@ -164,3 +164,72 @@ fn rescoring_is_the_formula_on_stored_terms() {
     );
     assert_eq!(r.env_paid, dense.to_vec());
 }
+
+/// "generate goal": the samples the panel shows are the generator's for the episode's first
+/// frame, each saved as a goal file of the episode's length; the medoid is loaded (the goal
+/// `goal --samples K` makes), and clicking another sample loads that one.
+#[test]
+fn generating_a_goal_loads_the_medoid_and_another_sample_on_request() {
+    let opts = ViewOptions {
+        task: TaskKind::Push,
+        seed: 5,
+        obs_size: (64, 64),
+        ..crate::sim::tests::options(Driver::Policy(PolicyKind::Expert))
+    };
+    let mut sim = Sim::new(&opts).unwrap();
+    let mut panel = Reward::new(None);
+    panel.set_loader(genreward_reward::RewardSettings::default());
+    panel.goal.generated.samples = 3;
+    panel.goal.generated.seed = 7;
+    let (first, length) = sim.parts().first_frame().unwrap();
+    panel
+        .parts()
+        .generate_goal(&first.rgb, (first.width, first.height), length, sim.shown());
+    assert_eq!(panel.terms.message, None);
+    let gen = &panel.goal.generated;
+    assert_eq!(gen.made.len(), 3);
+
+    // The same goals straight from the library.
+    let settings = genreward_reward::GenSettings {
+        samples: 3,
+        seed: 7,
+        ..Default::default()
+    };
+    let g = genreward_reward::LoadedGenerator::load(
+        &genreward_reward::default_goalgen_dir(),
+        &genreward_reward::default_vae_dir(),
+        genreward_models::DeviceKind::Cpu,
+    )
+    .unwrap();
+    let (want, made) = g
+        .goal_videos(
+            &[&first.rgb],
+            (first.width, first.height),
+            TaskKind::Push,
+            &g.resolved(&settings),
+            length,
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(gen.chosen, made.picked);
+    let loaded = panel.goal.loaded().unwrap();
+    assert_eq!(
+        loaded.goal.video.frames, want.video.frames,
+        "the medoid is loaded"
+    );
+    assert_eq!(loaded.goal.video.len(), length);
+    let other = (made.picked.unwrap() + 1) % 3;
+    assert_ne!(made.samples[other], made.samples[made.picked.unwrap()]);
+    panel.parts().use_generated(other, sim.shown());
+    let loaded = panel.goal.loaded().unwrap();
+    let stretched =
+        genreward_reward::stretch_to_length(&made.samples[other], g.trained_length(), length);
+    assert_eq!(
+        loaded.goal.video.frames, stretched,
+        "sample {other} is loaded"
+    );
+    assert_eq!(panel.goal.generated.chosen, Some(other));
+    for s in &panel.goal.generated.made {
+        std::fs::remove_file(&s.path).unwrap();
+    }
+}

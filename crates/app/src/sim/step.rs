@@ -253,6 +253,22 @@ impl SimMut<'_> {
             .render_shapes(&shapes, hand, spec, &mut self.episode.message)
     }
 
+    /// The episode's first frame (its reset scene) from the agent camera and size: what the
+    /// goal generator starts from; and the episode's length.
+    pub fn first_frame(&mut self) -> Result<(Frame, usize)> {
+        let spec = self.view.spec();
+        let Some(r) = self.view.renderer.as_mut() else {
+            anyhow::bail!("generating a goal needs the renderer, which is unavailable");
+        };
+        let env = Env::new(
+            self.episode.task,
+            self.episode.seed,
+            PhysicsConfig::default(),
+        );
+        let frame = render_envs(r, &[env.world()], spec)?.remove(0);
+        Ok((frame, self.episode.env.max_path_length()))
+    }
+
     /// Renders the scripted expert's goal video for this task and seed (the agent camera and
     /// size, from the initial scene until a short hold after success, as `genreward goal`
     /// makes it) and saves it as .npy in the temporary folder; returns its path.

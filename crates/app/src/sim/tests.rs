@@ -223,6 +223,7 @@ fn record_run(dir: &Path, task: TaskKind, policy: PolicyKind, episodes: usize, s
         goal: None,
         agent: None,
         files,
+        episode_goals: Vec::new(),
         interrupted: false,
         episodes: eps.clone(),
         summary: RolloutSummary::new(&cfg, &eps),

@@ -41,8 +41,61 @@ fn goal_loading(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &mut SimMut) {
         }
         ui.small("or drop a video on the window");
     });
+    ui.horizontal(|ui| {
+        if ui
+            .button("generate goal")
+            .on_hover_text(
+                "the goal-video generator's video of the task done, from this episode's first frame (no expert runs): the samples side by side, the medoid loaded",
+            )
+            .clicked()
+        {
+            match sim.first_frame() {
+                Ok((f, length)) => {
+                    panel.generate_goal(&f.rgb, (f.width, f.height), length, sim.shown())
+                }
+                Err(e) => panel.terms.message = Some(format!("{e:#}")),
+            }
+        }
+        let gen = &mut panel.goal.generated;
+        ui.add(
+            egui::DragValue::new(&mut gen.samples)
+                .range(1..=8)
+                .prefix("samples "),
+        );
+        ui.add(egui::DragValue::new(&mut gen.seed).prefix("seed "));
+    });
     if let Some(s) = &panel.goal.status {
         ui.small(s.clone());
+    }
+}
+
+/// The last generation's samples side by side (their last frames): click one to load it.
+fn generated_samples(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &SimMut, tex: &GoalTextures) {
+    if tex.samples.is_empty() {
+        return;
+    }
+    let mut clicked = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.small("generated samples (last frames):");
+        for (j, (id, _, _)) in tex.samples.iter().enumerate() {
+            let resp = ui
+                .add(egui::Image::new((*id, egui::vec2(48.0, 48.0))).sense(egui::Sense::click()))
+                .on_hover_text(format!("sample {}: click to load it as the goal", j + 1));
+            if panel.goal.generated.chosen == Some(j) {
+                ui.painter().rect_stroke(
+                    resp.rect.expand(1.0),
+                    0.0,
+                    egui::Stroke::new(2.0, egui::Color32::YELLOW),
+                    egui::StrokeKind::Outside,
+                );
+            }
+            if resp.clicked() {
+                clicked = Some(j);
+            }
+        }
+    });
+    if let Some(j) = clicked {
+        panel.use_generated(j, sim.shown());
     }
 }
 
@@ -147,6 +200,7 @@ fn goal_section(ui: &mut egui::Ui, panel: &mut RewardMut, tex: &GoalTextures) {
 pub fn panel_ui(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &mut SimMut, tex: &GoalTextures) {
     ui.heading("GenReward");
     goal_loading(ui, panel, sim);
+    generated_samples(ui, panel, sim, tex);
     if !panel.has_terms() {
         ui.label("no goal yet: load a goal video (or drop one on the window) to see r_video, r_fb and the mix");
         return;
