@@ -18,6 +18,7 @@
 
 use crate::error::bail;
 use crate::goal_rewards::{Goal, RewardBench, RewardFigures};
+use crate::object::{detect_object, pixel_distance};
 use crate::Result;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
@@ -66,6 +67,12 @@ pub struct MethodScore {
     pub latent_mse: Option<f64>,
     /// Of the decoding against the expert latent's decoding, frames 1-15.
     pub psnr_db: Option<f64>,
+    /// Mean distance in pixels between the object's place in the goal's last frame and in the
+    /// same seed's expert's (both decoded), over the seeds where both show it (`None` where
+    /// none does, and for the expert itself).
+    pub object_px: Option<f64>,
+    /// The share of seeds where both last frames show the object.
+    pub object_found: Option<f64>,
     /// Seconds per goal (generation and decoding; 0 for the look-ups).
     pub seconds_per_goal: f64,
     /// The goals as reward goals (`None` when not measured).
@@ -103,10 +110,12 @@ impl GoalsReport {
             out.push(name.to_string());
             for m in ms {
                 let mut line = format!(
-                    "  {:<28} MSE {}  PSNR {} dB  {:.3} s/goal",
+                    "  {:<28} MSE {}  PSNR {} dB  object {} px ({} found)  {:.3} s/goal",
                     m.method,
                     opt(m.latent_mse, 6, 4),
                     opt(m.psnr_db, 5, 2),
+                    opt(m.object_px, 4, 1),
+                    opt(m.object_found, 4, 2),
                     m.seconds_per_goal
                 );
                 if let Some(r) = &m.rewards {
@@ -408,6 +417,18 @@ impl Job<'_> {
                     .map(|(a, b)| psnr(a, b))
                     .sum::<f64>()
                     / n as f64;
+                let side = gen.size();
+                let pairs: Vec<f64> = frames
+                    .iter()
+                    .zip(&truth_frames)
+                    .filter_map(|(a, b)| {
+                        let at =
+                            |v: &Vec<Vec<u8>>| v.last().and_then(|f| detect_object(f, side, side));
+                        Some(pixel_distance(at(a)?, at(b)?))
+                    })
+                    .collect();
+                let object_found = pairs.len() as f64 / n as f64;
+                let object_px = (!pairs.is_empty()).then(|| crate::mean(&pairs));
                 let figs = match rewards.as_mut() {
                     Some((b, eps, _)) => {
                         let goals: Vec<Goal> = frames
@@ -422,6 +443,8 @@ impl Job<'_> {
                     method,
                     latent_mse: Some(latent_mse),
                     psnr_db: Some(psnr_db),
+                    object_px,
+                    object_found: Some(object_found),
                     seconds_per_goal: secs,
                     rewards: figs,
                 });
@@ -431,6 +454,8 @@ impl Job<'_> {
                         method: "expert, same seed (oracle)".into(),
                         latent_mse: None,
                         psnr_db: None,
+                        object_px: None,
+                        object_found: None,
                         seconds_per_goal: 0.0,
                         rewards: rewards.as_ref().map(|(_, _, f)| f.clone()),
                     });
@@ -461,6 +486,8 @@ impl Job<'_> {
                     method: m.method.clone(),
                     latent_mse: col(|m| m.latent_mse),
                     psnr_db: col(|m| m.psnr_db),
+                    object_px: col(|m| m.object_px),
+                    object_found: col(|m| m.object_found),
                     seconds_per_goal: col(|m| Some(m.seconds_per_goal)).unwrap_or(0.0),
                     rewards: RewardFigures::mean_of(&figs),
                 }

@@ -25,6 +25,7 @@ mod error;
 pub mod fb;
 mod goal_rewards;
 pub mod goals;
+pub mod object;
 pub mod reward;
 
 pub use error::{EvalError, Result};

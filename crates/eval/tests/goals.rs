@@ -97,6 +97,16 @@ fn reward_figures_hold_their_closed_forms() {
         ] {
             assert!((0.0..=1.0).contains(&v), "{}: {r:?}", m.method);
         }
+        // The object's distance where both last frames show it; the oracle is the reference.
+        match (m.object_px, m.object_found) {
+            (None, None) => assert!(m.method.contains("oracle"), "{}", m.method),
+            (px, Some(found)) => {
+                assert!((0.0..=1.0).contains(&found), "{}", m.method);
+                assert_eq!(px.is_some(), found > 0.0, "{}", m.method);
+                assert!(px.is_none_or(|d| (0.0..=64.0 * 1.5).contains(&d)));
+            }
+            (Some(_), None) => panic!("{}: a distance without its share", m.method),
+        }
         if m.method.starts_with("generated") {
             assert!(m.seconds_per_goal > 0.0 && m.latent_mse.unwrap().is_finite());
         }

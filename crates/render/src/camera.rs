@@ -203,6 +203,24 @@ impl CameraPose {
     }
 }
 
+impl CameraPose {
+    /// Where the world point `p` (metres) shows in a `width x height` frame of this camera, in
+    /// pixels from the top-left corner (x right, y down; a pixel's centre at `+0.5`); `None`
+    /// behind the camera.
+    pub fn project(&self, p: [f64; 3], width: u32, height: u32) -> Option<[f64; 2]> {
+        let m = self.view_proj(width as f32 / height.max(1) as f32);
+        let c = m * glam::Vec4::new(p[0] as f32, p[1] as f32, p[2] as f32, 1.0);
+        if c.w <= 0.0 {
+            return None;
+        }
+        let (x, y) = ((c.x / c.w) as f64, (c.y / c.w) as f64);
+        Some([
+            (x + 1.0) / 2.0 * width as f64,
+            (1.0 - y) / 2.0 * height as f64,
+        ])
+    }
+}
+
 /// Clip planes (metres): MuJoCo's defaults scaled to the scene's extent.
 const NEAR: f32 = 0.01;
 const FAR: f32 = 10.0;
