@@ -162,6 +162,8 @@ struct RolloutArgs {
     #[command(flatten)]
     gen: crate::common::GenArgs,
     #[command(flatten)]
+    gen_steps: crate::common::GenSteps,
+    #[command(flatten)]
     reward: RewardArgs,
 }
 
@@ -212,6 +214,8 @@ struct GoalArgs {
     first_frame: Option<PathBuf>,
     #[command(flatten)]
     gen: crate::common::GenArgs,
+    #[command(flatten)]
+    gen_steps: crate::common::GenSteps,
     /// The VAE the generator was trained with (default: the shipped assets/models/vae).
     #[arg(long)]
     vae: Option<PathBuf>,
@@ -307,6 +311,8 @@ struct ScoreArgs {
     save_goals: Option<PathBuf>,
     #[command(flatten)]
     gen: crate::common::GenArgs,
+    #[command(flatten)]
+    gen_steps: crate::common::GenSteps,
     /// Pay r_env (the recorded dense reward) only every K steps (the paper uses 64); 0 = every
     /// step. Default: as the run was recorded.
     #[arg(long, allow_negative_numbers = true)]
@@ -493,7 +499,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
                 let goals = genreward_run::EpisodeGoals::load(
                     &a.gen.dir(),
                     &settings.vae_dir(),
-                    &a.gen.settings()?,
+                    &a.gen.settings(a.gen_steps.steps, "--steps")?,
                     settings.device,
                 )?;
                 Some(RolloutGoal::Generated { goals, settings })
@@ -688,7 +694,7 @@ fn goal(a: GoalArgs) -> Result<()> {
         };
         return print_json(&write_expert_goal(&g, &a.out)?);
     }
-    let settings = a.gen.settings()?;
+    let settings = a.gen.settings(a.gen_steps.steps, "--steps")?;
     if a.length < 2 {
         bail!("--length must be at least 2 for a generated goal");
     }
@@ -780,7 +786,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         let goals = genreward_run::EpisodeGoals::load(
             &a.gen.dir(),
             &settings.vae_dir(),
-            &a.gen.settings()?,
+            &a.gen.settings(a.gen_steps.steps, "--steps")?,
             settings.device,
         )?;
         let (lines, report, videos) =

@@ -132,7 +132,9 @@ impl RewardArgs {
     }
 }
 
-/// The goal-video generator's flags (`goal --source generated`, `score --goal generated`).
+/// The goal-video generator's flags (`goal --source generated`, `--goal generated` of
+/// `rollout`, `score` and `train dreamer`), but the sampler's steps: `--steps` ([`GenSteps`])
+/// where the command has no steps of its own, `--gen-steps` in `train dreamer`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GenArgs {
     /// Samples drawn from the generator (one batch); --pick chooses the goal among them.
@@ -145,9 +147,6 @@ pub struct GenArgs {
     /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub gen_seed: u64,
-    /// Euler steps of the generator's sampler (default: the generator's own).
-    #[arg(long, allow_negative_numbers = true)]
-    pub steps: Option<usize>,
     /// Classifier-free guidance weight (default: the generator's own).
     #[arg(long, allow_negative_numbers = true)]
     pub guidance: Option<f64>,
@@ -156,20 +155,33 @@ pub struct GenArgs {
     pub generator: Option<PathBuf>,
 }
 
+/// The generator sampler's `--steps`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenSteps {
+    /// Euler steps of the generator's sampler (default: the generator's own).
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+}
+
 impl GenArgs {
-    /// The library's settings, the flags checked (errors name the flag).
-    pub fn settings(&self) -> Result<genreward_reward::GenSettings> {
+    /// The library's settings with `steps` Euler steps (given by the flag `steps_flag`), the
+    /// flags checked (errors name the flag).
+    pub fn settings(
+        &self,
+        steps: Option<usize>,
+        steps_flag: &str,
+    ) -> Result<genreward_reward::GenSettings> {
         if self.samples == 0 {
             bail!("--samples must be at least 1");
         }
-        if self.steps == Some(0) {
-            bail!("--steps must be at least 1");
+        if steps == Some(0) {
+            bail!("{steps_flag} must be at least 1");
         }
         if let Some(g) = self.guidance.filter(|g| !g.is_finite()) {
             bail!("--guidance must be a finite number (got {g})");
         }
         Ok(genreward_reward::GenSettings {
-            steps: self.steps,
+            steps,
             guidance: self.guidance,
             samples: self.samples,
             pick: self.pick,
@@ -182,48 +194,6 @@ impl GenArgs {
         self.generator
             .clone()
             .unwrap_or_else(genreward_reward::default_goalgen_dir)
-    }
-}
-
-/// [`GenArgs`] where `--steps` already means something else (`train dreamer`'s environment
-/// steps): the sampler's steps are `--gen-steps`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct GenArgsNoSteps {
-    /// Samples drawn from the generator per goal; --pick chooses the goal among them.
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
-    pub samples: usize,
-    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
-    /// decoded).
-    #[arg(long, default_value = "medoid")]
-    pub pick: genreward_reward::SamplePick,
-    /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub gen_seed: u64,
-    /// Euler steps of the generator's sampler (default: the generator's own).
-    #[arg(long, allow_negative_numbers = true)]
-    pub gen_steps: Option<usize>,
-    /// Classifier-free guidance weight (default: the generator's own).
-    #[arg(long, allow_negative_numbers = true)]
-    pub guidance: Option<f64>,
-    /// Generator checkpoint folder (default: the shipped assets/models/goalgen).
-    #[arg(long)]
-    pub generator: Option<PathBuf>,
-}
-
-impl GenArgsNoSteps {
-    /// The same flags as [`GenArgs`].
-    pub fn gen_args(&self) -> Result<GenArgs> {
-        if self.gen_steps == Some(0) {
-            bail!("--gen-steps must be at least 1");
-        }
-        Ok(GenArgs {
-            samples: self.samples,
-            pick: self.pick,
-            gen_seed: self.gen_seed,
-            steps: self.gen_steps,
-            guidance: self.guidance,
-            generator: self.generator.clone(),
-        })
     }
 }
 

@@ -407,7 +407,10 @@ pub struct TrainDreamerArgs {
     goal: Option<PathBuf>,
     /// With --goal generated: how the goals are generated.
     #[command(flatten)]
-    gen: crate::common::GenArgsNoSteps,
+    gen: crate::common::GenArgs,
+    /// With --goal generated: Euler steps of the generator's sampler (default: its own).
+    #[arg(long, allow_negative_numbers = true)]
+    gen_steps: Option<usize>,
     /// Pay r_env only every K steps (the paper's sparse setting: 64).
     #[arg(long)]
     sparse_every: Option<usize>,
@@ -591,13 +594,10 @@ pub fn train_dreamer(mut a: TrainDreamerArgs) -> Result<()> {
         task: a.task,
         reward: a.reward,
         goal: match a.goal {
-            Some(g) if g.as_os_str() == "generated" => {
-                let gen = a.gen.gen_args()?;
-                Some(DreamerGoal::Generated {
-                    generator: gen.dir(),
-                    settings: gen.settings()?,
-                })
-            }
+            Some(g) if g.as_os_str() == "generated" => Some(DreamerGoal::Generated {
+                generator: a.gen.dir(),
+                settings: a.gen.settings(a.gen_steps, "--gen-steps")?,
+            }),
             g => g.map(DreamerGoal::from_path),
         },
         sparse_every: a.sparse_every,
