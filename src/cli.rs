@@ -496,12 +496,7 @@ fn rollout(a: RolloutArgs) -> Result<()> {
             // A live agent gives its model state to an FB trained on it.
             settings.live_agent = agent.is_some();
             if generated {
-                let goals = genreward_run::EpisodeGoals::load(
-                    &a.gen.dir(),
-                    &settings.vae_dir(),
-                    &a.gen.settings(a.gen_steps.steps, "--steps")?,
-                    settings.device,
-                )?;
+                let goals = a.gen.episode_goals(a.gen_steps.steps, &settings)?;
                 Some(RolloutGoal::Generated { goals, settings })
             } else {
                 let loaded = Loaded::from_file(path, &settings, task)?;
@@ -783,12 +778,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     let task: TaskKind = run.manifest.task.parse()?;
     let settings = a.reward.settings()?;
     if a.goal.as_os_str() == "generated" {
-        let goals = genreward_run::EpisodeGoals::load(
-            &a.gen.dir(),
-            &settings.vae_dir(),
-            &a.gen.settings(a.gen_steps.steps, "--steps")?,
-            settings.device,
-        )?;
+        let goals = a.gen.episode_goals(a.gen_steps.steps, &settings)?;
         let (lines, report, videos) =
             genreward_run::score_run_generated(&run, &goals, &settings, a.sparse_every)?;
         if let Some(dir) = &a.save_goals {

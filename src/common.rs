@@ -189,6 +189,21 @@ impl GenArgs {
         })
     }
 
+    /// The generator loaded for per-episode goals (`--goal generated`) with the reward's VAE
+    /// and device, sampling with `steps` Euler steps (`--steps`).
+    pub fn episode_goals(
+        &self,
+        steps: Option<usize>,
+        reward: &genreward_reward::RewardSettings,
+    ) -> Result<genreward_run::EpisodeGoals> {
+        Ok(genreward_run::EpisodeGoals::load(
+            &self.dir(),
+            &reward.vae_dir(),
+            &self.settings(steps, "--steps")?,
+            reward.device,
+        )?)
+    }
+
     /// The generator's folder.
     pub fn dir(&self) -> PathBuf {
         self.generator

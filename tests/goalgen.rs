@@ -49,6 +49,25 @@ fn refused(args: &[&str], want: &str, out: &Path) {
     assert!(!out.exists(), "{args:?} wrote {}", out.display());
 }
 
+/// Two 256-step expert episodes of push from `seed` on, recorded into `run` with `extra` flags.
+fn push_run(run: &Path, seed: &str, extra: &[&str]) {
+    let mut args = vec![
+        "rollout",
+        "--task",
+        "push",
+        "--episodes",
+        "2",
+        "--seed",
+        seed,
+        "--max-steps",
+        "256",
+        "--out",
+        s(run),
+    ];
+    args.extend_from_slice(extra);
+    ok(&genreward(&args));
+}
+
 #[test]
 fn generated_goals_are_reproducible_and_episode_long() {
     let d = tempfile::tempdir().unwrap();
@@ -207,21 +226,7 @@ fn score_generated_gives_each_episode_its_own_goal() {
     let d = tempfile::tempdir().unwrap();
     let path = |n: &str| d.path().join(n);
     let run = path("run");
-    ok(&genreward(&[
-        "rollout",
-        "--task",
-        "push",
-        "--episodes",
-        "2",
-        "--seed",
-        "30010",
-        "--max-steps",
-        "256",
-        "--camera",
-        "corner2",
-        "--out",
-        s(&run),
-    ]));
+    push_run(&run, "30010", &["--camera", "corner2"]);
     let score = |goal: &str, out: &Path, extra: &[&str]| {
         let mut args = vec!["score", "--run", s(&run), "--goal", goal, "--out", s(out)];
         args.extend_from_slice(extra);
@@ -293,21 +298,7 @@ fn rollout_generated_pays_each_episode_its_own_goal_live() {
     let d = tempfile::tempdir().unwrap();
     let path = |n: &str| d.path().join(n);
     let run = path("run");
-    ok(&genreward(&[
-        "rollout",
-        "--task",
-        "push",
-        "--episodes",
-        "2",
-        "--seed",
-        "30020",
-        "--max-steps",
-        "256",
-        "--goal",
-        "generated",
-        "--out",
-        s(&run),
-    ]));
+    push_run(&run, "30020", &["--goal", "generated"]);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["goal"]["path"], "generated", "{manifest}");

@@ -69,6 +69,16 @@ fn goal_loading(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &mut SimMut) {
     }
 }
 
+/// Frames the picture at `rect` as the one chosen.
+fn mark_chosen(ui: &egui::Ui, rect: egui::Rect) {
+    ui.painter().rect_stroke(
+        rect.expand(1.0),
+        0.0,
+        egui::Stroke::new(2.0, egui::Color32::YELLOW),
+        egui::StrokeKind::Outside,
+    );
+}
+
 /// The last generation's samples side by side (their last frames): click one to load it.
 fn generated_samples(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &SimMut, tex: &GoalTextures) {
     if tex.samples.is_empty() {
@@ -82,12 +92,7 @@ fn generated_samples(ui: &mut egui::Ui, panel: &mut RewardMut, sim: &SimMut, tex
                 .add(egui::Image::new((*id, egui::vec2(48.0, 48.0))).sense(egui::Sense::click()))
                 .on_hover_text(format!("sample {}: click to load it as the goal", j + 1));
             if panel.goal.generated.chosen == Some(j) {
-                ui.painter().rect_stroke(
-                    resp.rect.expand(1.0),
-                    0.0,
-                    egui::Stroke::new(2.0, egui::Color32::YELLOW),
-                    egui::StrokeKind::Outside,
-                );
+                mark_chosen(ui, resp.rect);
             }
             if resp.clicked() {
                 clicked = Some(j);
@@ -130,12 +135,7 @@ fn goal_section(ui: &mut egui::Ui, panel: &mut RewardMut, tex: &GoalTextures) {
                     let size = egui::vec2(40.0, 40.0 * *h as f32 / (*w).max(1) as f32);
                     let resp = ui.add(egui::Image::new((*id, size)).sense(egui::Sense::click()));
                     if k == panel.goal.frame {
-                        ui.painter().rect_stroke(
-                            resp.rect.expand(1.0),
-                            0.0,
-                            egui::Stroke::new(2.0, egui::Color32::YELLOW),
-                            egui::StrokeKind::Outside,
-                        );
+                        mark_chosen(ui, resp.rect);
                     }
                     if resp.clicked() {
                         clicked = Some(k);
