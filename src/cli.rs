@@ -547,6 +547,9 @@ fn rollout(a: RolloutArgs) -> Result<()> {
     };
     let outcome = record_rollout(spec, actor.as_mut(), progress.clone(), stop)?;
     progress.finish_and_clear();
+    if let Some(note) = &outcome.fb_note {
+        eprintln!("warning: {note}");
+    }
     let mut line = serde_json::to_value(&outcome.manifest.summary)?;
     if has_goal {
         line["ms_per_window"] = serde_json::json!(genreward_stats::median(&outcome.term_ms));

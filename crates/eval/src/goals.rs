@@ -69,7 +69,9 @@ pub struct MethodScore {
     pub psnr_db: Option<f64>,
     /// Mean distance in pixels between the object's place in the goal's last frame and in the
     /// same seed's expert's (both decoded), over the seeds where both show it (`None` where
-    /// none does, and for the expert itself).
+    /// none does, and for the expert itself). The detector is exact on rendered frames, but the
+    /// shipped VAE's decoding keeps too little of the small object for it (see
+    /// `tests/object.rs`), so this is a rough figure.
     pub object_px: Option<f64>,
     /// The share of seeds where both last frames show the object.
     pub object_found: Option<f64>,

@@ -10,7 +10,7 @@ use genreward_render::{CameraName, ViewSpec};
 /// (the wooden table's blue is half its red; the arm's green is a tenth of its red).
 fn is_object(p: &[u8]) -> bool {
     let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
-    r >= 60.0 && b <= 0.3 * r && g >= 0.3 * r && g <= 0.75 * r
+    r >= 80.0 && b <= 0.2 * r && g >= 0.35 * r && g <= 0.6 * r
 }
 
 /// The centroid (pixels from the top-left corner, a pixel's centre at `+0.5`) of the object's

@@ -66,6 +66,8 @@ pub struct RolloutOutcome {
     pub term_ms: Vec<f64>,
     /// Milliseconds of every step's r_fb.
     pub fb_ms: Vec<f64>,
+    /// Why r_fb was off, when the terms were loaded here (`--goal generated`) and it was.
+    pub fb_note: Option<String>,
 }
 
 /// Runs `spec.config.episodes` episodes of `actor`, recording them into `spec.out`. `stop`
@@ -108,6 +110,7 @@ pub fn record_rollout(
         rec = rec.with_actor_view(view)?;
     }
     let mut goal_info = None;
+    let mut fb_note = None;
     match goal {
         Some(RolloutGoal::Fixed(l)) => {
             rec = rec.with_terms(l.terms, l.info.alpha, l.info.beta)?;
@@ -134,6 +137,7 @@ pub fn record_rollout(
                 cfg.max_steps,
             )?;
             let mut l = Loaded::from_video(video, "generated", &settings, cfg.task)?;
+            fb_note = l.terms.fb_note.clone();
             l.info.generated = Some(goals.info(cfg.max_steps));
             rec = rec
                 .with_terms(l.terms, l.info.alpha, l.info.beta)?
@@ -189,6 +193,7 @@ pub fn record_rollout(
         manifest,
         term_ms,
         fb_ms,
+        fb_note,
     })
 }
 
