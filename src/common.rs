@@ -137,12 +137,12 @@ impl RewardArgs {
 /// where the command has no steps of its own, `--gen-steps` in `train dreamer`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GenArgs {
-    /// Samples drawn from the generator (one batch); --pick chooses the goal among them.
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    /// Samples drawn from the generator (one batch); --pick makes the goal of them.
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_GEN_SAMPLES, allow_negative_numbers = true)]
     pub samples: usize,
-    /// medoid (the sample nearest the samples' mean latent), first, or mean (the mean latent,
-    /// decoded).
-    #[arg(long, default_value = "medoid")]
+    /// mean (the samples' mean latent, decoded: the default, measured the better reward goal),
+    /// medoid (the sample nearest that mean) or first.
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_GEN_PICK)]
     pub pick: genreward_reward::SamplePick,
     /// Seed of the generator's noise: (task, first frame, gen seed) fix the video.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]

@@ -133,11 +133,11 @@ pub struct EvalGoalsArgs {
     #[arg(long, default_value_t = 0)]
     gen_seed: u64,
     /// With more than 1, a third generated row: that many 1-step samples per first frame, the
-    /// goal chosen by --pick (as `goal --samples K --pick P` makes it).
-    #[arg(long, default_value_t = 1)]
+    /// goal made by --pick (as `goal --samples K --pick P` makes it; by default as `goal` does).
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_GEN_SAMPLES)]
     samples: usize,
-    /// medoid, first or mean (the mean latent, decoded): the third row's choice.
-    #[arg(long, default_value = "mean")]
+    /// mean (the mean latent, decoded), medoid or first: the third row's goal.
+    #[arg(long, default_value_t = genreward_reward::DEFAULT_GEN_PICK)]
     pick: genreward_reward::SamplePick,
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,

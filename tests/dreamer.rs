@@ -769,7 +769,7 @@ fn dreamer_trains_toward_goals_generated_from_each_first_frame() {
     );
     assert_eq!(
         (g["samples"].as_u64(), g["pick"].as_str()),
-        (Some(1), Some("medoid"))
+        (Some(4), Some("mean"))
     );
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let episodes: Vec<serde_json::Value> = text

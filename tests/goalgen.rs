@@ -115,7 +115,11 @@ fn generated_goals_are_reproducible_and_episode_long() {
     assert_ne!(bytes("c.npy"), bytes("other.npy"));
     // K samples, one picked; the mean of the samples decodes to a video of its own.
     let three = [&short[..], &["--samples", "3"]].concat();
-    let o = generated("push", &three, &path("k.npy"));
+    let o = generated(
+        "push",
+        &[&three[..], &["--pick", "medoid"]].concat(),
+        &path("k.npy"),
+    );
     ok(&o);
     let j = last_json(&o);
     assert_eq!(
@@ -244,7 +248,7 @@ fn score_generated_gives_each_episode_its_own_goal() {
     assert_eq!(g["length"], 256, "{all}");
     assert_eq!(
         (g["samples"].as_u64(), g["gen_seed"].as_u64()),
-        (Some(1), Some(0))
+        (Some(4), Some(0))
     );
     assert_eq!(all["goal"]["path"], "generated");
     let eps = all["episodes"].as_array().unwrap();

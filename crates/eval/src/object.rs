@@ -54,19 +54,19 @@ mod tests {
     fn the_centroid_is_the_mean_of_the_orange_pixels_and_nothing_else_counts() {
         let (w, h) = (4u32, 3u32);
         let mut rgb = vec![0u8; (w * h * 3) as usize];
-        let mut put = |x: u32, y: u32, c: [u8; 3]| {
+        let put = |rgb: &mut [u8], x: u32, y: u32, c: [u8; 3]| {
             let i = ((y * w + x) * 3) as usize;
             rgb[i..i + 3].copy_from_slice(&c);
         };
         // Table wood, arm red, goal green, grey: none is the object.
-        put(0, 0, [184, 143, 102]);
-        put(1, 0, [158, 20, 25]);
-        put(2, 0, [25, 217, 64]);
-        put(3, 0, [120, 120, 120]);
+        put(&mut rgb, 0, 0, [184, 143, 102]);
+        put(&mut rgb, 1, 0, [158, 20, 25]);
+        put(&mut rgb, 2, 0, [25, 217, 64]);
+        put(&mut rgb, 3, 0, [120, 120, 120]);
         assert_eq!(detect_object(&rgb, w, h), None);
         // Lit and shaded orange.
-        put(1, 1, [242, 115, 20]);
-        put(3, 2, [120, 56, 10]);
+        put(&mut rgb, 1, 1, [242, 115, 20]);
+        put(&mut rgb, 3, 2, [120, 56, 10]);
         assert_eq!(detect_object(&rgb, w, h), Some([2.5, 2.0]));
     }
 }

@@ -30,7 +30,7 @@ pub mod video;
 pub use fb::{default_fb_dir, fb_term, FbReward, StepTerm};
 pub use generate::{
     default_goalgen_dir, stretch_to_length, GenSettings, GeneratedGoal, GoalGenerator,
-    LoadedGenerator, SamplePick,
+    LoadedGenerator, SamplePick, DEFAULT_GEN_PICK, DEFAULT_GEN_SAMPLES,
 };
 pub use goal::GoalVideo;
 pub use goal_frame::{GoalFrameChoice, GoalFramePicker};

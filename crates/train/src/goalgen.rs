@@ -406,9 +406,11 @@ impl Job<'_> {
         let expert = gen.decode(x1);
         let firsts: Vec<&[u8]> = rows.iter().map(|&i| split.first_frame(i)).collect();
         let tasks: Vec<TaskKind> = rows.iter().map(|&i| split.tasks[i]).collect();
+        // One sample as drawn: the samples show what the model makes, not a reduction of it.
         let settings = genreward_reward::GenSettings {
             steps: Some(self.cfg.sample_steps),
             guidance: Some(self.cfg.guidance),
+            samples: 1,
             ..Default::default()
         };
         let made = gen.generate(&firsts, &tasks, &settings)?;

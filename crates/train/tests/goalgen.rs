@@ -149,6 +149,7 @@ fn goalgen_learns_resumes_and_samples_reproducibly() {
     let s = GenSettings {
         samples: 3,
         seed: 4,
+        pick: SamplePick::Medoid,
         ..Default::default()
     };
     let a = gen.generate(&[&frame], &[TaskKind::Push], &s).unwrap();

@@ -114,8 +114,10 @@ impl RewardMut<'_> {
         }
         let model = gen.model.as_ref().expect("loaded");
         let goals = model.lock().unwrap_or_else(|p| p.into_inner());
+        // Side by side, the goal is one of the samples: the medoid until another is clicked.
         let settings = genreward_reward::GenSettings {
             samples: gen.samples.clamp(1, 16),
+            pick: genreward_reward::SamplePick::Medoid,
             seed: gen.seed,
             ..goals.settings
         };

@@ -193,6 +193,7 @@ fn generating_a_goal_loads_the_medoid_and_another_sample_on_request() {
     let settings = genreward_reward::GenSettings {
         samples: 3,
         seed: 7,
+        pick: genreward_reward::SamplePick::Medoid,
         ..Default::default()
     };
     let g = genreward_reward::LoadedGenerator::load(
