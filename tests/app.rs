@@ -352,26 +352,29 @@ fn a_recorded_run_replays_and_dropped_goals_load_or_explain() {
             out.to_str().unwrap(),
         ]));
     }
+    // Two 140-step expert episodes of push from seed 7 scored live toward `goal`; the manifest.
+    let record = |run: &Path, goal: &str| -> serde_json::Value {
+        ok(&genreward(&[
+            "rollout",
+            "--task",
+            "push",
+            "--seed",
+            "7",
+            "--episodes",
+            "2",
+            "--max-steps",
+            "140",
+            "--camera",
+            "corner2",
+            "--goal",
+            goal,
+            "--out",
+            run.to_str().unwrap(),
+        ]));
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap()
+    };
     let run = d.join("run");
-    ok(&genreward(&[
-        "rollout",
-        "--task",
-        "push",
-        "--seed",
-        "7",
-        "--episodes",
-        "2",
-        "--max-steps",
-        "140",
-        "--camera",
-        "corner2",
-        "--goal",
-        goal.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]));
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let manifest = record(&run, goal.to_str().unwrap());
     let paid = manifest["episodes"][1]["episode_return"].as_f64().unwrap();
 
     let shot = d.join("replay.png");
@@ -425,24 +428,7 @@ fn a_recorded_run_replays_and_dropped_goals_load_or_explain() {
 
     // A run whose every episode had its own generated goal replays toward the episode's own.
     let gen_run = d.join("generated");
-    ok(&genreward(&[
-        "rollout",
-        "--task",
-        "push",
-        "--seed",
-        "7",
-        "--episodes",
-        "2",
-        "--max-steps",
-        "140",
-        "--goal",
-        "generated",
-        "--out",
-        gen_run.to_str().unwrap(),
-    ]));
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(gen_run.join("manifest.json")).unwrap())
-            .unwrap();
+    let manifest = record(&gen_run, "generated");
     let paid = manifest["episodes"][1]["episode_return"].as_f64().unwrap();
     let o = view(&[
         "--run",
