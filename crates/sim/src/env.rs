@@ -105,6 +105,24 @@ fn draw_rand_vec(task: TaskKind, rng: &mut NumpyLegacyRng) -> [f64; 6] {
     }
 }
 
+/// The box Meta-World's observation space is (and every observation lies in): the hand within
+/// its clip bounds, the gripper opening in [-1, 1], the object block unbounded, the previous
+/// frame likewise, the goal within the task's goal space. `(low, high)`.
+pub fn observation_bounds(task: TaskKind) -> ([f64; OBS_DIM], [f64; OBS_DIM]) {
+    let mut low = [f64::NEG_INFINITY; OBS_DIM];
+    let mut high = [f64::INFINITY; OBS_DIM];
+    for frame in [0, 18] {
+        low[frame..frame + 3].copy_from_slice(&HAND_OBS_LOW);
+        high[frame..frame + 3].copy_from_slice(&HAND_OBS_HIGH);
+        low[frame + 3] = -1.0;
+        high[frame + 3] = 1.0;
+    }
+    let (lo, hi) = task.goal_space();
+    low[36..].copy_from_slice(&lo);
+    high[36..].copy_from_slice(&hi);
+    (low, high)
+}
+
 /// What one `step` returns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepResult {

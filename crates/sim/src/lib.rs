@@ -21,7 +21,7 @@ pub mod vec3;
 pub mod vec_env;
 pub mod world;
 
-pub use env::{Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
+pub use env::{observation_bounds, Env, EnvError, Placement, StepResult, ACT_DIM, OBS_DIM};
 pub use obs::StateDims;
 pub use policy::{Actor, Observation, Pixels, Policy, PolicyKind, UnknownPolicy};
 pub use rollout::{RolloutConfig, RolloutSummary, StepRecord};

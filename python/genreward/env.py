@@ -1,0 +1,176 @@
+"""One Meta-World v3 task as a Gymnasium environment, stepped and rendered by genreward's Rust
+library (``genreward._native``)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import _native
+
+OBS_MODES = ("state", "pixels", "state+pixels")
+DEFAULT_CAMERA = "corner2"
+DEFAULT_SIZE = 64
+DEFAULT_RENDER_SIZE = 480
+
+Size = Union[int, Sequence[int]]
+
+
+def parse_size(size: Size, what: str = "size") -> Tuple[int, int]:
+    """``64`` or ``(width, height)`` -> ``(width, height)``, each side 1..=4096."""
+    if isinstance(size, (int, np.integer)):
+        w = h = int(size)
+    else:
+        try:
+            w, h = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be an int or (width, height), got {size!r}") from None
+    if not (1 <= w <= 4096 and 1 <= h <= 4096):
+        raise ValueError(f"{what} {w}x{h} is out of range (each side 1..=4096)")
+    return w, h
+
+
+def as_action(action: Any) -> np.ndarray:
+    """An action as the float64 array of 4 the world takes, or a one-line ValueError."""
+    a = np.asarray(action, dtype=np.float64)
+    if a.shape != (4,):
+        raise ValueError(
+            f"an action is 4 numbers (dx, dy, dz, gripper), got shape {a.shape}"
+        )
+    return a
+
+
+def state_space(task: str) -> spaces.Box:
+    """Meta-World's 39-d observation box for ``task`` (float64)."""
+    low, high = _native.observation_box(task)
+    return spaces.Box(low=low, high=high, dtype=np.float64)
+
+
+def observation_space(task: str, obs_mode: str, size: Tuple[int, int]) -> spaces.Space:
+    if obs_mode not in OBS_MODES:
+        raise ValueError(f"unknown obs_mode '{obs_mode}' (one of {', '.join(OBS_MODES)})")
+    w, h = size
+    pixels = spaces.Box(low=0, high=255, shape=(h, w, 3), dtype=np.uint8)
+    if obs_mode == "state":
+        return state_space(task)
+    if obs_mode == "pixels":
+        return pixels
+    return spaces.Dict({"state": state_space(task), "pixels": pixels})
+
+
+def action_space() -> spaces.Box:
+    """Meta-World's action box: ``(dx, dy, dz, gripper)`` in [-1, 1], float32."""
+    return spaces.Box(low=-1.0, high=1.0, shape=(4,), dtype=np.float32)
+
+
+def sparse_paid(reward: float, steps: int, sparse_every: Optional[int]) -> float:
+    """The env reward as paid: every step, or only every ``sparse_every``-th (the CLI's rule)."""
+    if sparse_every is not None and sparse_every > 1 and steps % sparse_every != 0:
+        return 0.0
+    return reward
+
+
+class GenRewardEnv(gym.Env):
+    """A Meta-World v3 Sawyer task (goal observable), simulated with rapier3d.
+
+    Args:
+        task: one of :data:`genreward.TASKS` (``"pick-place"``; ``"pick-place-v3"`` works too).
+        obs_mode: ``"state"`` (Meta-World's 39 float64), ``"pixels"`` (uint8 ``[H, W, 3]`` from
+            ``camera``) or ``"state+pixels"`` (a dict with both).
+        camera: the observation camera (:func:`genreward.cameras`).
+        size: the observation frame, ``64`` or ``(width, height)``.
+        render_mode: ``"rgb_array"`` for :meth:`render`.
+        max_episode_steps: the episode's length; the step that reaches it is truncated and the
+            next raises (Meta-World: 500, the paper: 256).
+        sparse_every: pay the env reward only every K-th step (``None``: every step).
+        render_camera, render_size: what :meth:`render` shows (default: ``camera`` at 480x480).
+
+    ``reset(seed=s)`` places object and goal exactly as Meta-World's goal-observable env built
+    with seed ``s``; ``reset()`` without a seed draws the next placement from the env's
+    generator. ``info`` carries Meta-World's terms; ``terminated`` is always False, as there.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 80}
+
+    def __init__(
+        self,
+        task: str,
+        obs_mode: str = "state",
+        camera: str = DEFAULT_CAMERA,
+        size: Size = DEFAULT_SIZE,
+        render_mode: Optional[str] = None,
+        max_episode_steps: int = _native.MAX_PATH_LENGTH,
+        sparse_every: Optional[int] = None,
+        render_camera: Optional[str] = None,
+        render_size: Size = DEFAULT_RENDER_SIZE,
+    ):
+        if task not in _native.tasks():
+            # The native parser takes the -v3 names too; it gives the one-line error.
+            _native.task_description(task)
+        self._world = _native.Env(task, 0, int(max_episode_steps))
+        self.task = self._world.task
+        if camera not in _native.cameras():
+            raise ValueError(f"unknown camera '{camera}' (one of {', '.join(_native.cameras())})")
+        self.obs_mode = obs_mode
+        self.camera = camera
+        self.size = parse_size(size)
+        self.observation_space = observation_space(self.task, obs_mode, self.size)
+        self.action_space = action_space()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode '{render_mode}' (one of {', '.join(self.metadata['render_modes'])})"
+            )
+        self.render_mode = render_mode
+        self.render_camera = render_camera or camera
+        if self.render_camera not in _native.cameras():
+            raise ValueError(f"unknown camera '{self.render_camera}'")
+        self.render_size = parse_size(render_size, "render_size")
+        if sparse_every is not None and int(sparse_every) < 1:
+            raise ValueError(f"sparse_every must be at least 1, got {sparse_every}")
+        self.sparse_every = None if sparse_every is None else int(sparse_every)
+        self.max_episode_steps = int(max_episode_steps)
+
+    @property
+    def seed_used(self) -> int:
+        """The seed of the current placement."""
+        return self._world.seed
+
+    @property
+    def world(self) -> "_native.Env":
+        """The Rust world underneath (for positions, rendering other cameras, ...)."""
+        return self._world
+
+    def _observation(self, state: np.ndarray) -> Any:
+        if self.obs_mode == "state":
+            return state
+        w, h = self.size
+        pixels = self._world.render(self.camera, w, h)
+        if self.obs_mode == "pixels":
+            return pixels
+        return {"state": state, "pixels": pixels}
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        super().reset(seed=seed)
+        placement = seed if seed is not None else int(self.np_random.integers(0, 2**32))
+        state = self._world.reset(placement)
+        info = {
+            "seed": placement,
+            "obj_init_pos": np.array(self._world.obj_init_pos),
+            "target_pos": np.array(self._world.target_pos),
+        }
+        return self._observation(state), info
+
+    def step(self, action):
+        state, reward, truncated, info = self._world.step(as_action(action))
+        reward = sparse_paid(reward, self._world.steps, self.sparse_every)
+        return self._observation(state), float(reward), False, bool(truncated), info
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: pass render_mode='rgb_array'")
+            return None
+        w, h = self.render_size
+        return self._world.render(self.render_camera, w, h)
