@@ -20,7 +20,9 @@ import gymnasium as gym
 from . import _native
 from ._native import cameras, task_description, tasks
 from .env import GenRewardEnv
+from . import wrappers
 from .expert import ExpertPolicy, expert
+from .runs import Episode, RecordRun, Run, load_run
 from .vector import GenRewardVecEnv
 
 __version__ = _native.VERSION
@@ -66,11 +68,16 @@ __all__ = [
     "GenRewardEnv",
     "GenRewardVecEnv",
     "ExpertPolicy",
+    "Episode",
+    "RecordRun",
+    "Run",
     "cameras",
     "env_id",
     "expert",
+    "load_run",
     "make",
     "make_vec",
     "task_description",
     "tasks",
+    "wrappers",
 ]

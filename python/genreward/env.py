@@ -87,6 +87,16 @@ class GenRewardEnv(gym.Env):
             next raises (Meta-World: 500, the paper: 256).
         sparse_every: pay the env reward only every K-th step (``None``: every step).
         render_camera, render_size: what :meth:`render` shows (default: ``camera`` at 480x480).
+        reward: ``"env"`` (Meta-World's dense reward) or ``"genreward"``: ``r_env + alpha *
+            r_video + beta * r_fb`` toward ``goal``, each step's terms in ``info["terms"]``.
+        goal: with ``reward="genreward"``: a goal video file (``.mp4``, ``.gif``, ``.npy``, a
+            folder of ``.png``), ``"expert"`` (each episode's own expert video: the oracle) or
+            ``"generated"`` (each episode's goal generated from its first frame by the shipped
+            generator, as in the paper).
+        alpha, beta, every: the weights of r_video and r_fb and r_video's interval (default:
+            the CLI's, 10, 0.005 and 128); ``fb=False`` leaves r_fb out.
+        device: ``"cpu"`` or ``"wgpu"`` for the reward's models.
+        reward_camera, reward_size: the frames the reward reads (the VAE's: corner2, 64).
 
     ``reset(seed=s)`` places object and goal exactly as Meta-World's goal-observable env built
     with seed ``s``; ``reset()`` without a seed draws the next placement from the env's
@@ -106,6 +116,16 @@ class GenRewardEnv(gym.Env):
         sparse_every: Optional[int] = None,
         render_camera: Optional[str] = None,
         render_size: Size = DEFAULT_RENDER_SIZE,
+        reward: str = "env",
+        goal: Optional[str] = None,
+        alpha: Optional[float] = None,
+        beta: Optional[float] = None,
+        every: Optional[int] = None,
+        fb: bool = True,
+        device: str = "cpu",
+        reward_camera: str = DEFAULT_CAMERA,
+        reward_size: Size = DEFAULT_SIZE,
+        generator: Optional[str] = None,
     ):
         if task not in _native.tasks():
             # The native parser takes the -v3 names too; it gives the one-line error.
@@ -132,6 +152,22 @@ class GenRewardEnv(gym.Env):
             raise ValueError(f"sparse_every must be at least 1, got {sparse_every}")
         self.sparse_every = None if sparse_every is None else int(sparse_every)
         self.max_episode_steps = int(max_episode_steps)
+        self.rewarder = None
+        if reward not in ("env", "genreward"):
+            raise ValueError(f"unknown reward '{reward}' (env or genreward)")
+        if reward == "genreward":
+            if goal is None:
+                raise ValueError("reward='genreward' needs goal= (a video file, 'expert' or 'generated')")
+            self.reward_view = (reward_camera, *parse_size(reward_size, "reward_size"))
+            self.rewarder = _native.Rewarder(
+                self.task, str(goal), reward_camera, self.reward_view[1], self.reward_view[2],
+                self.max_episode_steps, alpha, beta, every, fb, device, None,
+                None if generator is None else str(generator),
+            )
+        elif goal is not None:
+            raise ValueError("goal= is for reward='genreward'")
+        self._state = None
+        self._frame = None
 
     @property
     def seed_used(self) -> int:
@@ -144,10 +180,19 @@ class GenRewardEnv(gym.Env):
         return self._world
 
     def _observation(self, state: np.ndarray) -> Any:
+        pixels = None
+        if self.obs_mode != "state":
+            w, h = self.size
+            pixels = self._world.render(self.camera, w, h)
+        if self.rewarder is not None:
+            # The reward's frame of this state: the observation's when they are the same view.
+            self._state = state
+            if pixels is not None and (self.camera, w, h) == self.reward_view:
+                self._frame = pixels
+            else:
+                self._frame = self._world.render(*self.reward_view)
         if self.obs_mode == "state":
             return state
-        w, h = self.size
-        pixels = self._world.render(self.camera, w, h)
         if self.obs_mode == "pixels":
             return pixels
         return {"state": state, "pixels": pixels}
@@ -161,11 +206,21 @@ class GenRewardEnv(gym.Env):
             "obj_init_pos": np.array(self._world.obj_init_pos),
             "target_pos": np.array(self._world.target_pos),
         }
-        return self._observation(state), info
+        obs = self._observation(state)
+        if self.rewarder is not None:
+            self.rewarder.begin_episode(self._world, self._frame)
+            info["goal"] = self.rewarder.goal[0]
+        return obs, info
 
     def step(self, action):
-        state, reward, truncated, info = self._world.step(as_action(action))
+        a = as_action(action)
+        before = (self._state, self._frame)
+        state, reward, truncated, info = self._world.step(a)
         reward = sparse_paid(reward, self._world.steps, self.sparse_every)
+        if self.rewarder is not None:
+            reward, info["terms"] = self.rewarder.step(
+                before[0], a, before[1], reward, self._world.steps - 1
+            )
         return self._observation(state), float(reward), False, bool(truncated), info
 
     def render(self):

@@ -20,6 +20,9 @@ use pyo3::types::PyDict;
 use rayon::prelude::*;
 use std::sync::Mutex;
 
+mod reward;
+mod run;
+
 /// Meta-World's episode limit (`max_path_length`).
 const MAX_PATH_LENGTH: usize = 500;
 
@@ -123,6 +126,8 @@ struct PyEnv {
     env: SimEnv,
     seed: u32,
     max_steps: usize,
+    /// The last step's action and result (what a run recorder writes).
+    last: Option<([f64; ACT_DIM], StepResult)>,
 }
 
 #[pymethods]
@@ -142,6 +147,7 @@ impl PyEnv {
             env,
             seed,
             max_steps: max_episode_steps,
+            last: None,
         })
     }
 
@@ -160,6 +166,7 @@ impl PyEnv {
         let (task, max_steps) = (self.env.task(), self.max_steps);
         self.env = py.detach(|| new_env(task, seed, max_steps));
         self.seed = seed;
+        self.last = None;
         Ok(self.env.last_obs().to_vec().into_pyarray(py))
     }
 
@@ -176,7 +183,9 @@ impl PyEnv {
         for (k, v) in INFO_KEYS.iter().zip(info_values(&r)) {
             info.set_item(k, v)?;
         }
-        Ok((r.obs.to_vec().into_pyarray(py), r.reward, r.truncated, info))
+        let out = (r.obs.to_vec().into_pyarray(py), r.reward, r.truncated, info);
+        self.last = Some((a, r));
+        Ok(out)
     }
 
     /// The scene from `camera` as uint8 `[height, width, 3]`, row 0 at the top.
@@ -572,6 +581,9 @@ fn observation_box<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEnv>()?;
+    m.add_class::<run::PyRunWriter>()?;
+    m.add_class::<reward::PyRewarder>()?;
+    m.add_function(wrap_pyfunction!(run::read_steps, m)?)?;
     m.add_class::<PyVecEnv>()?;
     m.add_function(wrap_pyfunction!(expert_action, m)?)?;
     m.add_function(wrap_pyfunction!(tasks, m)?)?;

@@ -20,16 +20,18 @@
 //! [`RunDir`] reads all of it back; every failure is one line naming the file.
 
 pub mod goal;
+pub mod live;
 pub mod rollout;
 pub mod score;
 pub mod writer;
 
 pub use goal::{goal_info, load_recorded, EpisodeGoals, Loaded};
+pub use live::{LiveRun, LiveRunSpec};
 pub use rollout::{record_rollout, RolloutGoal, RolloutOutcome, RolloutSpec, VideoSpec};
 pub use score::{
     score_run, score_run_generated, EpisodeGoal, EpisodeScore, ScoreLine, ScoreReport,
 };
-pub use writer::{Recorder, VIDEO_FPS};
+pub use writer::{LiveTerms, Recorder, VIDEO_FPS};
 
 use genreward_record::{load_video, RecordError, Video};
 use genreward_render::ViewSpec;

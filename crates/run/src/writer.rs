@@ -113,16 +113,7 @@ impl Recorder {
                 "GenReward's terms need observation frames (an observation camera)".into(),
             ));
         }
-        self.terms = Some(LiveTerms {
-            terms,
-            alpha,
-            beta,
-            per_episode: None,
-            last_video: None,
-            last_fb: None,
-            video_ms: Vec::new(),
-            fb_ms: Vec::new(),
-        });
+        self.terms = Some(LiveTerms::new(terms, alpha, beta));
         Ok(self)
     }
 
@@ -141,12 +132,7 @@ impl Recorder {
                 "per-episode goals need GenReward's terms to re-aim".into(),
             ));
         };
-        t.per_episode = Some(PerEpisodeGoals {
-            goals,
-            task,
-            length,
-            made: Vec::new(),
-        });
+        t.with_episode_goals(goals, task, length);
         Ok(self)
     }
 
@@ -183,9 +169,7 @@ impl Recorder {
     pub fn begin_episode(&mut self, index: usize) -> Result<()> {
         self.episode = index;
         if let Some(t) = &mut self.terms {
-            t.terms.video.reset();
-            t.last_video = None;
-            t.last_fb = None;
+            t.begin_episode();
         }
         if let Some(spec) = self.obs {
             let name = format!("obs_{index:03}.npy");
@@ -224,16 +208,13 @@ impl Recorder {
         let Some(t) = &mut self.terms else {
             return Ok(());
         };
-        let Some(p) = &mut t.per_episode else {
-            return Ok(());
-        };
         let f = self.pending.first().ok_or(RunError::Invalid(
             "no observation frame was rendered".into(),
         ))?;
-        let (goal, picked) = p
-            .goals
-            .goal_for(&f.rgb, (f.width, f.height), p.task, p.length)?;
-        t.terms.retarget(goal)?;
+        let Some(picked) = t.aim(f)? else {
+            return Ok(());
+        };
+        let p = t.per_episode.as_mut().expect("aimed above");
         let name = goal_file(self.episode);
         let path = self.out_dir.join(&name);
         let v = &t.terms.goal.video;
@@ -262,44 +243,7 @@ impl Recorder {
 
     fn record_step(&mut self, rec: &mut StepRecord) -> Result<()> {
         if let (Some(t), Some(f)) = (&mut self.terms, self.pending.first()) {
-            let value = t.terms.video.push(&f.rgb, f.width, f.height)?;
-            if value.is_some() {
-                t.video_ms.push(t.terms.video.last_ms());
-                t.last_video = value;
-            }
-            let v = value.unwrap_or(0.0);
-            rec.terms.insert("r_env".into(), rec.reward);
-            rec.terms.insert(t.terms.video.name().into(), v);
-            let mut r_fb = 0.0;
-            if let Some(fb) = &mut t.terms.fb {
-                let t0 = std::time::Instant::now();
-                let (mut s, a) = fb_inputs(&rec.obs, &rec.action);
-                match fb.state_kind() {
-                    StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height)?,
-                    StateKind::Model => match &self.model_state {
-                        Some(m) => s = m.clone(),
-                        None => return Err(RunError::Invalid(format!(
-                            "step {}: this FB reads a DreamerV3 agent's model state, and the actor has none (act with the agent it was trained with)",
-                            rec.step
-                        ))),
-                    },
-                    StateKind::Obs39 => {}
-                }
-                let r = fb
-                    .score(&s, &a)
-                    .map_err(|e| RunError::Invalid(format!("step {}: {e}", rec.step)))?[0];
-                t.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-                t.last_fb = Some(r);
-                rec.terms.insert(fb.name().into(), r);
-                r_fb = r;
-            }
-            let weights = MixWeights {
-                alpha: t.alpha,
-                beta: t.beta,
-                sparse_every: None,
-            };
-            // r_env is already as paid (dense, or every K steps).
-            rec.reward = mix_step(rec.reward, v, r_fb, &weights);
+            t.score(f, rec, self.model_state.as_deref())?;
         }
         // One whole line per write, so a crash leaves at most a partial last line.
         let mut line = serde_json::to_vec(rec).map_err(|e| write_error(&self.steps_path, e))?;
@@ -373,8 +317,9 @@ impl Recorder {
     }
 }
 
-/// GenReward's terms during a live run and their weights.
-struct LiveTerms {
+/// GenReward's terms during a live run and their weights: what scores each step of a rollout,
+/// of a run recorded from outside, or of a Python environment paying GenReward's reward.
+pub struct LiveTerms {
     /// The terms toward the goal in use; the overlay shows its goal frame as an inset.
     terms: GenRewardTerms,
     alpha: f64,
@@ -387,6 +332,119 @@ struct LiveTerms {
     /// Milliseconds of every computation of r_video, and of every step's r_fb.
     video_ms: Vec<f64>,
     fb_ms: Vec<f64>,
+}
+
+impl LiveTerms {
+    pub fn new(terms: GenRewardTerms, alpha: f64, beta: f64) -> LiveTerms {
+        LiveTerms {
+            terms,
+            alpha,
+            beta,
+            per_episode: None,
+            last_video: None,
+            last_fb: None,
+            video_ms: Vec::new(),
+            fb_ms: Vec::new(),
+        }
+    }
+
+    /// Gives every episode its own goal, generated for `task` from its first frame
+    /// ([`aim`](Self::aim)), `length` frames long.
+    pub fn with_episode_goals(&mut self, goals: EpisodeGoals, task: TaskKind, length: usize) {
+        self.per_episode = Some(PerEpisodeGoals {
+            goals,
+            task,
+            length,
+            made: Vec::new(),
+        });
+    }
+
+    /// The terms and the goal they aim at.
+    pub fn terms(&self) -> &GenRewardTerms {
+        &self.terms
+    }
+
+    /// The weights of r_video and r_fb.
+    pub fn weights(&self) -> (f64, f64) {
+        (self.alpha, self.beta)
+    }
+
+    /// Aims the terms at `goal` (a new episode's own goal video).
+    pub fn retarget(&mut self, goal: genreward_reward::GoalVideo) -> Result<()> {
+        Ok(self.terms.retarget(goal)?)
+    }
+
+    /// Starts an episode: r_video's frames so far are forgotten.
+    pub fn begin_episode(&mut self) {
+        self.terms.video.reset();
+        self.last_video = None;
+        self.last_fb = None;
+    }
+
+    /// With per-episode goals: generates the episode's goal from its first frame `first` and
+    /// aims the terms at it; returns the sample picked (`Some(None)`: their mean). `None`
+    /// without per-episode goals.
+    pub fn aim(&mut self, first: &Frame) -> Result<Option<Option<usize>>> {
+        let Some(p) = &mut self.per_episode else {
+            return Ok(None);
+        };
+        let (goal, picked) =
+            p.goals
+                .goal_for(&first.rgb, (first.width, first.height), p.task, p.length)?;
+        self.terms.retarget(goal)?;
+        Ok(Some(picked))
+    }
+
+    /// Scores one step: `frame` is the observation frame of the state before it (r_video's
+    /// input), `rec` the step's record (r_fb reads its observation and action; its `terms` get
+    /// `r_env`, r_video's and r_fb's values, and its `reward` becomes the mix), `model_state`
+    /// the acting agent's, for an FB that reads it.
+    pub fn score(
+        &mut self,
+        f: &Frame,
+        rec: &mut StepRecord,
+        model_state: Option<&[f32]>,
+    ) -> Result<()> {
+        let value = self.terms.video.push(&f.rgb, f.width, f.height)?;
+        if value.is_some() {
+            self.video_ms.push(self.terms.video.last_ms());
+            self.last_video = value;
+        }
+        let v = value.unwrap_or(0.0);
+        rec.terms.insert("r_env".into(), rec.reward);
+        rec.terms.insert(self.terms.video.name().into(), v);
+        let mut r_fb = 0.0;
+        if let Some(fb) = &mut self.terms.fb {
+            let t0 = std::time::Instant::now();
+            let (mut s, a) = fb_inputs(&rec.obs, &rec.action);
+            match fb.state_kind() {
+                    StateKind::Frame => s = fb.frame_states(&[&f.rgb], f.width, f.height)?,
+                    StateKind::Model => match model_state {
+                        Some(m) => s = m.to_vec(),
+                        None => return Err(RunError::Invalid(format!(
+                            "step {}: this FB reads a DreamerV3 agent's model state, and the actor has none (act with the agent it was trained with)",
+                            rec.step
+                        ))),
+                    },
+                    StateKind::Obs39 => {}
+                }
+            let r = fb
+                .score(&s, &a)
+                .map_err(|e| RunError::Invalid(format!("step {}: {e}", rec.step)))?[0];
+            self.fb_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            self.last_fb = Some(r);
+            rec.terms.insert(fb.name().into(), r);
+            r_fb = r;
+        }
+        let weights = MixWeights {
+            alpha: self.alpha,
+            beta: self.beta,
+            sparse_every: None,
+        };
+        // r_env is already as paid (dense, or every K steps).
+        rec.reward = mix_step(rec.reward, v, r_fb, &weights);
+        Ok(())
+    }
 }
 
 /// Goals generated per episode from its first frame.

@@ -58,6 +58,9 @@ pub enum PolicyKind {
     /// caller loads it. Named here so runs record who acted. [`Policy`] cannot play it: asked
     /// to, it holds still like `Zero`.
     Agent,
+    /// An actor outside genreward (a Python policy stepping the `genreward` package), named
+    /// so its recorded runs say who acted. [`Policy`] cannot play it either.
+    External,
 }
 
 /// Error for a policy name we do not know.
@@ -84,6 +87,7 @@ impl fmt::Display for PolicyKind {
             PolicyKind::Random => "random",
             PolicyKind::Zero => "zero",
             PolicyKind::Agent => "agent",
+            PolicyKind::External => "external",
         })
     }
 }
@@ -149,7 +153,7 @@ impl Policy {
         let mut a = match self.kind {
             PolicyKind::Expert => expert_action(self.task, obs).map(f64::from),
             PolicyKind::Random => std::array::from_fn(|_| self.rng.random_range(-1.0..=1.0)),
-            PolicyKind::Zero | PolicyKind::Agent => [0.0; 4],
+            PolicyKind::Zero | PolicyKind::Agent | PolicyKind::External => [0.0; 4],
         };
         if let Some(n) = &self.noise {
             for x in &mut a {
