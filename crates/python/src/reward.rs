@@ -10,12 +10,12 @@ use genreward_reward::{
     default_goalgen_dir, FbChoice, GenSettings, GoalVideo, RewardError, RewardSettings,
 };
 use genreward_run::{EpisodeGoals, LiveTerms, Loaded, RunError};
+use genreward_sim::env_reward::RewardInfo;
 use genreward_sim::{StepRecord, TaskKind, OBS_DIM};
 use numpy::{PyReadonlyArray1, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -237,24 +237,11 @@ impl PyRewarder {
             .try_into()
             .map_err(|_| PyValueError::new_err("an observation has 39 values"))?;
         let action = crate::action_of(&action.as_array().to_vec())?;
-        let mut rec = StepRecord {
-            episode: 0,
-            step,
-            seed: 0,
-            obs,
-            action,
+        let info = RewardInfo {
             reward,
-            dense_reward: reward,
-            near_object: 0.0,
-            grasp_success: 0.0,
-            grasp_reward: 0.0,
-            in_place_reward: 0.0,
-            obj_to_target: 0.0,
-            success: false,
-            truncated: false,
-            terms: BTreeMap::new(),
-            fingers: None,
+            ..RewardInfo::default()
         };
+        let mut rec = StepRecord::new(0, step, 0, obs, action, reward, &info, false);
         py.detach(|| inner.live.score(&f, &mut rec, None))
             .map_err(run_error)?;
         let terms = PyDict::new(py);

@@ -12,7 +12,6 @@ use genreward_sim::rollout::{
 };
 use genreward_sim::{Env, PhysicsConfig, PolicyKind, StepResult, TaskKind, OBS_DIM};
 use indicatif::ProgressBar;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -177,25 +176,17 @@ impl LiveRun {
             .before
             .take()
             .ok_or_else(|| RunError::Invalid("a step recorded without its frame".into()))?;
-        let info = &result.info;
-        let mut rec = StepRecord {
-            episode: ep.index,
-            step: ep.step,
-            seed: ep.seed,
+        let mut rec = StepRecord::new(
+            ep.index,
+            ep.step,
+            ep.seed,
             obs,
             action,
-            reward: sparse_reward(info.reward, ep.step, sparse),
-            dense_reward: info.reward,
-            near_object: info.near_object,
-            grasp_success: info.grasp_success,
-            grasp_reward: info.grasp_reward,
-            in_place_reward: info.in_place_reward,
-            obj_to_target: info.obj_to_target,
-            success: info.is_success(),
+            sparse_reward(result.info.reward, ep.step, sparse),
+            &result.info,
             truncated,
-            terms: BTreeMap::new(),
-            fingers: Some(fingers),
-        };
+        );
+        rec.fingers = Some(fingers);
         if rec.success && ep.first_success.is_none() {
             ep.first_success = Some(ep.step + 1);
         }

@@ -146,7 +146,7 @@ pub fn run_episode(
         if success && first.is_none() {
             first = Some(step + 1);
         }
-        let mut rec = record(index, step, seed, obs, action, paid, &r.info, r.truncated);
+        let mut rec = StepRecord::new(index, step, seed, obs, action, paid, &r.info, r.truncated);
         rec.fingers = Some([q_r, q_l]);
         steps = step + 1;
         obs = r.obs;
@@ -166,34 +166,38 @@ pub fn run_episode(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    episode: usize,
-    step: usize,
-    seed: u32,
-    obs: [f64; OBS_DIM],
-    action: [f64; 4],
-    paid: f64,
-    info: &RewardInfo,
-    truncated: bool,
-) -> StepRecord {
-    StepRecord {
-        episode,
-        step,
-        seed,
-        obs,
-        action,
-        reward: paid,
-        dense_reward: info.reward,
-        near_object: info.near_object,
-        grasp_success: info.grasp_success,
-        grasp_reward: info.grasp_reward,
-        in_place_reward: info.in_place_reward,
-        obj_to_target: info.obj_to_target,
-        success: info.is_success(),
-        truncated,
-        terms: BTreeMap::new(),
-        fingers: None,
+impl StepRecord {
+    /// The record of step `step` of episode `episode` (placed with `seed`): the observation
+    /// the policy saw, its action, the reward as paid and Meta-World's terms of the step.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        episode: usize,
+        step: usize,
+        seed: u32,
+        obs: [f64; OBS_DIM],
+        action: [f64; 4],
+        paid: f64,
+        info: &RewardInfo,
+        truncated: bool,
+    ) -> StepRecord {
+        StepRecord {
+            episode,
+            step,
+            seed,
+            obs,
+            action,
+            reward: paid,
+            dense_reward: info.reward,
+            near_object: info.near_object,
+            grasp_success: info.grasp_success,
+            grasp_reward: info.grasp_reward,
+            in_place_reward: info.in_place_reward,
+            obj_to_target: info.obj_to_target,
+            success: info.is_success(),
+            truncated,
+            terms: BTreeMap::new(),
+            fingers: None,
+        }
     }
 }
 
