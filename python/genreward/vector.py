@@ -82,6 +82,9 @@ class GenRewardVecEnv(VectorEnv):
         }
         self.single_observation_space = observation_space(self.task, obs_mode, self.size)
         self.single_action_space = action_space()
+        # Every env reports every term: one read-only all-True mask serves them all.
+        self._every_env = np.ones(self.num_envs, dtype=bool)
+        self._every_env.flags.writeable = False
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
@@ -128,8 +131,8 @@ class GenRewardVecEnv(VectorEnv):
         if self.sparse_every is not None and self.sparse_every > 1:
             rewards = np.where(steps % self.sparse_every == 0, rewards, 0.0)
         info = dict(terms)
-        for key in list(terms):
-            info["_" + key] = np.ones(self.num_envs, dtype=bool)
+        for key in terms:
+            info["_" + key] = self._every_env
         if finals:
             final_obs = np.full(self.num_envs, None, dtype=object)
             mask = np.zeros(self.num_envs, dtype=bool)
