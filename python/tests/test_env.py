@@ -112,7 +112,7 @@ def test_python_steps_are_the_rust_worlds_steps_and_reproducible():
     a, b = run(7), run(7)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, run(8))
-    # The expert sees the same world: its native action on the native obs.
+    # Python's first observation is the native world's own.
     w = genreward._native.Env("push", 7)
     o = w.reset(7)
     assert np.array_equal(o, a[0])

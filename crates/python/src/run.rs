@@ -8,7 +8,7 @@ use numpy::IntoPyArray;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 fn run_error(e: genreward_run::RunError) -> PyErr {
@@ -161,13 +161,12 @@ impl PyRunWriter {
 #[pyfunction]
 pub fn read_steps<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
     let recs = py.detach(|| read_step_file(&path)).map_err(run_error)?;
-    columns(py, &recs, &path)
+    columns(py, &recs)
 }
 
 fn columns<'py>(
     py: Python<'py>,
     recs: &[genreward_sim::StepRecord],
-    _path: &Path,
 ) -> PyResult<Bound<'py, PyDict>> {
     let n = recs.len();
     let d = PyDict::new(py);

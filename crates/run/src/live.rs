@@ -38,7 +38,7 @@ struct Episode {
     step: usize,
     ret: f64,
     first_success: Option<usize>,
-    /// The observation, finger joints and whether the frame was rendered, before the step.
+    /// The observation and finger joints before the step (set by `before_step`).
     before: Option<([f64; OBS_DIM], [f64; 2])>,
 }
 
