@@ -180,6 +180,10 @@ pub struct TrainGoalGenArgs {
     /// Attention heads.
     #[arg(long, default_value_t = 6)]
     heads: usize,
+    /// Leave out the first frame's global paths (the scene MLP and prior; docs/goal-generator.md).
+    /// Without this flag, --resume adds them to a checkpoint that lacks them.
+    #[arg(long)]
+    no_scene: bool,
     /// Euler steps of the validation samples beside the 1-step ones, and of samples.mp4.
     #[arg(long, default_value_t = 10)]
     sample_steps: usize,
@@ -215,6 +219,7 @@ pub fn train_goalgen(a: TrainGoalGenArgs) -> Result<()> {
         width: a.width,
         depth: a.depth,
         heads: a.heads,
+        scene: !a.no_scene,
         sample_steps: a.sample_steps,
         guidance: a.guidance,
         val_per_task: a.val_per_task,

@@ -13,6 +13,15 @@
 //!   task, whose last row is the null task of classifier-free guidance; every block and the
 //!   output layer read it through adaLN-Zero (shift, scale and a gate per sub-layer, made by a
 //!   zero-initialised linear map, so each block starts as the identity and the output as 0).
+//! - **The scene** (`scene`, on in runs since 2026-12-07). The per-token concatenation above
+//!   shows each token only its own cells of frame 0, and a transformer trained on it learnt to
+//!   ignore them on unseen scenes (docs/goal-generator.md, run 6). With `scene` the flattened
+//!   first latent also takes two global paths: an MLP into the adaLN conditioning (beside time
+//!   and task), and a linear map to the whole video plus a per-task bias, the *scene prior*,
+//!   added to the prediction with weight `1 - t` (all of it at `t = 0`, where sampling starts;
+//!   none at `t = 1`, where the input is the answer), toward a task only (not the null task). Both start at zero, so a checkpoint without
+//!   them resumes unchanged when they are added; the trainer then fits the prior in closed form
+//!   (least squares on the training videos) and holds it out of the gradient.
 //! - **Objective.** Rectified flow: `x_t = t x_1 + (1 - t) x_0` between noise `x_0` and data
 //!   `x_1`. The model predicts the clean latent `x_1` (by default; the velocity is then
 //!   `(x_1 - x_t) / (1 - t)`) or the velocity `x_1 - x_0`; `t` is logit-normal
@@ -74,9 +83,17 @@ pub struct GoalGenConfig {
     /// at `t = 0`, and measured far better here for few-step sampling (docs/goal-generator.md).
     #[config(default = true)]
     pub predict_x1: bool,
+    /// The first latent's global paths (the scene MLP into the conditioning and the scene
+    /// prior). `None` in checkpoints made before they existed, which load without them.
+    pub scene: Option<bool>,
 }
 
 impl GoalGenConfig {
+    /// Whether the model has the first latent's global paths.
+    pub fn has_scene(&self) -> bool {
+        self.scene == Some(true)
+    }
+
     /// Tokens per video.
     pub fn tokens(&self) -> usize {
         let [pt, ph, pw] = self.patch;
@@ -138,6 +155,7 @@ impl GoalGenConfig {
                     fc2: LinearConfig::new(4 * w, w).init(device),
                 })
                 .collect(),
+            scene: self.has_scene().then(|| self.init_scene(device)),
             final_modulation: zero(w, 2 * w),
             out: zero(w, self.channels * cell),
             channels: self.channels,
@@ -151,6 +169,38 @@ impl GoalGenConfig {
             predict_x1: self.predict_x1,
         }
     }
+}
+
+impl GoalGenConfig {
+    /// The first latent's global paths, their output layers zero.
+    fn init_scene<B: Backend>(&self, device: &B::Device) -> Scene<B> {
+        let frame = self.channels * self.side * self.side;
+        let video = frame * self.frames;
+        let zero = |i: usize, o: usize| {
+            LinearConfig::new(i, o)
+                .with_initializer(Initializer::Zeros)
+                .init(device)
+        };
+        Scene {
+            cond1: LinearConfig::new(frame, self.width).init(device),
+            cond2: zero(self.width, self.width),
+            prior: zero(frame, video),
+            prior_task: EmbeddingConfig::new(self.tasks + 1, video)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+        }
+    }
+}
+
+/// The first latent read as a whole: a conditioning vector and a prior on the video.
+#[derive(Module, Debug)]
+struct Scene<B: Backend> {
+    cond1: Linear<B>,
+    cond2: Linear<B>,
+    /// Flattened first latent -> flattened video.
+    prior: Linear<B>,
+    /// A bias on the video per task (the null task's row too).
+    prior_task: Embedding<B>,
 }
 
 #[derive(Module, Debug)]
@@ -171,6 +221,7 @@ pub struct GoalGen<B: Backend> {
     time2: Linear<B>,
     task: Embedding<B>,
     blocks: Vec<Block<B>>,
+    scene: Option<Scene<B>>,
     final_modulation: Linear<B>,
     out: Linear<B>,
     channels: usize,
@@ -248,24 +299,99 @@ impl<B: Backend> GoalGen<B> {
         t: Tensor<B, 1>,
     ) -> Tensor<B, 5> {
         let [b, c, frames, h, w] = x.dims();
+        let flat = first.clone().reshape([b, c * h * w]);
+        let flat_device = flat.device();
         let cond = first.unsqueeze_dim::<5>(2).repeat_dim(2, frames);
         let tokens = self.patchify(Tensor::cat(vec![x, cond], 1));
         let width = self.width;
         let te = self
             .time2
-            .forward(silu(self.time1.forward(time_features(t, width))));
-        let c_vec = te
-            + self
-                .task
-                .forward(task.unsqueeze_dim::<2>(1))
-                .reshape([b, width]);
+            .forward(silu(self.time1.forward(time_features(t.clone(), width))));
+        let task = task.unsqueeze_dim::<2>(1);
+        let mut c_vec = te + self.task.forward(task.clone()).reshape([b, width]);
+        if let Some(s) = &self.scene {
+            c_vec = c_vec + s.cond2.forward(silu(s.cond1.forward(flat.clone())));
+        }
         let mut z = self.embed.forward(tokens) + self.pos.val();
         for block in &self.blocks {
             z = block.forward(z, c_vec.clone(), self.heads);
         }
         let m = self.final_modulation.forward(silu(c_vec)).chunk(2, 1);
         let z = modulate(z, m[0].clone(), m[1].clone());
-        self.unpatchify(self.out.forward(z), [b, c, frames, h, w])
+        let dims = [b, c, frames, h, w];
+        let out = self.unpatchify(self.out.forward(z), dims);
+        match &self.scene {
+            Some(s) => {
+                // The prior is fitted (least squares on the training set), not trained: Adam's
+                // per-weight steps on its strongly correlated inputs would scramble the fit,
+                // so it is held out of the gradient and only the transformer learns around it.
+                let prior = flat.matmul(s.prior.weight.val().detach())
+                    + s.prior.bias.as_ref().map_or_else(
+                        || Tensor::zeros([1, c * frames * h * w], &flat_device),
+                        |bias| bias.val().detach().unsqueeze_dim::<2>(0),
+                    )
+                    + s.prior_task
+                        .weight
+                        .val()
+                        .detach()
+                        .select(0, task.clone().reshape([b]))
+                        .reshape([b, c * frames * h * w]);
+                // Only toward a task: the prior is a deviation from the task's mean, which the
+                // null task of guidance has not (its rows, 10 % of training, measured a loss of
+                // 0.5 with it and dominated the gradient).
+                let known = task
+                    .reshape([b])
+                    .equal_elem(self.null_task as i64)
+                    .bool_not()
+                    .float();
+                let weight = (t.neg() + 1.0) * known;
+                out + (prior * weight.unsqueeze_dim::<2>(1)).reshape(dims)
+            }
+            None => out,
+        }
+    }
+
+    /// Sets the scene prior's map: `weight` `[C * H * W, C * T * H * W]` (flattened first latent
+    /// to flattened video) and `task_bias` `[tasks + 1, C * T * H * W]`. Fails (with the shapes)
+    /// when the model has no scene paths or the shapes differ.
+    pub fn set_scene_prior(
+        &mut self,
+        weight: Tensor<B, 2>,
+        task_bias: Tensor<B, 2>,
+    ) -> Result<(), String> {
+        let Some(s) = self.scene.as_mut() else {
+            return Err("the generator has no scene paths".into());
+        };
+        let (want_w, want_b) = (s.prior.weight.dims(), s.prior_task.weight.dims());
+        if weight.dims() != want_w || task_bias.dims() != want_b {
+            return Err(format!(
+                "the scene prior is {want_w:?} and {want_b:?}, got {:?} and {:?}",
+                weight.dims(),
+                task_bias.dims()
+            ));
+        }
+        let device = weight.device();
+        s.prior.weight = Param::from_tensor(weight);
+        s.prior.bias = Some(Param::from_tensor(Tensor::zeros([want_w[1]], &device)));
+        s.prior_task.weight = Param::from_tensor(task_bias);
+        Ok(())
+    }
+
+    /// This model with the first latent's global paths added (zero at first, so its outputs are
+    /// unchanged) if it lacks them, and its config saying so.
+    pub fn with_scene(
+        mut self,
+        config: &GoalGenConfig,
+        device: &B::Device,
+    ) -> (Self, GoalGenConfig) {
+        let config = GoalGenConfig {
+            scene: Some(true),
+            ..config.clone()
+        };
+        if self.scene.is_none() {
+            self.scene = Some(config.init_scene(device));
+        }
+        (self, config)
     }
 
     /// The null task's index (classifier-free guidance's unconditional input).
@@ -497,6 +623,31 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
         stats
     }
 
+    /// Adds the first latent's global paths if the model lacks them (a checkpoint made before
+    /// they existed); the outputs are unchanged until the prior is set. Adam restarts: its
+    /// second moments, small from the converged run, would turn the larger gradients that follow
+    /// into steps far above the learning rate (measured: the loss rose from 0.14 to 2.7 in 200
+    /// steps). Returns whether they were added.
+    pub fn add_scene(&mut self, device: &B::Device) -> bool {
+        if self.config.has_scene() {
+            return false;
+        }
+        let (model, config) = self.model.clone().with_scene(&self.config, device);
+        self.model = model;
+        self.config = config;
+        self.optim = AdamConfig::new().init();
+        true
+    }
+
+    /// Sets the scene prior's map (see [`GoalGen::set_scene_prior`]).
+    pub fn set_scene_prior(
+        &mut self,
+        weight: Tensor<B, 2>,
+        task_bias: Tensor<B, 2>,
+    ) -> Result<(), String> {
+        self.model.set_scene_prior(weight, task_bias)
+    }
+
     /// Saves the model (config, weights, `meta`) and the optimiser state into `dir`.
     pub fn save(&self, dir: &Path, meta: &serde_json::Value) -> Result<(), CheckpointError> {
         checkpoint::save(dir, &self.model, &self.config, meta)?;
@@ -529,6 +680,62 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
 mod tests {
     use super::*;
     type B = burn::backend::Flex;
+
+    fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_scene_prior_is_added_with_weight_one_minus_t() {
+        let cfg = GoalGenConfig::new()
+            .with_channels(2)
+            .with_frames(4)
+            .with_side(4)
+            .with_patch([2, 2, 2])
+            .with_width(8)
+            .with_heads(2)
+            .with_depth(1)
+            .with_tasks(2);
+        let d = Default::default();
+        let plain = cfg.init::<B>(&d);
+        let (mut with, _) = plain.clone().with_scene(&cfg, &d);
+        // Give the prior (and only the prior) weights: W = 0.1 everywhere, task 1's bias 0.5.
+        let s = with.scene.take().unwrap();
+        let [i, o] = s.prior.weight.dims();
+        with.scene = Some(Scene {
+            prior: Linear {
+                weight: Param::from_tensor(Tensor::full([i, o], 0.1, &d)),
+                bias: Some(Param::from_tensor(Tensor::zeros([o], &d))),
+            },
+            prior_task: Embedding {
+                weight: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(
+                        [vec![0.0f32; o], vec![0.5; o], vec![0.0; o]].concat(),
+                        [3, o],
+                    ),
+                    &d,
+                )),
+            },
+            ..s
+        });
+        let x = seeded_normal::<B, 5>([2, 2, 4, 4, 4], 3, &d);
+        let first = first_latent(x.clone());
+        let sum: Vec<f32> = values(first.clone().reshape([2, 32]).sum_dim(1));
+        let task = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &d);
+        for t in [0.0f32, 0.25, 1.0] {
+            let tt = Tensor::<B, 1>::from_floats([t, t], &d);
+            let a = values(plain.forward(x.clone(), first.clone(), task.clone(), tt.clone()));
+            let b = values(with.forward(x.clone(), first.clone(), task.clone(), tt));
+            for (k, (a, b)) in a.iter().zip(&b).enumerate() {
+                let row = k / (2 * 4 * 4 * 4);
+                let want = (1.0 - t) * (0.1 * sum[row] + if row == 1 { 0.5 } else { 0.0 });
+                assert!(
+                    (b - a - want).abs() < 1e-4,
+                    "t {t}, entry {k}: {a} + {want} != {b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_token_holds_one_tubelet_and_unpatchify_undoes_patchify() {

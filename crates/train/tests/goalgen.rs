@@ -21,9 +21,15 @@ const LATENT: [usize; 4] = [4, 16, 8, 8];
 /// Writes a goal-data folder whose videos follow a rule the generator must learn: frame 0 is
 /// random, frames 1-15 are +1 (reach) or -1 (push) everywhere.
 fn synthetic_data(dir: &Path, fingerprint: &str) {
+    synthetic_data_by(dir, fingerprint, 24, |_, offset| offset)
+}
+
+/// As [`synthetic_data`], frames 1-15 being `later(x, offset)` for frame 0's value `x` in the
+/// same channel and cell.
+fn synthetic_data_by(dir: &Path, fingerprint: &str, train: usize, later: impl Fn(f32, f32) -> f32) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let per = LATENT[2] * LATENT[3] * LATENT[0];
-    for (split, n) in [("train", 24), ("val", 6)] {
+    for (split, n) in [("train", train), ("val", 6)] {
         for (k, task) in TASKS.iter().enumerate() {
             let d = dir.join(split).join(task.name());
             std::fs::create_dir_all(&d).unwrap();
@@ -37,7 +43,7 @@ fn synthetic_data(dir: &Path, fingerprint: &str) {
                     for t in 0..LATENT[1] {
                         for j in 0..64 {
                             let x = f0[c * 64 + j];
-                            v[(c * 16 + t) * 64 + j] = if t == 0 { x } else { offset };
+                            v[(c * 16 + t) * 64 + j] = if t == 0 { x } else { later(x, offset) };
                         }
                     }
                 }
@@ -87,6 +93,7 @@ fn config(data: &Path, out: &Path, steps: usize, resume: bool) -> TrainGoalGenCo
         width: 96,
         depth: 1,
         heads: 2,
+        scene: true,
         sample_steps: 4,
         guidance: 0.0,
         val_per_task: 0,
@@ -96,6 +103,51 @@ fn config(data: &Path, out: &Path, steps: usize, resume: bool) -> TrainGoalGenCo
 
 fn go() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
+}
+
+#[test]
+fn the_scene_prior_fit_recovers_a_linear_scene_to_video_map() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Later frames: half of frame 0's value in the same cell, plus the task's offset. More
+    // videos (600) than the map's 256 inputs, so the map is determined.
+    synthetic_data_by(&data, "fp", 300, |x, offset| 0.5 * x + offset);
+    let split = genreward_episodes::GoalSplit::read(&data, "train").unwrap();
+    let (w, bias, [before, after]) =
+        genreward_train::goalgen::fit_scene_prior(&split, TaskKind::ALL.len()).unwrap();
+    assert_eq!(w.len(), 256 * 4096);
+    assert_eq!(bias.len(), (TaskKind::ALL.len() + 1) * 4096);
+    // The deviation from the task's mean is 0.5 (x - mean): variance 0.25 / 3 before the fit,
+    // all of it explained after.
+    assert!((before - 0.25 / 3.0).abs() < 0.01, "{before}");
+    assert!(after < 1e-3 * before, "{before} -> {after}");
+    // Input (channel 1, cell 5) to (channel 1, frame 3, cell 5): 0.5; to another cell: 0.
+    let at = |input: usize, c: usize, t: usize, j: usize| w[input * 4096 + (c * 16 + t) * 64 + j];
+    assert!(
+        (at(64 + 5, 1, 3, 5) - 0.5).abs() < 0.01,
+        "{}",
+        at(64 + 5, 1, 3, 5)
+    );
+    assert!(at(64 + 5, 1, 3, 6).abs() < 0.01);
+    assert!(at(64 + 5, 2, 3, 5).abs() < 0.01);
+    // The task bias cancels the task's mean first latent: prior(mean) = 0.
+    let reach = 0; // TaskKind::ALL's first
+    let mean_first: Vec<f64> = (0..256)
+        .map(|i| {
+            let rows: Vec<usize> = (0..split.len())
+                .filter(|&r| split.tasks[r] == TaskKind::ALL[reach])
+                .collect();
+            rows.iter()
+                .map(|&r| split.latent(r)[(i / 64) * 1024 + i % 64] as f64)
+                .sum::<f64>()
+                / rows.len() as f64
+        })
+        .collect();
+    let out = (0..256)
+        .map(|i| w[i * 4096 + 1000] as f64 * mean_first[i])
+        .sum::<f64>()
+        + bias[reach * 4096 + 1000] as f64;
+    assert!(out.abs() < 1e-4, "{out}");
 }
 
 #[test]
