@@ -20,7 +20,7 @@ import gymnasium as gym
 from . import _native
 from ._native import cameras, task_description, tasks
 from .env import GenRewardEnv
-from . import wrappers
+from . import viewer, wrappers
 from .expert import ExpertPolicy, expert
 from .runs import Episode, RecordRun, Run, load_run
 from .vector import GenRewardVecEnv

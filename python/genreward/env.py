@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import _native
+from .viewer import Viewer
 
 OBS_MODES = ("state", "pixels", "state+pixels")
 DEFAULT_CAMERA = "corner2"
@@ -82,7 +83,9 @@ class GenRewardEnv(gym.Env):
             ``camera``) or ``"state+pixels"`` (a dict with both).
         camera: the observation camera (:func:`genreward.cameras`).
         size: the observation frame, ``64`` or ``(width, height)``.
-        render_mode: ``"rgb_array"`` for :meth:`render`.
+        render_mode: ``"rgb_array"`` (:meth:`render` returns the frame) or ``"human"`` (every
+            reset and step shows the frame in a window, at Meta-World's real-time 80 frames a
+            second; pygame draws it when installed, else tkinter).
         max_episode_steps: the episode's length; the step that reaches it is truncated and the
             next raises (Meta-World: 500, the paper: 256).
         sparse_every: pay the env reward only every K-th step (``None``: every step).
@@ -103,7 +106,7 @@ class GenRewardEnv(gym.Env):
     generator. ``info`` carries Meta-World's terms; ``terminated`` is always False, as there.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 80}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 80}
 
     def __init__(
         self,
@@ -168,6 +171,7 @@ class GenRewardEnv(gym.Env):
             raise ValueError("goal= is for reward='genreward'")
         self._state = None
         self._frame = None
+        self._viewer = None
 
     @property
     def seed_used(self) -> int:
@@ -210,6 +214,8 @@ class GenRewardEnv(gym.Env):
         if self.rewarder is not None:
             self.rewarder.begin_episode(self._world, self._frame)
             info["goal"] = self.rewarder.goal[0]
+        if self.render_mode == "human":
+            self.render()
         return obs, info
 
     def step(self, action):
@@ -221,11 +227,28 @@ class GenRewardEnv(gym.Env):
             reward, info["terms"] = self.rewarder.step(
                 before[0], a, before[1], reward, self._world.steps - 1
             )
-        return self._observation(state), float(reward), False, bool(truncated), info
+        obs = self._observation(state)
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(reward), False, bool(truncated), info
 
     def render(self):
         if self.render_mode is None:
             gym.logger.warn("render() without a render_mode: pass render_mode='rgb_array'")
             return None
         w, h = self.render_size
-        return self._world.render(self.render_camera, w, h)
+        frame = self._world.render(self.render_camera, w, h)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._viewer is None:
+            self._viewer = Viewer(
+                f"genreward {self.task} ({self.render_camera})", self.metadata["render_fps"]
+            )
+        self._viewer.show(frame)
+        return None
+
+    def close(self):
+        if self._viewer is not None:
+            self._viewer.close_window()
+            self._viewer = None
+        super().close()

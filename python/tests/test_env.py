@@ -165,6 +165,67 @@ def test_pixels_are_the_camera_the_user_asked_for():
     assert env.render().shape == (96, 96, 3)
 
 
+@pytest.fixture
+def display(monkeypatch):
+    """An X display: the session's, or a private Xvfb (as the app's tests use) when there is none."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.fail("no DISPLAY and no Xvfb (scripts/setup-system.sh installs it)")
+    r, w = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    with os.fdopen(r) as f:
+        number = f.readline().strip()
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    yield f":{number}"
+    server.terminate()
+    server.wait()
+
+
+def test_human_mode_shows_every_step_in_a_window_at_real_time(display):
+    from genreward.viewer import Viewer
+
+    env = gym.make("genreward/push-v3", render_mode="human", render_size=(40, 30), max_episode_steps=8)
+    env.reset(seed=3)
+    viewer = env.unwrapped._viewer
+    assert isinstance(viewer, Viewer) and viewer.backend in ("pygame", "tk")
+    import time
+
+    t0 = time.perf_counter()
+    for _ in range(8):
+        assert env.step(env.action_space.sample())[0].shape == (39,)
+    elapsed = time.perf_counter() - t0
+    # What the window shows is the frame of the last step, pixel for pixel.
+    want = env.unwrapped.world.render("corner2", 40, 30)
+    assert viewer.frame.shape == (30, 40, 3) and np.array_equal(viewer.frame, want)
+    for x, y in [(0, 0), (20, 15), (39, 29), (7, 22)]:
+        assert viewer.pixel(x, y) == tuple(int(v) for v in want[y, x]), (x, y)
+    # Eight frames after the first at 80 a second cannot take less than 0.1 s.
+    assert elapsed >= 8 / 80 - 1e-3, elapsed
+    assert env.render() is None
+    env.close()
+    assert env.unwrapped._viewer is None
+
+
+def test_human_mode_without_a_display_says_so_in_one_line(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    from genreward.viewer import ViewerError
+
+    env = genreward.GenRewardEnv("reach", render_mode="human")
+    env._viewer = genreward.viewer.Viewer("test", backend="tk")
+    with pytest.raises(ViewerError, match="cannot open a window") as e:
+        env.reset(seed=0)
+    assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
