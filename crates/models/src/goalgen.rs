@@ -681,13 +681,9 @@ mod tests {
     use super::*;
     type B = burn::backend::Flex;
 
-    fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-        t.into_data().to_vec::<f32>().unwrap()
-    }
-
-    #[test]
-    fn the_scene_prior_is_added_with_weight_one_minus_t() {
-        let cfg = GoalGenConfig::new()
+    /// 2 channels, 4 latent frames of 4x4, 2x2x2 tubelets, one narrow block.
+    fn tiny() -> GoalGenConfig {
+        GoalGenConfig::new()
             .with_channels(2)
             .with_frames(4)
             .with_side(4)
@@ -695,7 +691,15 @@ mod tests {
             .with_width(8)
             .with_heads(2)
             .with_depth(1)
-            .with_tasks(2);
+    }
+
+    fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_scene_prior_is_added_with_weight_one_minus_t() {
+        let cfg = tiny().with_tasks(2);
         let d = Default::default();
         let plain = cfg.init::<B>(&d);
         let (mut with, _) = plain.clone().with_scene(&cfg, &d);
@@ -739,14 +743,7 @@ mod tests {
 
     #[test]
     fn a_token_holds_one_tubelet_and_unpatchify_undoes_patchify() {
-        let cfg = GoalGenConfig::new()
-            .with_channels(2)
-            .with_frames(4)
-            .with_side(4)
-            .with_patch([2, 2, 2])
-            .with_width(8)
-            .with_heads(2)
-            .with_depth(1);
+        let cfg = tiny();
         let m = cfg.init::<B>(&Default::default());
         let dims = [1, 2, 4, 4, 4];
         let n: usize = dims.iter().product();
