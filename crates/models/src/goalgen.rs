@@ -556,6 +556,9 @@ pub struct GoalGenTrainer<B: AutodiffBackend> {
     pub model: GoalGen<B>,
     pub config: GoalGenConfig,
     optim: OptimizerAdaptor<Adam, GoalGen<B>, B>,
+    /// Adam started afresh on a resumed model (no saved state, or new parameters joined), so
+    /// the learning rate should warm up again from here.
+    pub optim_restarted: bool,
     pub lr: f64,
     rng: ChaCha8Rng,
 }
@@ -566,6 +569,7 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
             model: config.init(device),
             config,
             optim: AdamConfig::new().init(),
+            optim_restarted: false,
             lr,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
@@ -636,6 +640,7 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
         self.model = model;
         self.config = config;
         self.optim = AdamConfig::new().init();
+        self.optim_restarted = true;
         true
     }
 
@@ -663,13 +668,19 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
         device: &B::Device,
     ) -> Result<Self, CheckpointError> {
         let ck = checkpoint::GoalGenCheckpoint::<B>::load(dir, device)?;
-        let optim = AdamConfig::new()
-            .init()
-            .load_record(checkpoint::load_record::<_, B>(dir, "optimizer", device)?);
+        // A shipped checkpoint carries no Adam state; training on from it starts Adam afresh
+        // (the caller warms the rate up again, see `optim_restarted`).
+        let (optim, optim_restarted) =
+            match checkpoint::load_record::<_, B>(dir, "optimizer", device) {
+                Ok(record) => (AdamConfig::new().init().load_record(record), false),
+                Err(CheckpointError::MissingFile(_)) => (AdamConfig::new().init(), true),
+                Err(e) => return Err(e),
+            };
         Ok(GoalGenTrainer {
             model: ck.model,
             config: ck.config,
             optim,
+            optim_restarted,
             lr,
             rng: ChaCha8Rng::seed_from_u64(seed),
         })

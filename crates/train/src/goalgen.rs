@@ -586,12 +586,20 @@ impl BackendJob for Job<'_> {
         let mut warm_from = 0;
         let mut trainer = if c.resume {
             let mut t = GoalGenTrainer::<B>::resume(&c.out, c.lr, draw_seed, &device)?;
+            if t.optim_restarted {
+                tracing::info!(
+                    "{} holds no Adam state (a shipped checkpoint?); Adam starts afresh",
+                    c.out.display()
+                );
+            }
             if c.scene && t.add_scene(&device) {
                 tracing::info!(
-                    "added the first latent's global paths to the resumed model; Adam restarts, warming up over {} steps",
-                    c.warmup
+                    "added the first latent's global paths to the resumed model; Adam restarts"
                 );
                 self.fit_prior(&mut t, &device)?;
+            }
+            if t.optim_restarted {
+                tracing::info!("the learning rate warms up over {} steps", c.warmup);
                 warm_from = lp.step;
             }
             t

@@ -258,4 +258,26 @@ fn goalgen_learns_resumes_and_samples_reproducibly() {
         .to_string();
     assert!(err.contains("another VAE"), "{err}");
     assert!(!tmp.path().join("gen2").exists());
+
+    // A shipped checkpoint has no Adam state: training on from it starts Adam afresh and keeps
+    // the step count; a corrupt Adam state is refused in one line rather than replaced.
+    std::fs::remove_file(out.join("optimizer.mpk")).unwrap();
+    let r = train_goalgen(
+        &config(&data, &out, 105, true),
+        &ProgressBar::hidden(),
+        go(),
+    )
+    .unwrap();
+    assert_eq!(r.steps, 105);
+    assert!(out.join("optimizer.mpk").is_file());
+    std::fs::write(out.join("optimizer.mpk"), b"not a record").unwrap();
+    let err = train_goalgen(
+        &config(&data, &out, 110, true),
+        &ProgressBar::hidden(),
+        go(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("optimizer.mpk"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
 }
