@@ -4,6 +4,7 @@ library underneath."""
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -192,8 +193,6 @@ def display(monkeypatch):
 
 def test_human_mode_shows_every_step_in_a_window_at_real_time(display):
     from genreward.viewer import Viewer
-
-    import time
 
     env = gym.make("genreward/push-v3", render_mode="human", render_size=(40, 30), max_episode_steps=8)
     # From before the reset's frame: the 8 steps' frames each wait a period after the one before.
