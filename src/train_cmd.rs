@@ -184,6 +184,12 @@ pub struct TrainGoalGenArgs {
     /// Without this flag, --resume adds them to a checkpoint that lacks them.
     #[arg(long)]
     no_scene: bool,
+    /// CLIP weights (OpenCLIP layout) whose text tower reads each task's sentence into the
+    /// conditioning, as the paper's video model reads its prompt. The embeddings are stored in
+    /// the checkpoint, so sampling needs no CLIP. With --resume: added to a checkpoint without
+    /// them; a checkpoint made with other CLIP weights is refused.
+    #[arg(long)]
+    clip: Option<PathBuf>,
     /// Euler steps of the validation samples beside the 1-step ones, and of samples.mp4.
     #[arg(long, default_value_t = 10)]
     sample_steps: usize,
@@ -220,6 +226,7 @@ pub fn train_goalgen(a: TrainGoalGenArgs) -> Result<()> {
         depth: a.depth,
         heads: a.heads,
         scene: !a.no_scene,
+        clip: a.clip,
         sample_steps: a.sample_steps,
         guidance: a.guidance,
         val_per_task: a.val_per_task,

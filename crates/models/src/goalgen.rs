@@ -22,6 +22,10 @@
 //!   none at `t = 1`, where the input is the answer), toward a task only (not the null task). Both start at zero, so a checkpoint without
 //!   them resumes unchanged when they are added; the trainer then fits the prior in closed form
 //!   (least squares on the training videos) and holds it out of the gradient.
+//! - **The task's sentence** (`text_dim`, optional). Each task's sentence through CLIP's text
+//!   tower (unit length, computed once by the trainer and stored, held out of the gradient), a
+//!   zero-initialised linear map adding it to the conditioning beside the task embedding; the
+//!   null task reads a zero row.
 //! - **Objective.** Rectified flow: `x_t = t x_1 + (1 - t) x_0` between noise `x_0` and data
 //!   `x_1`. The model predicts the clean latent `x_1` (by default; the velocity is then
 //!   `(x_1 - x_t) / (1 - t)`) or the velocity `x_1 - x_0`; `t` is logit-normal
@@ -86,6 +90,10 @@ pub struct GoalGenConfig {
     /// The first latent's global paths (the scene MLP into the conditioning and the scene
     /// prior). `None` in checkpoints made before they existed, which load without them.
     pub scene: Option<bool>,
+    /// Width of the task sentences' CLIP text embeddings (CLIP's `embed_dim`) when the task is
+    /// also read through CLIP's text tower (`train goalgen --clip`); `None` without, and in
+    /// checkpoints made before the text path existed.
+    pub text_dim: Option<usize>,
 }
 
 impl GoalGenConfig {
@@ -120,6 +128,9 @@ impl GoalGenConfig {
                 "the width {} must be even and a multiple of the {} heads",
                 self.width, self.heads
             ));
+        }
+        if self.text_dim == Some(0) {
+            return Err("the text embedding must be at least 1 wide".into());
         }
         if self.channels == 0 || self.depth == 0 || self.tasks == 0 {
             return Err("channels, depth and tasks must be at least 1".into());
@@ -156,6 +167,7 @@ impl GoalGenConfig {
                 })
                 .collect(),
             scene: self.has_scene().then(|| self.init_scene(device)),
+            text: self.text_dim.map(|d| self.init_text(d, device)),
             final_modulation: zero(w, 2 * w),
             out: zero(w, self.channels * cell),
             channels: self.channels,
@@ -192,6 +204,32 @@ impl GoalGenConfig {
     }
 }
 
+impl GoalGenConfig {
+    /// The text path for `dim`-wide sentence embeddings: the table and the projection zero.
+    fn init_text<B: Backend>(&self, dim: usize, device: &B::Device) -> Text<B> {
+        Text {
+            sentences: EmbeddingConfig::new(self.tasks + 1, dim)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            proj: LinearConfig::new(dim, self.width)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+        }
+    }
+}
+
+/// The task read through CLIP's text tower, as the paper's video model reads its prompt: each
+/// task's sentence embedding, projected into the conditioning beside the learned task embedding.
+#[derive(Module, Debug)]
+struct Text<B: Backend> {
+    /// `[tasks + 1, D]`: the task sentences' CLIP text embeddings (unit length), the null
+    /// task's row zero. Set once from the CLIP weights and held out of the gradient, so the
+    /// checkpoint carries them and sampling needs no CLIP.
+    sentences: Embedding<B>,
+    /// `D -> width`, zero at first (a model gaining the path keeps its outputs).
+    proj: Linear<B>,
+}
+
 /// The first latent read as a whole: a conditioning vector and a prior on the video.
 #[derive(Module, Debug)]
 struct Scene<B: Backend> {
@@ -222,6 +260,7 @@ pub struct GoalGen<B: Backend> {
     task: Embedding<B>,
     blocks: Vec<Block<B>>,
     scene: Option<Scene<B>>,
+    text: Option<Text<B>>,
     final_modulation: Linear<B>,
     out: Linear<B>,
     channels: usize,
@@ -312,6 +351,15 @@ impl<B: Backend> GoalGen<B> {
         if let Some(s) = &self.scene {
             c_vec = c_vec + s.cond2.forward(silu(s.cond1.forward(flat.clone())));
         }
+        if let Some(text) = &self.text {
+            let sentence = text
+                .sentences
+                .weight
+                .val()
+                .detach()
+                .select(0, task.clone().reshape([b]));
+            c_vec = c_vec + text.proj.forward(sentence);
+        }
         let mut z = self.embed.forward(tokens) + self.pos.val();
         for block in &self.blocks {
             z = block.forward(z, c_vec.clone(), self.heads);
@@ -392,6 +440,58 @@ impl<B: Backend> GoalGen<B> {
             self.scene = Some(config.init_scene(device));
         }
         (self, config)
+    }
+
+    /// This model with the text path for `dim`-wide sentence embeddings added (zero, so its
+    /// outputs are unchanged) if it lacks one, and its config saying so. Fails when it has a
+    /// text path of another width.
+    pub fn with_text(
+        mut self,
+        config: &GoalGenConfig,
+        dim: usize,
+        device: &B::Device,
+    ) -> Result<(Self, GoalGenConfig), String> {
+        match config.text_dim {
+            Some(d) if d != dim => {
+                return Err(format!(
+                    "the generator reads {d}-wide sentence embeddings, the CLIP weights give {dim}"
+                ))
+            }
+            Some(_) => {}
+            None => self.text = Some(config.init_text(dim, device)),
+        }
+        let config = GoalGenConfig {
+            text_dim: Some(dim),
+            ..config.clone()
+        };
+        Ok((self, config))
+    }
+
+    /// The task sentences' embeddings the model reads (`[tasks + 1, D]`, the null task's row
+    /// last), if it has a text path.
+    pub fn sentences(&self) -> Option<Tensor<B, 2>> {
+        self.text.as_ref().map(|t| t.sentences.weight.val())
+    }
+
+    /// Sets the task sentences' embeddings: `table` `[tasks, D]`, one row per task in order; the
+    /// null task's row is set to zero. Fails (with the shapes) without a text path or when the
+    /// shapes differ.
+    pub fn set_sentences(&mut self, table: Tensor<B, 2>) -> Result<(), String> {
+        let Some(text) = self.text.as_mut() else {
+            return Err("the generator has no text path".into());
+        };
+        let [rows, dim] = text.sentences.weight.dims();
+        if table.dims() != [rows - 1, dim] {
+            return Err(format!(
+                "the generator reads {} task sentences of {dim} numbers, got {:?}",
+                rows - 1,
+                table.dims()
+            ));
+        }
+        let device = table.device();
+        let null = Tensor::zeros([1, dim], &device);
+        text.sentences.weight = Param::from_tensor(Tensor::cat(vec![table, null], 0));
+        Ok(())
     }
 
     /// The null task's index (classifier-free guidance's unconditional input).
@@ -642,6 +742,21 @@ impl<B: AutodiffBackend> GoalGenTrainer<B> {
         self.optim = AdamConfig::new().init();
         self.optim_restarted = true;
         true
+    }
+
+    /// Adds the text path for `dim`-wide sentence embeddings if the model lacks it (its outputs
+    /// unchanged until trained); Adam restarts, as for [`add_scene`](Self::add_scene). Returns
+    /// whether it was added; fails when the model reads sentences of another width.
+    pub fn add_text(&mut self, dim: usize, device: &B::Device) -> Result<bool, String> {
+        let had = self.config.text_dim.is_some();
+        let (model, config) = self.model.clone().with_text(&self.config, dim, device)?;
+        self.model = model;
+        self.config = config;
+        if !had {
+            self.optim = AdamConfig::new().init();
+            self.optim_restarted = true;
+        }
+        Ok(!had)
     }
 
     /// Sets the scene prior's map (see [`GoalGen::set_scene_prior`]).

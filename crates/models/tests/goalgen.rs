@@ -233,6 +233,73 @@ fn adding_the_scene_paths_changes_no_output_until_trained() {
     assert_eq!(before, after);
 }
 
+#[test]
+fn a_config_saved_before_the_text_path_loads_without_it() {
+    let mut json: serde_json::Value = serde_json::from_str(&tiny().to_string()).unwrap();
+    json.as_object_mut().unwrap().remove("text_dim");
+    let old: GoalGenConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(old.text_dim, None);
+    let m = old.init::<B>(&dev());
+    assert!(m.sentences().is_none());
+    let (with, cfg) = m.clone().with_text(&old, 6, &dev()).unwrap();
+    assert_eq!(cfg.text_dim, Some(6));
+    // 4 sentence rows of 6 (held fixed, but stored) and the 6 -> 32 projection with its bias.
+    assert_eq!(with.num_params(), m.num_params() + 4 * 6 + 6 * 32 + 32);
+    let err = with.with_text(&cfg, 8, &dev()).err().unwrap();
+    assert!(err.contains("6-wide") && err.contains("give 8"), "{err}");
+}
+
+#[test]
+fn adding_the_text_path_changes_no_output_until_trained() {
+    let m = trained_a_little();
+    let x = seeded_normal::<B, 5>([2, 2, 8, 4, 4], 4, &dev());
+    let first = first_latent(x.clone());
+    let t = Tensor::<B, 1>::from_floats([0.0, 0.6], &dev());
+    let before = values(m.forward(x.clone(), first.clone(), tasks(&[0, 3]), t.clone()));
+    let (mut with, _) = m.with_text(&tiny(), 6, &dev()).unwrap();
+    with.set_sentences(seeded_normal::<B, 2>([3, 6], 8, &dev()))
+        .unwrap();
+    let after = values(with.forward(x, first, tasks(&[0, 3]), t));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn the_sentences_are_fixed_the_null_row_is_zero_and_the_projection_learns_to_read_them() {
+    use burn::module::AutodiffModule;
+    let cfg = tiny().with_text_dim(Some(6));
+    let mut t = GoalGenTrainer::<AB>::new(cfg, 3e-3, 1, &dev());
+    let table = seeded_normal::<AB, 2>([3, 6], 8, &dev());
+    let err = t
+        .model
+        .set_sentences(seeded_normal::<AB, 2>([4, 6], 8, &dev()))
+        .unwrap_err();
+    assert!(err.contains("3 task sentences of 6"), "{err}");
+    t.model.set_sentences(table.clone()).unwrap();
+    let set: Vec<f32> = t.model.sentences().unwrap().into_data().to_vec().unwrap();
+    let x1 = seeded_normal::<AB, 5>([4, 2, 8, 4, 4], 5, &dev());
+    for _ in 0..5 {
+        t.step(x1.clone(), &[0, 1, 2, 0]);
+    }
+    let m = t.model.valid();
+    let after = values(m.sentences().unwrap());
+    assert_eq!(set, after, "the sentence embeddings must not train");
+    let want: Vec<f32> = table.into_data().to_vec().unwrap();
+    assert_eq!(&after[..18], &want[..]);
+    assert!(
+        after[18..].iter().all(|&v| v == 0.0),
+        "the null task reads no sentence"
+    );
+    // The projection has learnt from zero: the same model with blank sentences answers otherwise.
+    let x = seeded_normal::<B, 5>([2, 2, 8, 4, 4], 4, &dev());
+    let first = first_latent(x.clone());
+    let tt = Tensor::<B, 1>::from_floats([0.3, 0.3], &dev());
+    let read = values(m.forward(x.clone(), first.clone(), tasks(&[1, 2]), tt.clone()));
+    let mut blank = m.clone();
+    blank.set_sentences(Tensor::zeros([3, 6], &dev())).unwrap();
+    let unread = values(blank.forward(x, first, tasks(&[1, 2]), tt));
+    assert_ne!(read, unread);
+}
+
 /// The fixed random map from frame 0 (32 numbers) to frames 1-7 of [`mixed_videos`].
 fn mix() -> Tensor<AB, 2> {
     seeded_normal::<AB, 2>([32, 7 * 32], 99, &dev()) / (32f64).sqrt()

@@ -18,6 +18,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use genreward_episodes::{GoalDataInfo, GoalSplit};
 use genreward_models::backend::{run_on, BackendJob};
+use genreward_models::clip::{normalize as clip_normalize, ClipModel};
 use genreward_models::goalgen::{seeded_normal, GoalGen, GoalGenConfig, GoalGenTrainer};
 use genreward_models::DeviceKind;
 use genreward_reward::features::vae_fingerprint;
@@ -70,6 +71,11 @@ pub struct TrainGoalGenConfig {
     /// them adds them.
     #[serde(default)]
     pub scene: bool,
+    /// CLIP weights whose text tower reads each task's sentence (`TaskKind::goal_text`) into the
+    /// conditioning (`GoalGenConfig::text_dim`); resuming a checkpoint without the text path
+    /// adds it, and one made with other CLIP weights is refused.
+    #[serde(default)]
+    pub clip: Option<PathBuf>,
     /// Euler steps and guidance weight of the validation samples and `samples.mp4`.
     pub sample_steps: usize,
     pub guidance: f64,
@@ -163,6 +169,10 @@ pub struct GoalGenMeta {
     pub device: String,
     pub params: usize,
     pub genreward_version: String,
+    /// The CLIP weights whose text tower embedded `sentences` (the text path), if any.
+    pub clip: Option<String>,
+    /// The task sentences the text path reads, in the order of `tasks` (empty without it).
+    pub sentences: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -195,6 +205,31 @@ const NO_VAL: Val = Val {
     mse1: f64::NAN,
     mse: f64::NAN,
 };
+
+/// Largest difference, per number, between a checkpoint's task-sentence embeddings and the ones
+/// the given CLIP weights make, above which they are other weights (f32 rounding stays far
+/// below).
+const SENTENCE_TOLERANCE: f32 = 1e-4;
+
+/// The task sentences (`TaskKind::goal_text`, in `TaskKind::ALL`'s order).
+pub fn task_sentences() -> Vec<&'static str> {
+    TaskKind::ALL.iter().map(|t| t.goal_text()).collect()
+}
+
+/// The task sentences through the text tower of the CLIP weights in `dir`, each of unit length:
+/// `[tasks, embed_dim]`, as [`GoalGen::set_sentences`] takes them.
+pub fn clip_sentences<B: Backend>(
+    dir: &std::path::Path,
+    device: &B::Device,
+) -> Result<Tensor<B, 2>> {
+    let clip = ClipModel::<B>::load(dir, device).map_err(|e| {
+        crate::TrainError::Invalid(format!(
+            "cannot read the CLIP weights in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(clip_normalize(clip.encode_text(&task_sentences())))
+}
 
 /// Ridge weight of the scene prior's least-squares fit (on unit-scale latents; measured on the
 /// validation seeds with numpy: 0.1 scores 0.089, 1 scores 0.100, 10 scores 0.114).
@@ -355,6 +390,29 @@ pub fn train_goalgen(
         train.len(),
         val.as_ref().map_or(0, GoalSplit::len)
     );
+    let sentences = match &cfg.clip {
+        Some(dir) => {
+            let t = clip_sentences::<genreward_models::backend::Cpu>(dir, &Default::default())?;
+            let shape = t.dims();
+            let v = t
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .map_err(|e| {
+                    crate::TrainError::Invalid(format!("the CLIP text embeddings: {e:?}"))
+                })?;
+            Some((v, shape))
+        }
+        None => None,
+    };
+    let prev_clip = if cfg.resume {
+        std::fs::read_to_string(cfg.out.join("meta.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<GoalGenMeta>(&s).ok())
+            .and_then(|m| m.clip)
+    } else {
+        None
+    };
     std::fs::create_dir_all(&cfg.out).during(|| format!("cannot create {}", cfg.out.display()))?;
     run_on(
         cfg.device,
@@ -367,6 +425,8 @@ pub fn train_goalgen(
             val,
             bar,
             stop,
+            prev_clip,
+            sentences,
         },
     )
 }
@@ -380,6 +440,11 @@ struct Job<'a> {
     val: Option<GoalSplit>,
     bar: &'a ProgressBar,
     stop: Arc<AtomicBool>,
+    /// The CLIP weights a resumed run's `meta.json` names, kept when `--clip` is not given again.
+    prev_clip: Option<String>,
+    /// The task sentences through `--clip`'s text tower, `[tasks, D]`, read before anything is
+    /// written.
+    sentences: Option<(Vec<f32>, [usize; 2])>,
 }
 
 /// The learning rate's factor at step `step` (0-based) of `steps`: a linear warm-up over
@@ -451,7 +516,44 @@ impl Job<'_> {
         Ok(())
     }
 
-    fn meta(&self, lp: &TrainLoop, v: Val, params: usize) -> GoalGenMeta {
+    /// Gives the model the text path reading `table` (the task sentences through the given
+    /// CLIP): added when it lacks one, checked against the embeddings it holds when it has one.
+    fn read_sentences<B: AutodiffBackend>(
+        &self,
+        t: &mut GoalGenTrainer<B>,
+        table: Tensor<B, 2>,
+        device: &B::Device,
+    ) -> Result<()> {
+        let [_, dim] = table.dims();
+        let added = t
+            .add_text(dim, device)
+            .map_err(crate::TrainError::Invalid)?;
+        if added {
+            t.model
+                .set_sentences(table)
+                .map_err(crate::TrainError::Invalid)?;
+            tracing::info!(
+                "the task sentences' CLIP embeddings ({dim} numbers) join the conditioning"
+            );
+            return Ok(());
+        }
+        let held = t.model.sentences().expect("a text path");
+        let rows = held.dims()[0] - 1;
+        let gap = (held.narrow(0, 0, rows) - table)
+            .abs()
+            .max()
+            .into_scalar()
+            .elem::<f32>();
+        if !(gap <= SENTENCE_TOLERANCE) {
+            bail!(
+                "the generator in {} was trained on task sentences embedded by other CLIP weights (they differ by up to {gap:.3e}); give the same --clip or none",
+                self.cfg.out.display()
+            );
+        }
+        Ok(())
+    }
+
+    fn meta(&self, lp: &TrainLoop, v: Val, params: usize, text: bool) -> GoalGenMeta {
         let c = self.cfg;
         GoalGenMeta {
             step: lp.step,
@@ -475,6 +577,15 @@ impl Job<'_> {
             device: c.device.to_string(),
             params,
             genreward_version: env!("CARGO_PKG_VERSION").to_string(),
+            clip: match &c.clip {
+                Some(dir) => Some(dir.display().to_string()),
+                None => self.prev_clip.clone(),
+            },
+            sentences: if text {
+                task_sentences().into_iter().map(String::from).collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -582,6 +693,9 @@ impl BackendJob for Job<'_> {
             self.stop.clone(),
         )?;
         let draw_seed = c.seed.wrapping_add(lp.step as u64);
+        let sentences = self.sentences.as_ref().map(|(v, shape)| {
+            Tensor::<B, 2>::from_data(TensorData::new(v.clone(), *shape), &device)
+        });
         // The step the learning-rate warm-up counts from: 0, or where the scene paths joined.
         let mut warm_from = 0;
         let mut trainer = if c.resume {
@@ -598,6 +712,9 @@ impl BackendJob for Job<'_> {
                 );
                 self.fit_prior(&mut t, &device)?;
             }
+            if let Some(table) = sentences.clone() {
+                self.read_sentences(&mut t, table, &device)?;
+            }
             if t.optim_restarted {
                 tracing::info!("the learning rate warms up over {} steps", c.warmup);
                 warm_from = lp.step;
@@ -607,6 +724,11 @@ impl BackendJob for Job<'_> {
             let mut t = GoalGenTrainer::<B>::new(c.model_config(), c.lr, draw_seed, &device);
             if t.config.has_scene() {
                 self.fit_prior(&mut t, &device)?;
+            }
+            if let Some(table) = sentences.clone() {
+                self.read_sentences(&mut t, table, &device)?;
+                // A fresh model: Adam has nothing to restart from.
+                t.optim_restarted = false;
             }
             t
         };
@@ -696,7 +818,8 @@ impl Job<'_> {
         v: Val,
         params: usize,
     ) -> Result<()> {
-        let meta = serde_json::to_value(self.meta(lp, v, params))?;
+        let text = trainer.config.text_dim.is_some();
+        let meta = serde_json::to_value(self.meta(lp, v, params, text))?;
         trainer.save(&self.cfg.out, &meta)?;
         Ok(())
     }

@@ -22,7 +22,9 @@ pub use dreamer::{
 };
 pub use error::{Result, TrainError};
 pub use fb::{train_fb, FbMeta, FbReport, FbValidation, TrainFbConfig};
-pub use goalgen::{train_goalgen, GoalGenMeta, GoalGenReport, TrainGoalGenConfig};
+pub use goalgen::{
+    clip_sentences, task_sentences, train_goalgen, GoalGenMeta, GoalGenReport, TrainGoalGenConfig,
+};
 pub use online_fb::{FbState, OnlineFb, OnlineFbMeta, OnlineFbSummary};
 pub use train_loop::{LoopMeta, TrainLoop};
 pub use vae::{

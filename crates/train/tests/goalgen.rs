@@ -94,6 +94,7 @@ fn config(data: &Path, out: &Path, steps: usize, resume: bool) -> TrainGoalGenCo
         depth: 1,
         heads: 2,
         scene: true,
+        clip: None,
         sample_steps: 4,
         guidance: 0.0,
         val_per_task: 0,
@@ -280,4 +281,118 @@ fn goalgen_learns_resumes_and_samples_reproducibly() {
     .to_string();
     assert!(err.contains("optimizer.mpk"), "{err}");
     assert!(!err.contains('\n'), "{err}");
+}
+
+/// The tiny random-weight OpenCLIP model of the models crate's loader tests.
+fn clip_fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/clip_tiny")
+}
+
+/// A copy of the CLIP fixture whose text projection is negated: other weights, same shapes.
+fn other_clip(dir: &Path) -> std::path::PathBuf {
+    use safetensors::tensor::{SafeTensors, TensorView};
+    let src = clip_fixture();
+    std::fs::create_dir_all(dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let bytes = std::fs::read(src.join("open_clip_model.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| (name, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    let proj = owned
+        .iter_mut()
+        .find(|t| t.0 == "text_projection")
+        .expect("the fixture has a text projection");
+    assert_eq!(proj.1, safetensors::Dtype::F32);
+    for c in proj.3.chunks_mut(4) {
+        c[3] ^= 0x80; // the sign bit of a little-endian f32
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let out = safetensors::tensor::serialize(views, None).unwrap();
+    std::fs::write(dir.join("open_clip_model.safetensors"), out).unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn the_task_sentences_join_through_clip_and_other_clip_weights_are_refused() {
+    use genreward_models::backend::Cpu;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let vae = default_vae_dir();
+    let fp = genreward_reward::features::vae_fingerprint(&vae).unwrap();
+    synthetic_data(&data, &fp);
+    let out = tmp.path().join("gen");
+    let dev = Default::default();
+    let want: Vec<f32> = genreward_train::goalgen::clip_sentences::<Cpu>(&clip_fixture(), &dev)
+        .unwrap()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    let sentences = |dir: &Path| -> Option<Vec<f32>> {
+        let ck = genreward_models::checkpoint::GoalGenCheckpoint::<Cpu>::load(dir, &dev).unwrap();
+        ck.model
+            .sentences()
+            .map(|t| t.into_data().to_vec::<f32>().unwrap())
+    };
+    let meta = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap()
+    };
+
+    // Trained without CLIP, then resumed with it: the text path joins, holding the task
+    // sentences' unit-length embeddings (7 tasks, then the null task's zero row).
+    train_goalgen(&config(&data, &out, 1, false), &ProgressBar::hidden(), go()).unwrap();
+    assert_eq!(sentences(&out), None);
+    assert_eq!(meta(&out)["sentences"], serde_json::json!([]));
+    let mut with_clip = config(&data, &out, 3, true);
+    with_clip.clip = Some(clip_fixture());
+    train_goalgen(&with_clip, &ProgressBar::hidden(), go()).unwrap();
+    let held = sentences(&out).expect("a text path");
+    let dim = want.len() / TaskKind::ALL.len();
+    assert_eq!(held.len(), (TaskKind::ALL.len() + 1) * dim);
+    assert_eq!(&held[..want.len()], &want[..]);
+    assert!(held[want.len()..].iter().all(|&v| v == 0.0));
+    for row in want.chunks(dim) {
+        let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    }
+    let m = meta(&out);
+    assert_eq!(m["sentences"][1], TaskKind::Push.goal_text());
+    assert!(m["clip"].as_str().unwrap().ends_with("clip_tiny"));
+
+    // Resumed without --clip, the path and the record stay; sampling needs no CLIP.
+    train_goalgen(&config(&data, &out, 4, true), &ProgressBar::hidden(), go()).unwrap();
+    assert_eq!(sentences(&out).unwrap(), held);
+    assert!(meta(&out)["clip"].as_str().unwrap().ends_with("clip_tiny"));
+    let gen = GoalGenerator::<Cpu>::load(&out, &vae, Default::default()).unwrap();
+    let frame = vec![90u8; 64 * 64 * 3];
+    let goal = gen
+        .generate(&[&frame], &[TaskKind::Push], &GenSettings::default())
+        .unwrap();
+    assert_eq!(goal[0].frames.len(), 16);
+
+    // Other CLIP weights: refused in one line, the checkpoint untouched.
+    let before = std::fs::read(out.join("model.mpk")).unwrap();
+    let mut other = config(&data, &out, 6, true);
+    other.clip = Some(other_clip(&tmp.path().join("clip2")));
+    let err = train_goalgen(&other, &ProgressBar::hidden(), go())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other CLIP weights"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    assert_eq!(std::fs::read(out.join("model.mpk")).unwrap(), before);
+    // A folder without CLIP weights: one line naming it.
+    let mut missing = config(&data, &tmp.path().join("gen3"), 1, false);
+    missing.clip = Some(tmp.path().join("no-clip"));
+    let err = train_goalgen(&missing, &ProgressBar::hidden(), go())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no-clip"), "{err}");
 }
